@@ -1,0 +1,1 @@
+"""krr: the contact and reservation register as a GraphQL API."""

@@ -1,0 +1,1 @@
+"""The GraphQL layer: context, errors, schema assembly."""

@@ -1,0 +1,29 @@
+"""The schema: every domain's queries merged into one Query type."""
+
+from __future__ import annotations
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules
+from strawberry.schema.config import StrawberryConfig
+
+from app.api.errors import ContextErrors
+from app.persons.queries import PersonQuery
+
+
+@strawberry.type
+class Query(PersonQuery):
+    pass
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    extensions: list = [ContextErrors]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(
+        query=Query, extensions=extensions, config=StrawberryConfig(auto_camel_case=True)
+    )
+
+
+def export_sdl() -> str:
+    return build_schema().as_str() + "\n"

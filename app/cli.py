@@ -1,0 +1,123 @@
+"""The `krr` command: serve, migrate, seed, token, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from app.config import ConfigError, Settings, load_settings
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import db
+    from app.http import create_app
+
+    asyncio.run(db.migrate(settings))
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from app import db
+
+    asyncio.run(db.migrate(settings))
+    print("migrations applied", file=sys.stderr)
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace) -> int:
+    from app import db
+    from app.seed import seed_register
+
+    if settings.is_prod:
+        print("krr seed: refused with KRR_ENV=prod (it replaces the register)", file=sys.stderr)
+        return 2
+    if args.persons < 0:
+        print("krr seed: --persons must be 0 or more", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings):
+            summary = await seed_register(persons=args.persons, seed=args.seed, progress=True)
+        print(summary, file=sys.stderr)
+
+    asyncio.run(run())
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from authz.dev_issuer import DevIssuer
+
+    if not settings.trusts_dev_issuer:
+        print("krr token: the development issuer is not trusted with KRR_ENV=prod", file=sys.stderr)
+        return 2
+    if args.ttl <= 0:
+        print("krr token: --ttl must be a positive number of seconds", file=sys.stderr)
+        return 2
+    try:
+        token = DevIssuer.load_or_create(settings.var_dir).mint(
+            scope=args.scope,
+            consumer=args.consumer,
+            supplier=args.supplier,
+            pid=args.pid,
+            ttl=args.ttl,
+        )
+    except ValueError as exc:
+        print(f"krr token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _export_schema(_: Settings, __: argparse.Namespace) -> int:
+    from app.api.schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="krr", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="apply migrations and serve POST /graphql")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    sub.add_parser("migrate", help="apply the schema migrations").set_defaults(func=_migrate)
+
+    seed = sub.add_parser("seed", help="replace the register with a synthetic one (not in prod)")
+    seed.add_argument("--persons", type=int, default=10_000)
+    seed.add_argument("--seed", type=int, default=1)
+    seed.set_defaults(func=_seed)
+
+    token = sub.add_parser("token", help="print an access token from the development issuer")
+    token.add_argument("--scope", required=True, help='space-separated, e.g. "S1 S2"')
+    token.add_argument("--consumer", required=True, help="organisation number of the consumer")
+    token.add_argument("--supplier", help="organisation number of a vendor acting for it")
+    token.add_argument("--pid", help="personal id of a person acting")
+    token.add_argument("--ttl", type=int, default=120, help="lifetime in seconds")
+    token.set_defaults(func=_token)
+
+    sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_export_schema)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"krr: {exc}", file=sys.stderr)
+        return 2
+    return int(args.func(settings, args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

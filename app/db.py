@@ -1,0 +1,72 @@
+"""Database connection and migrations, one place for the tortoise configuration."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.migrations.api import migrate as tortoise_migrate
+
+from app.config import Settings
+
+APP_LABEL = "models"
+
+
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "connections": {"default": settings.database_url},
+        "apps": {
+            APP_LABEL: {
+                "models": ["app.models"],
+                "default_connection": "default",
+                "migrations": "app.migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite://"):
+        path = settings.database_url.removeprefix("sqlite://")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def migrate(settings: Settings) -> None:
+    """Apply pending schema migrations (never generate_schemas: production upgrades in place)."""
+    _ensure_sqlite_dir(settings)
+    await tortoise_migrate(config=tortoise_config(settings))
+    await Tortoise.close_connections()
+
+
+async def connect(settings: Settings) -> None:
+    _ensure_sqlite_dir(settings)
+    await Tortoise.init(config=tortoise_config(settings))
+
+
+async def disconnect() -> None:
+    await Tortoise.close_connections()
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def dialect() -> str:
+    """'postgres' or 'sqlite': the raw hot-path queries differ only in placeholders."""
+    return connection().capabilities.dialect
+
+
+@asynccontextmanager
+async def lifespan_db(settings: Settings) -> AsyncIterator[None]:
+    await connect(settings)
+    try:
+        yield
+    finally:
+        await disconnect()

@@ -1,0 +1,124 @@
+"""HTTP: the Starlette application. A request reads top to bottom: bearer token -> authz ->
+principal in the GraphQL context -> resolvers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from app import db
+from app.api.context import Clock, Context, utc_now
+from app.api.schema import build_schema
+from app.config import Settings
+from authz.dev_issuer import DevIssuer
+from authz.principal import Principal
+from authz.tokens import TokenError, TokenVerifier
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
+def unauthorized(reason: str, message: str) -> Response:
+    """401 with the RFC 6750 challenge; the body says why, never carries data."""
+    description = message.replace('"', "'")
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": UNAUTHENTICATED, "reason": reason}}]},
+        status_code=401,
+        headers={
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'
+        },
+    )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise TokenError("missing", "The request has no Authorization header with a bearer token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenError("malformed", "The Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+class KrrGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context and orjson encoding."""
+
+    def __init__(self, *args: Any, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.clock = clock
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        principal: Principal = request.state.principal
+        return Context(request=request, principal=principal, clock=self.clock)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+class Authenticated:
+    """Runs the token check before GraphQL sees a POST; GET only serves GraphiQL (in dev)."""
+
+    def __init__(self, graphql: KrrGraphQL, verifier: TokenVerifier) -> None:
+        self.graphql = graphql
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method == "POST":
+            try:
+                request.state.principal = await self.verifier.verify(bearer_token(request))
+            except TokenError as exc:
+                await unauthorized(exc.reason, exc.message)(scope, receive, send)
+                return
+        await self.graphql(scope, receive, send)
+
+
+def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
+    dev = DevIssuer.load_or_create(settings.var_dir) if settings.trusts_dev_issuer else None
+    return TokenVerifier(
+        settings.trusted_issuers, dev_issuer=dev, http=http, require_https=settings.is_prod
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    clock: Clock = utc_now,
+    manage_db: bool = True,
+) -> Starlette:
+    """The service. Tests pass their own verifier/clock and manage the database themselves."""
+    http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    verifier = verifier or build_verifier(settings, http_client)
+    dev_mode = not settings.is_prod
+    graphql = KrrGraphQL(
+        build_schema(introspection=dev_mode),
+        graphql_ide="graphiql" if dev_mode else None,
+        allow_queries_via_get=False,
+        clock=clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            await db.connect(settings)
+        try:
+            yield
+        finally:
+            await http_client.aclose()
+            if manage_db:
+                await db.disconnect()
+
+    return Starlette(
+        routes=[Route("/graphql", Authenticated(graphql, verifier), methods=["GET", "POST"])],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,231 @@
+"""The lookup: validate the ids, fetch the batch, and decide per person what is disclosed.
+
+GraphQL (and any other transport) hands in the ids, the caller and the Person fields it selected;
+the scope table (authz) says which categories the caller may see, § 32 (app.paragraf32) says
+whether the person can be notified and which channels are fresh.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from app import identifiers, register
+from app.models import Registerstatus
+from app.paragraf32 import Kanal, Varslingsstatus, vurder
+from app.register import PersonRecord
+from authz.principal import Principal
+from authz.scopes import Kategori, kategori_for_felt, manglende_scope
+
+MAX_IDS = 1000
+VARSLINGSSTATUS_FELT = "varslingsstatus"
+
+
+class Status(StrEnum):
+    AKTIV = "AKTIV"
+    SLETTET = "SLETTET"
+    IKKE_REGISTRERT = "IKKE_REGISTRERT"
+
+
+class JaNei(StrEnum):
+    JA = "JA"
+    NEI = "NEI"
+
+    @classmethod
+    def of(cls, value: bool) -> JaNei:
+        return cls.JA if value else cls.NEI
+
+
+class UgyldigInput(ValueError):
+    """The request itself is wrong; nothing is looked up."""
+
+    def __init__(self, message: str, ugyldige: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.ugyldige = list(ugyldige)
+
+
+@dataclass(frozen=True, slots=True)
+class Avslag:
+    """A selected field the caller may not see, and the scope that would open it."""
+
+    felt: str
+    scope: str
+
+
+@dataclass(slots=True)
+class Kontaktinformasjon:
+    epostadresse: str | None = None
+    epostadresse_oppdatert: dt.datetime | None = None
+    epostadresse_sist_verifisert: dt.datetime | None = None
+    epostadresse_sist_validert: dt.datetime | None = None
+    epostadresse_duplisert: JaNei | None = None
+    mobiltelefonnummer: str | None = None
+    mobiltelefonnummer_oppdatert: dt.datetime | None = None
+    mobiltelefonnummer_sist_verifisert: dt.datetime | None = None
+    mobiltelefonnummer_sist_validert: dt.datetime | None = None
+    mobiltelefonnummer_duplisert: JaNei | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigitalPost:
+    postkasseadresse: str
+    postkasseleverandoeradresse: str
+
+
+@dataclass(slots=True)
+class PersonSvar:
+    """What one person's entry discloses to this caller; None where withheld or absent."""
+
+    personidentifikator: str
+    status: Status
+    reservasjon: JaNei | None = None
+    reservasjonstidspunkt: dt.datetime | None = None
+    reservasjon_oppdatert: dt.datetime | None = None
+    varslingsstatus: Varslingsstatus | None = None
+    kontaktinformasjon: Kontaktinformasjon | None = None
+    digital_post: DigitalPost | None = None
+    sertifikat: str | None = None
+    spraak: str | None = None
+    spraak_oppdatert: dt.datetime | None = None
+
+
+@dataclass(slots=True)
+class Oppslagsresultat:
+    personer: list[PersonSvar]
+    avslag: list[Avslag] = field(default_factory=list)
+
+
+def valider_ids(ids: Sequence[str]) -> list[str]:
+    """Distinct ids in the order asked; every offending id is named in one error."""
+    if not ids:
+        raise UgyldigInput("personidentifikatorer must hold at least one id")
+    distinct = list(dict.fromkeys(ids))
+    if len(distinct) > MAX_IDS:
+        raise UgyldigInput(
+            f"personidentifikatorer holds {len(distinct)} distinct ids; at most {MAX_IDS} "
+            "are allowed in one request"
+        )
+    problems = [(i, p) for i in distinct if (p := identifiers.problem(i)) is not None]
+    if problems:
+        detail = "; ".join(f"{i!r} {p}" for i, p in problems)
+        raise UgyldigInput(
+            f"Invalid personidentifikator ({len(problems)}): {detail}",
+            [i for i, _ in problems],
+        )
+    return distinct
+
+
+def avslag_for(principal: Principal, felter: Iterable[str]) -> list[Avslag]:
+    """One refusal per selected field the scope table does not open for this caller."""
+    refusals = []
+    for felt in felter:
+        scope = manglende_scope(principal, kategori_for_felt(felt))
+        if scope is not None:
+            refusals.append(Avslag(felt, scope))
+    return refusals
+
+
+def _kanal(adresse: str | None, oppdatert: dt.datetime | None,
+           verifisert: dt.datetime | None) -> Kanal:
+    return Kanal(adresse, oppdatert, verifisert)
+
+
+def utlever(
+    personidentifikator: str,
+    record: PersonRecord | None,
+    *,
+    kategorier: frozenset[Kategori],
+    filtrer_paa_varsling: bool,
+    now: dt.datetime,
+) -> PersonSvar:
+    """Disclose one person: the categories allowed, filtered by § 32 when varslingsstatus is asked."""
+    se_kontakt = Kategori.KONTAKTINFORMASJON in kategorier
+    se_post = Kategori.DIGITAL_POST in kategorier
+    if record is None:
+        return PersonSvar(
+            personidentifikator,
+            Status.IKKE_REGISTRERT,
+            varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
+        )
+    if record.status is not Registerstatus.AKTIV:
+        return PersonSvar(
+            personidentifikator,
+            Status.SLETTET,
+            reservasjon=JaNei.of(record.reservasjon),
+            varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
+        )
+
+    epost = _kanal(record.epostadresse, record.epostadresse_oppdatert,
+                   record.epostadresse_sist_verifisert)
+    mobil = _kanal(record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
+                   record.mobiltelefonnummer_sist_verifisert)
+    vurdering = vurder(aktiv=True, reservert=record.reservasjon, epost=epost, mobil=mobil, now=now)
+    kan_varsles = vurdering.varslingsstatus is Varslingsstatus.KAN_VARSLES
+    # Without varslingsstatus asked, everything is handed out whatever its age (service messages).
+    utlever_noe = kan_varsles or not filtrer_paa_varsling
+    vis_epost = not filtrer_paa_varsling or vurdering.epost_fersk
+    vis_mobil = not filtrer_paa_varsling or vurdering.mobil_fersk
+
+    svar = PersonSvar(
+        personidentifikator,
+        Status.AKTIV,
+        reservasjon=JaNei.of(record.reservasjon),
+        reservasjonstidspunkt=record.reservasjonstidspunkt if record.reservasjon else None,
+        reservasjon_oppdatert=record.reservasjon_oppdatert,
+    )
+    if se_kontakt:
+        svar.varslingsstatus = vurdering.varslingsstatus
+        svar.spraak = record.spraak
+        svar.spraak_oppdatert = record.spraak_oppdatert
+        if utlever_noe:
+            svar.kontaktinformasjon = _kontaktinformasjon(record, vis_epost, vis_mobil)
+    if se_post and utlever_noe:
+        if record.postkasseadresse and record.postkasseleverandoeradresse:
+            svar.digital_post = DigitalPost(
+                record.postkasseadresse, record.postkasseleverandoeradresse
+            )
+            svar.sertifikat = record.sertifikat
+    return svar
+
+
+def _kontaktinformasjon(record: PersonRecord, vis_epost: bool, vis_mobil: bool) -> Kontaktinformasjon:
+    info = Kontaktinformasjon()
+    if vis_epost and record.epostadresse:
+        info.epostadresse = record.epostadresse
+        info.epostadresse_oppdatert = record.epostadresse_oppdatert
+        info.epostadresse_sist_verifisert = record.epostadresse_sist_verifisert
+        info.epostadresse_sist_validert = record.epostadresse_sist_validert
+        info.epostadresse_duplisert = JaNei.of(record.epostadresse_duplisert)
+    if vis_mobil and record.mobiltelefonnummer:
+        info.mobiltelefonnummer = record.mobiltelefonnummer
+        info.mobiltelefonnummer_oppdatert = record.mobiltelefonnummer_oppdatert
+        info.mobiltelefonnummer_sist_verifisert = record.mobiltelefonnummer_sist_verifisert
+        info.mobiltelefonnummer_sist_validert = record.mobiltelefonnummer_sist_validert
+        info.mobiltelefonnummer_duplisert = JaNei.of(record.mobiltelefonnummer_duplisert)
+    return info
+
+
+async def slaa_opp(
+    ids: Sequence[str],
+    principal: Principal,
+    felter: frozenset[str],
+    now: dt.datetime,
+) -> Oppslagsresultat:
+    """Look up a batch: one SQL round trip, one § 32 decision per person, one refusal per field."""
+    distinct = valider_ids(ids)
+    avslag = avslag_for(principal, felter)
+    refused = {a.felt for a in avslag}
+    kategorier = frozenset(
+        kategori_for_felt(f) for f in felter if f not in refused
+    ) | {Kategori.GRUNNDATA}
+    records = await register.hent_personer(
+        distinct, with_duplicates=Kategori.KONTAKTINFORMASJON in kategorier
+    )
+    filtrer = VARSLINGSSTATUS_FELT in felter
+    personer = [
+        utlever(i, records.get(i), kategorier=kategorier, filtrer_paa_varsling=filtrer, now=now)
+        for i in distinct
+    ]
+    return Oppslagsresultat(personer, avslag)

@@ -1,0 +1,67 @@
+"""Tables of the register. Column names mirror the real register's field names."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Registerstatus(StrEnum):
+    """Stored status. IKKE_REGISTRERT is never stored: it is the absence of a row."""
+
+    AKTIV = "AKTIV"
+    SLETTET = "SLETTET"
+
+
+class Postkasseleverandoer(Model):
+    """A digital mailbox provider, whose encryption certificate all its mailboxes share."""
+
+    orgnr = fields.CharField(max_length=9, primary_key=True)
+    navn = fields.CharField(max_length=100)
+    sertifikat = fields.TextField(description="PEM X.509 encryption certificate")
+
+    class Meta:
+        table = "postkasseleverandoer"
+
+
+class Person(Model):
+    personidentifikator = fields.CharField(max_length=11, primary_key=True)
+    status = fields.CharEnumField(Registerstatus, max_length=10, default=Registerstatus.AKTIV)
+    reservasjon = fields.BooleanField(default=False)
+    reservasjonstidspunkt = fields.DatetimeField(null=True)
+    reservasjon_oppdatert = fields.DatetimeField(null=True)
+
+    epostadresse = fields.CharField(max_length=254, null=True)
+    epostadresse_oppdatert = fields.DatetimeField(null=True)
+    epostadresse_sist_verifisert = fields.DatetimeField(null=True)
+    epostadresse_sist_validert = fields.DatetimeField(null=True)
+
+    mobiltelefonnummer = fields.CharField(max_length=20, null=True)
+    mobiltelefonnummer_oppdatert = fields.DatetimeField(null=True)
+    mobiltelefonnummer_sist_verifisert = fields.DatetimeField(null=True)
+    mobiltelefonnummer_sist_validert = fields.DatetimeField(null=True)
+
+    postkasseadresse = fields.CharField(max_length=100, null=True)
+    postkasseleverandoer: fields.ForeignKeyNullableRelation[Postkasseleverandoer] = (
+        fields.ForeignKeyField(
+            "models.Postkasseleverandoer",
+            related_name="postkasser",
+            null=True,
+            on_delete=fields.RESTRICT,
+            source_field="postkasseleverandoeradresse",
+        )
+    )
+
+    spraak = fields.CharField(max_length=2, null=True)
+    spraak_oppdatert = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "person"
+        # The duplicate flags look up "another AKTIV person with this address" per row.
+        indexes = (
+            Index(fields=("epostadresse", "status"), name="person_epost_status_idx"),
+            Index(fields=("mobiltelefonnummer", "status"), name="person_mobil_status_idx"),
+        )

@@ -1,0 +1,65 @@
+"""The 18-month rule of eForvaltningsforskriften § 32, in one pure function.
+
+Contact information not updated or confirmed within the last 18 months must not be used for
+§ 8 notices. Each channel is judged alone; the clock is a parameter so tests can pin it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dateutil.relativedelta import relativedelta
+
+FRESHNESS = relativedelta(months=18)
+
+
+class Varslingsstatus(StrEnum):
+    KAN_VARSLES = "KAN_VARSLES"
+    KAN_IKKE_VARSLES = "KAN_IKKE_VARSLES"
+
+
+@dataclass(frozen=True, slots=True)
+class Kanal:
+    """One contact channel as stored: the address and the two dates that restart its clock."""
+
+    adresse: str | None
+    oppdatert: dt.datetime | None
+    sist_verifisert: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Vurdering:
+    varslingsstatus: Varslingsstatus
+    epost_fersk: bool
+    mobil_fersk: bool
+
+
+def frist(now: dt.datetime) -> dt.datetime:
+    """The moment 18 calendar months before `now` (month ends clamp, 31 Aug -> 28/29 Feb)."""
+    return now - FRESHNESS
+
+
+def er_fersk(kanal: Kanal, now: dt.datetime) -> bool:
+    """A channel is fresh when the later of its updated and confirmed dates is after the cutoff."""
+    if not kanal.adresse:
+        return False
+    dates = [d for d in (kanal.oppdatert, kanal.sist_verifisert) if d is not None]
+    return bool(dates) and max(dates) > frist(now)
+
+
+def vurder(
+    *, aktiv: bool, reservert: bool, epost: Kanal, mobil: Kanal, now: dt.datetime
+) -> Vurdering:
+    """§ 32 decision for one person: may a § 8 notice go out, and through which channels."""
+    epost_fersk = aktiv and er_fersk(epost, now)
+    mobil_fersk = aktiv and er_fersk(mobil, now)
+    kan_varsles = aktiv and not reservert and (epost_fersk or mobil_fersk)
+    return Vurdering(
+        varslingsstatus=(
+            Varslingsstatus.KAN_VARSLES if kan_varsles else Varslingsstatus.KAN_IKKE_VARSLES
+        ),
+        epost_fersk=epost_fersk,
+        mobil_fersk=mobil_fersk,
+    )

@@ -1,0 +1,1 @@
+"""Person lookup: its GraphQL types and the `personer` query."""

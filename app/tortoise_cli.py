@@ -1,0 +1,6 @@
+"""Configuration for tortoise's own CLI: `tortoise -c app.tortoise_cli.TORTOISE_ORM makemigrations`."""
+
+from app.config import load_settings
+from app.db import tortoise_config
+
+TORTOISE_ORM = tortoise_config(load_settings())
