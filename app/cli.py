@@ -54,7 +54,7 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     from authz.dev_issuer import DevIssuer
 
     if not settings.trusts_dev_issuer:
-        print("krr token: the development issuer is not trusted with KRR_ENV=prod", file=sys.stderr)
+        print("krr token: the development issuer is not trusted in prod", file=sys.stderr)
         return 2
     if args.ttl <= 0:
         print("krr token: --ttl must be a positive number of seconds", file=sys.stderr)

@@ -46,8 +46,10 @@ async def migrate(settings: Settings) -> None:
 
 
 async def connect(settings: Settings) -> None:
+    """Initialise the process-wide ORM state. The global fallback is what lets request tasks
+    (which uvicorn runs outside the lifespan task's context) see the connection."""
     _ensure_sqlite_dir(settings)
-    await Tortoise.init(config=tortoise_config(settings))
+    await Tortoise.init(config=tortoise_config(settings), _enable_global_fallback=True)
 
 
 async def disconnect() -> None:

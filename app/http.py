@@ -31,7 +31,11 @@ def unauthorized(reason: str, message: str) -> Response:
     """401 with the RFC 6750 challenge; the body says why, never carries data."""
     description = message.replace('"', "'")
     return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": UNAUTHENTICATED, "reason": reason}}]},
+        {
+            "errors": [
+                {"message": message, "extensions": {"code": UNAUTHENTICATED, "reason": reason}}
+            ]
+        },
         status_code=401,
         headers={
             "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"'
@@ -65,7 +69,7 @@ class KrrGraphQL(GraphQL[Context, None]):
 
 
 class Authenticated:
-    """Runs the token check before GraphQL sees a POST; GET only serves GraphiQL (in dev)."""
+    """Runs the token check before GraphQL sees a request; GET only serves GraphiQL (in dev)."""
 
     def __init__(self, graphql: KrrGraphQL, verifier: TokenVerifier) -> None:
         self.graphql = graphql
@@ -73,12 +77,24 @@ class Authenticated:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if request.method == "POST":
-            try:
-                request.state.principal = await self.verifier.verify(bearer_token(request))
-            except TokenError as exc:
-                await unauthorized(exc.reason, exc.message)(scope, receive, send)
-                return
+        if request.method != "POST":
+            # Personal ids in a URL end up in access logs: GET never runs an operation.
+            response = (
+                await self.graphql.render_graphql_ide(request)
+                if self.graphql.graphql_ide and "text/html" in request.headers.get("accept", "")
+                else JSONResponse(
+                    {"errors": [{"message": "GraphQL operations must be sent with POST"}]},
+                    status_code=405,
+                    headers={"Allow": "POST"},
+                )
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            request.state.principal = await self.verifier.verify(bearer_token(request))
+        except TokenError as exc:
+            await unauthorized(exc.reason, exc.message)(scope, receive, send)
+            return
         await self.graphql(scope, receive, send)
 
 

@@ -140,7 +140,7 @@ def utlever(
     filtrer_paa_varsling: bool,
     now: dt.datetime,
 ) -> PersonSvar:
-    """Disclose one person: the categories allowed, filtered by § 32 when varslingsstatus is asked."""
+    """Disclose one person: the categories allowed, § 32-filtered when varslingsstatus is asked."""
     se_kontakt = Kategori.KONTAKTINFORMASJON in kategorier
     se_post = Kategori.DIGITAL_POST in kategorier
     if record is None:
@@ -190,7 +190,9 @@ def utlever(
     return svar
 
 
-def _kontaktinformasjon(record: PersonRecord, vis_epost: bool, vis_mobil: bool) -> Kontaktinformasjon:
+def _kontaktinformasjon(
+    record: PersonRecord, vis_epost: bool, vis_mobil: bool
+) -> Kontaktinformasjon:
     info = Kontaktinformasjon()
     if vis_epost and record.epostadresse:
         info.epostadresse = record.epostadresse

@@ -28,7 +28,9 @@ NO_VARSLING = ALL_FIELDS.replace("varslingsstatus", "")
 
 
 async def lookup(client, token, ids, fields=ALL_FIELDS, variables=None, query=None):
-    query = query or f"query($ids: [String!]!) {{ personer(personidentifikatorer: $ids) {{ {fields} }} }}"
+    query = query or (
+        f"query($ids: [String!]!) {{ personer(personidentifikatorer: $ids) {{ {fields} }} }}"
+    )
     response = await client.post(
         "/graphql",
         json={"query": query, "variables": {"ids": ids, **(variables or {})}},
@@ -216,7 +218,8 @@ async def test_mailbox_scope_alone_withholds_contact_information(client, mint):
 async def test_delegated_scope_names_do_not_count_without_supplier(client, mint):
     pid = new_id(10)
     await person(pid)
-    body = await lookup(client, mint("krr:global/kontaktinfo.read"), [pid], "kontaktinformasjon { epostadresse }")
+    token = mint("krr:global/kontaktinfo.read")
+    body = await lookup(client, token, [pid], "kontaktinformasjon { epostadresse }")
     assert body["data"]["personer"][0]["kontaktinformasjon"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
@@ -224,7 +227,8 @@ async def test_delegated_scope_names_do_not_count_without_supplier(client, mint)
 async def test_unselected_forbidden_fields_raise_no_error(client, mint):
     pid = new_id(11)
     await person(pid)
-    body = await lookup(client, mint(KONTAKT), [pid], "status kontaktinformasjon { mobiltelefonnummer }")
+    fields = "status kontaktinformasjon { mobiltelefonnummer }"
+    body = await lookup(client, mint(KONTAKT), [pid], fields)
     assert "errors" not in body
 
 
@@ -278,7 +282,7 @@ async def test_asking_for_varslingsstatus_filters_per_paragraph_32(client, mint)
 async def test_without_varslingsstatus_expired_information_is_still_given(client, mint):
     ids = await _register_mix()
     body = await lookup(client, mint(BOTH), list(ids.values()), NO_VARSLING)
-    fresh, email_expired, both_expired, reserved = body["data"]["personer"]
+    _fresh, email_expired, both_expired, reserved = body["data"]["personer"]
     assert email_expired["kontaktinformasjon"]["epostadresse"] == "e@example.no"
     assert both_expired["kontaktinformasjon"]["epostadresse"] == "b@example.no"
     assert both_expired["kontaktinformasjon"]["mobiltelefonnummer"] == "+4790000022"

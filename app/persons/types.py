@@ -9,7 +9,9 @@ import strawberry
 from app import lookup
 from app.paragraf32 import Varslingsstatus as _Varslingsstatus
 
-Status = strawberry.enum(lookup.Status, name="Status", description="The entry's state in the register.")
+Status = strawberry.enum(
+    lookup.Status, name="Status", description="The entry's state in the register."
+)
 JaNei = strawberry.enum(lookup.JaNei, name="JaNei")
 Varslingsstatus = strawberry.enum(
     _Varslingsstatus,

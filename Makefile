@@ -1,0 +1,44 @@
+# `make run` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PERSONS ?= 10000
+HOST ?= 127.0.0.1
+PORT ?= 8000
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: install run test test-sqlite test-postgres lint schema bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
+	KRR_ENV=dev $(BIN)/krr serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check app authz tests bench
+
+test: lint test-sqlite test-postgres
+
+test-sqlite: install
+	KRR_ENV=test $(BIN)/pytest -q -p no:cacheprovider
+
+# A missing PostgreSQL is a failure, not a skip.
+test-postgres: install
+	KRR_ENV=test KRR_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+schema: install
+	$(BIN)/krr export-schema > schema.graphql
+
+bench: install
+	$(BIN)/python bench/lookup.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

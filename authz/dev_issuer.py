@@ -1,0 +1,170 @@
+"""A local stand-in for Maskinporten so the API can be exercised without a real token.
+
+The key lives on disk under the var directory so tokens minted by one process (a CLI, a test
+client) verify in another (the server). It is trusted only when the app is told to trust it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
+
+from authz.tokens import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno
+
+DEV_ISSUER = "https://krr.localhost/dev-issuer/"
+KEY_FILE_NAME = "dev-issuer-key.json"
+ALGORITHM = "RS256"
+
+
+class DevIssuer:
+    """Signs Maskinporten-shaped tokens with a locally kept RSA key."""
+
+    issuer: str
+
+    def __init__(
+        self,
+        key: RSAKey,
+        *,
+        issuer: str = DEV_ISSUER,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not key.is_private:
+            raise ValueError("The dev issuer needs a private RSA key to sign tokens.")
+        key.ensure_kid()
+        self._key = key
+        self.issuer = issuer
+        self._clock = clock
+
+    @property
+    def kid(self) -> str:
+        """Key id put in every minted token's header."""
+        assert self._key.kid is not None  # set by ensure_kid() in __init__
+        return self._key.kid
+
+    @classmethod
+    def load_or_create(cls, var_dir: pathlib.Path) -> DevIssuer:
+        """Reuse the key in ``var_dir`` so restarts keep issued tokens valid; else make one."""
+        var_dir = pathlib.Path(var_dir)
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path = var_dir / KEY_FILE_NAME
+        if path.exists():
+            return cls(_load_key(path))
+        key = RSAKey.generate_key(2048, parameters={"use": "sig", "alg": ALGORITHM}, auto_kid=True)
+        return cls(_store_key(path, key))
+
+    def jwks(self) -> dict[str, Any]:
+        """The public half as a JWKS document (what a real issuer serves at its jwks_uri)."""
+        public = self._key.as_dict(private=False)
+        public.update({"kid": self.kid, "use": "sig", "alg": ALGORITHM})
+        return {"keys": [public]}
+
+    def public_key_set(self) -> KeySet:
+        """Public keys only, so a verifier holding them can never sign."""
+        return KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
+
+    def mint(
+        self,
+        *,
+        scope: str,
+        consumer: str,
+        supplier: str | None = None,
+        pid: str | None = None,
+        ttl: int = 120,
+        client_id: str = "krr-dev-client",
+        extra_claims: dict[str, Any] | None = None,
+    ) -> str:
+        """Sign an access token shaped like Maskinporten's.
+
+        ``extra_claims`` are applied last so tests can craft broken tokens; a value of ``None``
+        removes that claim (e.g. ``{"exp": None}`` for a token without expiry).
+        """
+        _require_orgno("consumer", consumer)
+        if supplier is not None:
+            _require_orgno("supplier", supplier)
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
+            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}.")
+        now = int(self._clock())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "scope": scope,
+            "consumer": _org_claim(consumer),
+            "client_id": client_id,
+            "client_amr": "private_key_jwt",
+            "iat": now,
+            "exp": now + ttl,
+            "jti": str(uuid.uuid4()),
+        }
+        if supplier is not None:
+            claims["supplier"] = _org_claim(supplier)
+            claims["delegation_source"] = "https://www.altinn.no"
+        if pid is not None:
+            claims["pid"] = pid
+        for name, value in (extra_claims or {}).items():
+            if value is None:
+                claims.pop(name, None)
+            else:
+                claims[name] = value
+        header = {"alg": ALGORITHM, "kid": self.kid}
+        return jwt.encode(header, claims, self._key, algorithms=[ALGORITHM])
+
+
+def _org_claim(orgno: str) -> dict[str, str]:
+    return {"authority": CONSUMER_AUTHORITY, "ID": ORGNO_PREFIX + orgno}
+
+
+def _require_orgno(field: str, value: object) -> None:
+    if not is_valid_orgno(value):
+        raise ValueError(
+            f"{field} must be a valid 9-digit Norwegian organisation number "
+            f"(digits only, correct mod-11 check digit), got {value!r}."
+        )
+
+
+def _load_key(path: pathlib.Path) -> RSAKey:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        key = RSAKey.import_key(data)
+    except (OSError, ValueError, TypeError, KeyError, JoseError) as exc:
+        raise ValueError(
+            f"The dev issuer key file {path} is unreadable or not an RSA JWK; "
+            "delete it to have a new key generated."
+        ) from exc
+    if not key.is_private:
+        raise ValueError(f"The dev issuer key file {path} holds no private key; delete it.")
+    return key
+
+
+def _store_key(path: pathlib.Path, key: RSAKey) -> RSAKey:
+    """Write via a private temp file so readers never see half a key and it is never 0644.
+
+    If another process won the race, its key is kept and returned instead of ours, so all
+    processes sharing the directory agree on one key.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=".dev-issuer-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            json.dump(key.as_dict(private=True), fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp_name, path)  # atomic and never overwrites an existing key
+        except FileExistsError:
+            return _load_key(path)
+        except OSError:  # file system without hard links
+            os.replace(tmp_name, path)
+        return key
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)

@@ -1,0 +1,27 @@
+"""The caller as established from a verified access token.
+
+Access control runs on ``consumer`` (the organisation the data is for); ``supplier`` is the
+vendor acting on its behalf and is kept only for traceability.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as vouched for by a trusted issuer. Immutable so it can be shared freely."""
+
+    consumer: str
+    scopes: frozenset[str]
+    issuer: str
+    supplier: str | None = None
+    pid: str | None = None
+    client_id: str | None = None
+    token_id: str | None = None
+    delegation_source: str | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        """Exact scope match; scopes are opaque strings, never prefixes or patterns."""
+        return scope in self.scopes

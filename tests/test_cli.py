@@ -1,0 +1,121 @@
+"""The `krr` command as a newcomer uses it: migrate, seed, token, serve, export-schema."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KRR = [sys.executable, "-m", "app.cli"]
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An isolated register (its own SQLite file and dev key) for the command under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRR_")}
+    env |= {
+        "KRR_ENV": "dev",
+        "KRR_VAR_DIR": str(tmp_path / "var"),
+        "KRR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "PYTHONPATH": str(ROOT),
+    }
+    return env
+
+
+def krr(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*KRR, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=check
+    )
+
+
+def test_export_schema_matches_committed_sdl(cli_env):
+    out = krr(cli_env, "export-schema").stdout
+    assert out == (ROOT / "schema.graphql").read_text(), "run `make schema` and commit it"
+    assert "personer(personidentifikatorer: [String!]!): [Person!]!" in out
+
+
+def test_token_refuses_bad_input(cli_env):
+    bad_org = krr(cli_env, "token", "--scope", "x", "--consumer", "123456789", check=False)
+    assert bad_org.returncode == 2
+    assert "123456789" in bad_org.stderr
+    bad_ttl = krr(cli_env, "token", "--scope", "x", "--consumer", "974760673", "--ttl", "0",
+                  check=False)
+    assert bad_ttl.returncode == 2
+
+
+def test_token_and_seed_are_refused_in_prod(cli_env):
+    prod = cli_env | {"KRR_ENV": "prod"}
+    token = krr(prod, "token", "--scope", "x", "--consumer", "974760673", check=False)
+    assert token.returncode == 2
+    assert krr(prod, "seed", "--persons", "1", check=False).returncode == 2
+
+
+def test_bad_environment_is_named(cli_env):
+    result = krr(cli_env | {"KRR_ENV": "staging"}, "migrate", check=False)
+    assert result.returncode == 2
+    assert "KRR_ENV" in result.stderr
+    result = krr(cli_env | {"KRR_DATABASE_URL": "mysql://x"}, "migrate", check=False)
+    assert result.returncode == 2
+    assert "KRR_DATABASE_URL" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_seed_serve_and_query_with_a_dev_token(cli_env):
+    """The README's first steps: seed, serve, and the example query with a token from krr token."""
+    krr(cli_env, "migrate")
+    seeded = krr(cli_env, "seed", "--persons", "300", "--seed", "7")
+    assert seeded.returncode == 0
+    token = krr(
+        cli_env, "token", "--scope",
+        "krr:global/kontaktinformasjon.read krr:global/digitalpost.read",
+        "--consumer", "974760673",
+    ).stdout.strip()
+    port = _free_port()
+    server = subprocess.Popen(
+        [*KRR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=cli_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/graphql"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError("krr serve did not come up") from None
+                time.sleep(0.2)
+        query = """query { personer(personidentifikatorer: ["17912099997", "31819198252"]) {
+            personidentifikator status varslingsstatus
+            kontaktinformasjon { epostadresse mobiltelefonnummer }
+            digitalPost { postkasseadresse postkasseleverandoeradresse } } }"""
+        response = httpx.post(url, json={"query": query},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        assert "errors" not in response.json(), response.text
+        kjell, unknown = response.json()["data"]["personer"]
+        assert kjell["status"] == "AKTIV"
+        assert kjell["varslingsstatus"] == "KAN_VARSLES"
+        assert kjell["kontaktinformasjon"] == {"epostadresse": "kjell@test.no",
+                                               "mobiltelefonnummer": "+4798765432"}
+        assert kjell["digitalPost"] == {"postkasseadresse": "kjell#digipost",
+                                        "postkasseleverandoeradresse": "984661185"}
+        assert unknown["status"] == "IKKE_REGISTRERT"
+        no_token = httpx.post(url, json={"query": query}, timeout=10)
+        assert no_token.status_code == 401
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)  # reaps the process and closes its pipe
