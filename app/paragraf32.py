@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -36,6 +37,7 @@ class Vurdering:
     mobil_fersk: bool
 
 
+@lru_cache(maxsize=16)  # a batch shares one `now`: compute the cutoff once, not per channel
 def frist(now: dt.datetime) -> dt.datetime:
     """The moment 18 calendar months before `now` (month ends clamp, 31 Aug -> 28/29 Feb)."""
     return now - FRESHNESS
