@@ -38,10 +38,14 @@ class PersonRecord:
     spraak_oppdatert: dt.datetime | None
 
 
-_DATETIME_COLUMNS = frozenset(
-    name
-    for name, typ in PersonRecord.__annotations__.items()
-    if "dt.datetime" in str(typ)
+_DATETIME_COLUMNS = frozenset({
+    "reservasjonstidspunkt", "reservasjon_oppdatert",
+    "epostadresse_oppdatert", "epostadresse_sist_verifisert", "epostadresse_sist_validert",
+    "mobiltelefonnummer_oppdatert", "mobiltelefonnummer_sist_verifisert",
+    "mobiltelefonnummer_sist_validert", "spraak_oppdatert",
+})
+_BOOLEAN_COLUMNS = frozenset(
+    {"reservasjon", "epostadresse_duplisert", "mobiltelefonnummer_duplisert"}
 )
 
 # Another AKTIV person with the same address makes the address "duplisert".
@@ -80,7 +84,7 @@ def _to_datetime(value: Any) -> dt.datetime | None:
 _FIELDS = tuple(PersonRecord.__dataclass_fields__)
 _CONVERTERS = tuple(
     _to_datetime if name in _DATETIME_COLUMNS
-    else bool if name in {"reservasjon", "epostadresse_duplisert", "mobiltelefonnummer_duplisert"}
+    else bool if name in _BOOLEAN_COLUMNS
     else Registerstatus if name == "status"
     else None
     for name in _FIELDS
