@@ -14,6 +14,7 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from app.config import Settings
 
 APP_LABEL = "models"
+MODEL_MODULES = ["app.models", "app.delegations.models", "app.audit.models"]
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
         "connections": {"default": settings.database_url},
         "apps": {
             APP_LABEL: {
-                "models": ["app.models"],
+                "models": MODEL_MODULES,
                 "default_connection": "default",
                 "migrations": "app.migrations",
             }

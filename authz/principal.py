@@ -1,7 +1,7 @@
 """The caller as established from a verified access token.
 
 Access control runs on ``consumer`` (the organisation the data is for); ``supplier`` is the
-vendor acting on its behalf and is kept only for traceability.
+vendor acting on its behalf, allowed only through an active delegation, and logged.
 """
 
 from __future__ import annotations
@@ -25,3 +25,9 @@ class Principal:
     def has_scope(self, scope: str) -> bool:
         """Exact scope match; scopes are opaque strings, never prefixes or patterns."""
         return scope in self.scopes
+
+    @property
+    def actor(self) -> str | None:
+        """Who acted, for the records: the person (pid) when one acts for the organisation,
+        otherwise the client. Never used for access control."""
+        return self.pid or self.client_id

@@ -7,7 +7,6 @@ Altinn delegation, the delegated variant of that scope).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,6 +16,8 @@ KONTAKTINFORMASJON_READ = "krr:global/kontaktinformasjon.read"
 DIGITALPOST_READ = "krr:global/digitalpost.read"
 KONTAKTINFO_READ_DELEGATED = "krr:global/kontaktinfo.read"
 POSTKASSE_READ_DELEGATED = "krr:global/postkasse.read"
+DELEGERING_WRITE = "krr:admin/delegering.write"
+BRUK_READ = "krr:admin/bruk.read"
 
 
 class Kategori(StrEnum):
@@ -56,23 +57,48 @@ PERSON_FELT: dict[str, Kategori] = {
     "sertifikat": Kategori.DIGITAL_POST,
 }
 
-LOOKUP_SCOPES = frozenset(
-    a.scope for a in KATEGORI_ADGANG.values() if a is not None
-)
 
+def manglende_scope(
+    principal: Principal, kategori: Kategori, dekket: frozenset[str] | None = None
+) -> str | None:
+    """The scope the caller lacks for `kategori`, or None when it may see it.
 
-def manglende_scope(principal: Principal, kategori: Kategori) -> str | None:
-    """The scope the caller lacks for `kategori`, or None when it may see it."""
+    `dekket` is, for a token acting on behalf of its consumer (`supplier` set), the scopes the
+    active delegations from consumer to supplier cover; the category must be both in the token
+    and covered. The delegated scope names count only in such a token.
+    """
     adgang = KATEGORI_ADGANG[kategori]
-    if adgang is None or principal.has_scope(adgang.scope):
+    if adgang is None:
         return None
-    if (
-        principal.supplier is not None
-        and adgang.delegert_scope is not None
-        and principal.has_scope(adgang.delegert_scope)
-    ):
+    names = {adgang.scope}
+    if principal.supplier is not None and adgang.delegert_scope is not None:
+        names.add(adgang.delegert_scope)
+    if not names & principal.scopes:
+        return adgang.scope
+    if principal.supplier is not None and not names & (dekket or frozenset()):
+        return adgang.scope
+    return None
+
+
+class Handling(StrEnum):
+    """Administrative actions, each opened by any one of its scopes."""
+
+    DELEGERE = "DELEGERE"  # grant, revoke, list delegations
+    SE_BRUK = "SE_BRUK"  # the usage report
+
+
+HANDLING_SCOPES: dict[Handling, tuple[str, ...]] = {
+    Handling.DELEGERE: (DELEGERING_WRITE,),
+    Handling.SE_BRUK: (DELEGERING_WRITE, BRUK_READ),
+}
+
+
+def manglende_scope_for_handling(principal: Principal, handling: Handling) -> str | None:
+    """None when the token opens `handling`; else the scopes that would, for the error."""
+    accepted = HANDLING_SCOPES[handling]
+    if any(principal.has_scope(s) for s in accepted):
         return None
-    return adgang.scope
+    return " or ".join(accepted)
 
 
 def kategori_for_felt(felt: str) -> Kategori:
@@ -80,5 +106,3 @@ def kategori_for_felt(felt: str) -> Kategori:
     return PERSON_FELT[felt]
 
 
-def tillatte_kategorier(principal: Principal, kategorier: Iterable[Kategori]) -> set[Kategori]:
-    return {k for k in kategorier if manglende_scope(principal, k) is None}

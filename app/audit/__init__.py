@@ -1,0 +1,1 @@
+"""The audit log: who looked whom up, on whose behalf, and what was disclosed."""

@@ -1,0 +1,1 @@
+"""Delegation between organisations (Altinn's API delegation): registry, GraphQL, storage."""
