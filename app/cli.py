@@ -1,4 +1,4 @@
-"""The `krr` command: serve, migrate, seed, token, export-schema."""
+"""The `krr` command: serve, migrate, seed, token, export-schema, prune-audit."""
 
 from __future__ import annotations
 
@@ -74,6 +74,28 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _prune_audit(settings: Settings, _: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from app import db
+    from app.audit.store import prune
+
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.audit_retention_days)
+
+    async def run() -> tuple[int, int]:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings):
+            return await prune(older_than=cutoff)
+
+    oppslag, personer = asyncio.run(run())
+    print(
+        f"pruned {oppslag} requests and {personer} person rows older than "
+        f"{cutoff.isoformat(timespec='seconds')} (KRR_AUDIT_RETENTION_DAYS="
+        f"{settings.audit_retention_days})"
+    )
+    return 0
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.api.schema import export_sdl
 
@@ -106,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
     token.set_defaults(func=_token)
 
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_export_schema)
+    sub.add_parser(
+        "prune-audit", help="delete audit records older than KRR_AUDIT_RETENTION_DAYS"
+    ).set_defaults(func=_prune_audit)
     return p
 
 

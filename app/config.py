@@ -23,6 +23,7 @@ class Settings:
     database_url: str
     var_dir: Path
     trusted_issuers: dict[str, str] = field(default_factory=dict)
+    audit_retention_days: int = 1825  # five years of audit log, then `krr prune-audit`
 
     @property
     def is_prod(self) -> bool:
@@ -62,6 +63,23 @@ def _database_url(raw: str | None, var_dir: Path) -> str:
     )
 
 
+MAX_RETENTION_DAYS = 36_500  # beyond a century the cut-off date falls off the calendar
+
+
+def _retention_days(name: str, raw: str | None, default: int) -> int:
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if not 0 < value <= MAX_RETENTION_DAYS:
+        raise ConfigError(
+            f"{name} must be a whole number of days from 1 to {MAX_RETENTION_DAYS} (got {raw!r})"
+        )
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read KRR_* variables; raise ConfigError naming the variable that is wrong."""
     env_vars = os.environ if environ is None else environ
@@ -74,4 +92,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=_database_url(env_vars.get("KRR_DATABASE_URL"), var_dir),
         var_dir=var_dir,
         trusted_issuers=_parse_issuers(env_vars.get("KRR_TRUSTED_ISSUERS")),
+        audit_retention_days=_retention_days(
+            "KRR_AUDIT_RETENTION_DAYS", env_vars.get("KRR_AUDIT_RETENTION_DAYS"), 1825
+        ),
     )

@@ -3,6 +3,8 @@ principal in the GraphQL context -> resolvers."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,6 +45,15 @@ def unauthorized(reason: str, message: str) -> Response:
     )
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_of(request: Request) -> str:
+    """The caller's X-Request-ID when it is a sane token (it goes into the audit log), else new."""
+    given = request.headers.get("x-request-id", "")
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
@@ -62,7 +73,10 @@ class KrrGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         principal: Principal = request.state.principal
-        return Context(request=request, principal=principal, clock=self.clock)
+        request_id = request_id_of(request)
+        response.headers["X-Request-ID"] = request_id
+        return Context(request=request, principal=principal, request_id=request_id,
+                       clock=self.clock)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

@@ -8,16 +8,28 @@ whether the person can be notified and which channels are fresh.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from authz.delegation import kontroller_paa_vegne_av
+
 from app import identifiers, register
+from app.audit import store as audit_store
+from app.audit.store import kategorier_til_bits
+from app.delegations import store as delegations_store
 from app.models import Registerstatus
 from app.paragraf32 import Kanal, Varslingsstatus, vurder
 from app.register import PersonRecord
 from authz.principal import Principal
-from authz.scopes import Kategori, kategori_for_felt, manglende_scope
+from authz.scopes import (
+    PERSON_FELT,
+    Kategori,
+    aapnende_scopes,
+    kategori_for_felt,
+    manglende_scope,
+)
 
 MAX_IDS = 1000
 VARSLINGSSTATUS_FELT = "varslingsstatus"
@@ -48,10 +60,25 @@ class UgyldigInput(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Avslag:
-    """A selected field the caller may not see, and the scope that would open it."""
+    """A selected field the caller may not see, the scope that would open it, and whether the
+    token lacks that scope or (acting for someone) the delegation does not cover it."""
 
     felt: str
     scope: str
+    ikke_delegert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Foresporsel:
+    """Who asks, under which request id, at which moment (the § 32 clock)."""
+
+    principal: Principal
+    request_id: str
+    now: dt.datetime
+
+
+class Revisjonsfeil(RuntimeError):
+    """The audit record could not be written, so nothing may be disclosed."""
 
 
 @dataclass(slots=True)
@@ -117,13 +144,16 @@ def valider_ids(ids: Sequence[str]) -> list[str]:
     return distinct
 
 
-def avslag_for(principal: Principal, felter: Iterable[str]) -> list[Avslag]:
+def avslag_for(
+    principal: Principal, felter: Iterable[str], dekket: frozenset[str] | None = None
+) -> list[Avslag]:
     """One refusal per selected field the scope table does not open for this caller."""
     refusals = []
     for felt in felter:
-        scope = manglende_scope(principal, kategori_for_felt(felt))
+        kategori = kategori_for_felt(felt)
+        scope = manglende_scope(principal, kategori, dekket)
         if scope is not None:
-            refusals.append(Avslag(felt, scope))
+            refusals.append(Avslag(felt, scope, bool(aapnende_scopes(principal, kategori))))
     return refusals
 
 
@@ -209,25 +239,72 @@ def _kontaktinformasjon(
     return info
 
 
+_ATTRIBUTT = {felt: re.sub(r"(?<!^)(?=[A-Z])", "_", felt).lower() for felt in PERSON_FELT}
+
+
+def gitte_kategorier(svar: PersonSvar, felter: Iterable[str]) -> set[Kategori]:
+    """The categories this answer actually disclosed through the fields the query selected."""
+    gitt = {Kategori.GRUNNDATA}
+    for felt in felter:
+        if getattr(svar, _ATTRIBUTT[felt]) is not None:
+            gitt.add(PERSON_FELT[felt])
+    return gitt
+
+
 async def slaa_opp(
-    ids: Sequence[str],
-    principal: Principal,
-    felter: frozenset[str],
-    now: dt.datetime,
+    ids: Sequence[str], felter: frozenset[str], foresporsel: Foresporsel
 ) -> Oppslagsresultat:
-    """Look up a batch: one SQL round trip, one § 32 decision per person, one refusal per field."""
+    """Look up a batch and record it: delegation check (for a vendor), one SQL round trip for
+    the persons, one § 32 decision per person, one refusal per field, one audit record.
+
+    Raises UgyldigInput, authz.delegation's refusal when a vendor has no active delegation, and
+    Revisjonsfeil when the audit record cannot be written (then nothing is disclosed).
+    """
     distinct = valider_ids(ids)
-    avslag = avslag_for(principal, felter)
+    principal = foresporsel.principal
+    dekket: frozenset[str] | None = None
+    if principal.supplier is not None:
+        dekket = await delegations_store.aktive_scopes(principal.consumer, principal.supplier)
+        kontroller_paa_vegne_av(principal, dekket)
+    avslag = avslag_for(principal, felter, dekket)
     refused = {a.felt for a in avslag}
-    kategorier = frozenset(
-        kategori_for_felt(f) for f in felter if f not in refused
-    ) | {Kategori.GRUNNDATA}
+    synlige = [f for f in felter if f not in refused]
+    kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
     records = await register.hent_personer(
         distinct, with_duplicates=Kategori.KONTAKTINFORMASJON in kategorier
     )
     filtrer = VARSLINGSSTATUS_FELT in felter
     personer = [
-        utlever(i, records.get(i), kategorier=kategorier, filtrer_paa_varsling=filtrer, now=now)
+        utlever(i, records.get(i), kategorier=kategorier, filtrer_paa_varsling=filtrer,
+                now=foresporsel.now)
         for i in distinct
     ]
+    await _revider(foresporsel, kategorier, filtrer, personer, synlige)
     return Oppslagsresultat(personer, avslag)
+
+
+async def _revider(
+    foresporsel: Foresporsel,
+    kategorier: frozenset[Kategori],
+    varslingsstatus: bool,
+    personer: list[PersonSvar],
+    synlige: list[str],
+) -> None:
+    principal = foresporsel.principal
+    scopes = frozenset().union(*(aapnende_scopes(principal, k) for k in kategorier))
+    try:
+        await audit_store.skriv_oppslag(
+            tidspunkt=foresporsel.now,
+            request_id=foresporsel.request_id,
+            principal=principal,
+            scopes=scopes,
+            varslingsstatus=varslingsstatus,
+            personer=[
+                (p.personidentifikator, kategorier_til_bits(gitte_kategorier(p, synlige)))
+                for p in personer
+            ],
+        )
+    except Exception as exc:
+        raise Revisjonsfeil(
+            "The lookup could not be recorded in the audit log, so nothing was disclosed"
+        ) from exc

@@ -70,14 +70,26 @@ def manglende_scope(
     adgang = KATEGORI_ADGANG[kategori]
     if adgang is None:
         return None
-    names = {adgang.scope}
-    if principal.supplier is not None and adgang.delegert_scope is not None:
-        names.add(adgang.delegert_scope)
-    if not names & principal.scopes:
+    if not aapnende_scopes(principal, kategori):
         return adgang.scope
-    if principal.supplier is not None and not names & (dekket or frozenset()):
+    if principal.supplier is not None and not _navn(adgang, principal) & (dekket or frozenset()):
         return adgang.scope
     return None
+
+
+def _navn(adgang: Adgang, principal: Principal) -> frozenset[str]:
+    """The scope names that open a category for this kind of token."""
+    if principal.supplier is not None and adgang.delegert_scope is not None:
+        return frozenset({adgang.scope, adgang.delegert_scope})
+    return frozenset({adgang.scope})
+
+
+def aapnende_scopes(principal: Principal, kategori: Kategori) -> frozenset[str]:
+    """The token's scopes that open `kategori` (what the audit log records as used)."""
+    adgang = KATEGORI_ADGANG[kategori]
+    if adgang is None:
+        return frozenset()
+    return _navn(adgang, principal) & principal.scopes
 
 
 class Handling(StrEnum):

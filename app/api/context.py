@@ -22,6 +22,7 @@ def utc_now() -> dt.datetime:
 class Context:
     request: Request | None
     principal: Principal
+    request_id: str
     clock: Clock = utc_now
     # Errors that accompany data (e.g. one FORBIDDEN per withheld field, not one per person).
     errors: list[GraphQLError] = field(default_factory=list)

@@ -10,6 +10,7 @@ from strawberry.extensions import SchemaExtension
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 FORBIDDEN = "FORBIDDEN"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 def error(message: str, code: str, **extensions: Any) -> GraphQLError:

@@ -1,4 +1,5 @@
-"""The schema: every domain's queries merged into one Query type."""
+"""The schema: every domain's queries merged into one Query type, mutations into one
+Mutation type."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 
 from app.api.errors import ContextErrors
+from app.audit.graphql import BrukQuery
+from app.delegations.graphql import DelegeringMutation, DelegeringQuery
 from app.persons.queries import PersonQuery
 
 
 @strawberry.type
-class Query(PersonQuery):
+class Query(PersonQuery, DelegeringQuery, BrukQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(DelegeringMutation):
     pass
 
 
@@ -21,7 +29,10 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
     return strawberry.Schema(
-        query=Query, extensions=extensions, config=StrawberryConfig(auto_camel_case=True)
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
     )
 
 

@@ -6,10 +6,11 @@ import strawberry
 from graphql import GraphQLError
 
 from app.api.context import Context
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, error
+from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE, error
 from app.api.selection import selected_subfields
-from app.lookup import MAX_IDS, UgyldigInput, slaa_opp
+from app.lookup import MAX_IDS, Foresporsel, Revisjonsfeil, UgyldigInput, slaa_opp
 from app.persons.types import Person
+from authz.delegation import Avslag
 
 
 @strawberry.type
@@ -26,20 +27,29 @@ class PersonQuery:
         raw = info._raw_info
         felter = selected_subfields(raw.field_nodes, raw.fragments, raw.variable_values)
         context = info.context
+        foresporsel = Foresporsel(context.principal, context.request_id, context.clock())
         try:
-            resultat = await slaa_opp(
-                personidentifikatorer, context.principal, frozenset(felter), context.clock()
-            )
+            resultat = await slaa_opp(personidentifikatorer, frozenset(felter), foresporsel)
         except UgyldigInput as exc:
             raise error(
                 str(exc), BAD_USER_INPUT, ugyldigePersonidentifikatorer=exc.ugyldige
             ) from exc
+        except Avslag as exc:  # a vendor without an active delegation: no person data at all
+            raise error(exc.message, FORBIDDEN, reason=exc.code) from exc
+        except Revisjonsfeil as exc:
+            raise error(str(exc), SERVICE_UNAVAILABLE) from exc
         for avslag in resultat.avslag:
             nodes = felter[avslag.felt]
             response_key = (nodes[0].alias or nodes[0].name).value
+            grunn = (
+                f"the delegation from {context.principal.consumer} to "
+                f"{context.principal.supplier} does not cover scope {avslag.scope}"
+                if avslag.ikke_delegert
+                else f"the token lacks scope {avslag.scope}"
+            )
             context.errors.append(
                 GraphQLError(
-                    f"Person.{avslag.felt} is withheld: the token lacks scope {avslag.scope}",
+                    f"Person.{avslag.felt} is withheld: {grunn}",
                     nodes=nodes,
                     path=[*info.path.as_list(), 0, response_key],
                     extensions={"code": FORBIDDEN, "field": avslag.felt, "scope": avslag.scope},
