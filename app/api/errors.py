@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 BAD_USER_INPUT = "BAD_USER_INPUT"
 FORBIDDEN = "FORBIDDEN"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+NOT_FOUND = "NOT_FOUND"
 
 
 def error(message: str, code: str, **extensions: Any) -> GraphQLError:

@@ -15,7 +15,7 @@ import strawberry
 from graphql import GraphQLError
 
 from app.api.context import Context
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, error
+from app.api.errors import BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, error
 from app.delegations import store
 from authz.delegation import (
     ALLEREDE_TRUKKET_TILBAKE,
@@ -27,7 +27,6 @@ from authz.delegation import (
     kan_trekke_tilbake,
 )
 
-NOT_FOUND = "NOT_FOUND"
 UGYLDIG_ID = "UGYLDIG_ID"
 
 Info = strawberry.Info[Context, None]
