@@ -23,7 +23,7 @@ run: install
 	KRR_ENV=dev $(BIN)/krr serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check app authz tests bench
+	$(BIN)/ruff check --no-cache app authz tests bench
 
 test: lint test-sqlite test-postgres
 

@@ -13,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from authz.delegation import kontroller_paa_vegne_av
-
 from app import identifiers, register
 from app.audit import store as audit_store
 from app.audit.store import kategorier_til_bits
@@ -22,6 +20,7 @@ from app.delegations import store as delegations_store
 from app.models import Registerstatus
 from app.paragraf32 import Kanal, Varslingsstatus, vurder
 from app.register import PersonRecord
+from authz.delegation import kontroller_paa_vegne_av
 from authz.principal import Principal
 from authz.scopes import (
     PERSON_FELT,
