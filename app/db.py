@@ -14,7 +14,9 @@ from tortoise.migrations.api import migrate as tortoise_migrate
 from app.config import Settings
 
 APP_LABEL = "models"
-MODEL_MODULES = ["app.models", "app.delegations.models", "app.audit.models"]
+MODEL_MODULES = [
+    "app.models", "app.delegations.models", "app.audit.models", "app.messages.models"
+]
 
 
 def tortoise_config(settings: Settings) -> dict[str, Any]:

@@ -58,10 +58,25 @@ class Person(Model):
     spraak = fields.CharField(max_length=2, null=True)
     spraak_oppdatert = fields.DatetimeField(null=True)
 
+    # Every change to the entry takes the next number from Endringsteller (the change feed).
+    endrings_id = fields.BigIntField(default=0, db_default=0)
+
     class Meta:
         table = "person"
         # The duplicate flags look up "another AKTIV person with this address" per row.
         indexes = (
             Index(fields=("epostadresse", "status"), name="person_epost_status_idx"),
             Index(fields=("mobiltelefonnummer", "status"), name="person_mobil_status_idx"),
+            Index(fields=("endrings_id",), name="person_endrings_id_idx"),
         )
+
+
+class Endringsteller(Model):
+    """One row: the last change id handed out. Taking a number locks the row until commit, so
+    numbers become visible in the order they were taken and a feed reader never skips one."""
+
+    id = fields.IntField(primary_key=True)
+    siste = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "endringsteller"

@@ -453,21 +453,26 @@ def _chunks(gen: _Generator, persons: int) -> Iterator[list[tuple[Any, ...]]]:
         done += size
 
 
-async def _insert(conn: BaseDBAsyncClient, dialect: str, rows: list[tuple[Any, ...]]) -> None:
+async def _insert(conn: BaseDBAsyncClient, dialect: str, rows: list[tuple[Any, ...]],
+                  first_change: int) -> None:
+    """Write rows, numbering them in the change feed from `first_change` on."""
     if not rows:
         return
+    numbered = [(*row, n) for n, row in enumerate(rows, first_change)]
+    columns_written = [*COLUMNS, "endrings_id"]
     if dialect == "postgres":
         async with conn.acquire_connection() as raw:
-            await raw.copy_records_to_table("person", records=rows, columns=list(COLUMNS))
+            await raw.copy_records_to_table("person", records=numbered, columns=columns_written)
     else:
-        columns = ", ".join(f'"{c}"' for c in COLUMNS)
-        marks = ", ".join("?" for _ in COLUMNS)
+        columns = ", ".join(f'"{c}"' for c in columns_written)
+        marks = ", ".join("?" for _ in columns_written)
         await conn.execute_many(f'INSERT INTO "person" ({columns}) VALUES ({marks})',
-                                rows)  # type: ignore[arg-type]
+                                numbered)  # type: ignore[arg-type]
 
 
 async def _write_generated(conn: BaseDBAsyncClient, dialect: str, gen: _Generator,
-                           persons: int, advance: Callable[[int], None]) -> None:
+                           persons: int, advance: Callable[[int], None],
+                           first_change: int) -> None:
     """Write the generated persons chunk by chunk.
 
     PostgreSQL stores a chunk in its own process while the next one is built here. SQLite does
@@ -481,7 +486,8 @@ async def _write_generated(conn: BaseDBAsyncClient, dialect: str, gen: _Generato
             if pending is not None:
                 await pending
                 advance(CHUNK)
-            pending = asyncio.ensure_future(_insert(conn, dialect, rows))
+            pending = asyncio.ensure_future(_insert(conn, dialect, rows, first_change))
+            first_change += len(rows)
             if overlap:
                 await asyncio.sleep(0)  # let the COPY reach the driver, then build more
             else:
@@ -579,8 +585,13 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
                 Postkasseleverandoer(orgnr=EBOKS_ORGNR, navn="e-Boks",
                                      sertifikat=_certificate("eboks.pem")),
             ], using_db=conn)
-            await _insert(conn, dialect, examples)
-            await _write_generated(conn, dialect, gen, persons, advance)
+            await _insert(conn, dialect, examples, 1)
+            await _write_generated(conn, dialect, gen, persons, advance, len(examples) + 1)
+            # The change feed starts over with the new register: 1 .. all persons.
+            await conn.execute_query(
+                "UPDATE endringsteller SET siste = "
+                f"{len(examples) + persons} WHERE id = 1"
+            )
             if dialect == "postgres":
                 await conn.execute_query('ANALYZE "person"')  # plans for the new table
     finally:

@@ -15,7 +15,7 @@ from app.config import Settings
 
 POSTGRES_PREFIXES = ("postgres://", "postgresql://")
 # Reference data that the migrations write (schemes, organisation names): kept between tests.
-REFERENCE_TABLES = frozenset({"delegeringsordning", "organisasjon"})
+REFERENCE_TABLES = frozenset({"delegeringsordning", "organisasjon", "endringsteller"})
 
 
 def _test_database_url(tmp: Path) -> str:

@@ -1,0 +1,1 @@
+"""Keeping the register current for others: change feed, language from public bodies, new ids."""
