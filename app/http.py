@@ -23,7 +23,7 @@ from app.api.context import Clock, Context, utc_now
 from app.api.schema import build_schema
 from app.config import Settings
 from authz.dev_issuer import DevIssuer
-from authz.principal import Principal
+from authz.principal import Caller
 from authz.tokens import TokenError, TokenVerifier
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -72,7 +72,7 @@ class KrrGraphQL(GraphQL[Context, None]):
         self.clock = clock
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        principal: Principal = request.state.principal
+        principal: Caller = request.state.principal
         request_id = request_id_of(request)
         response.headers["X-Request-ID"] = request_id
         return Context(request=request, principal=principal, request_id=request_id,

@@ -31,3 +31,25 @@ class Principal:
         """Who acted, for the records: the person (pid) when one acts for the organisation,
         otherwise the client. Never used for access control."""
         return self.pid or self.client_id
+
+
+@dataclass(frozen=True, slots=True)
+class Innbygger:
+    """A resident logged in with ID-porten, acting on their own entry only."""
+
+    pid: str
+    scopes: frozenset[str]
+    issuer: str
+    acr: str
+    client_id: str | None = None
+    token_id: str | None = None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    @property
+    def actor(self) -> str:
+        return self.pid
+
+
+Caller = Principal | Innbygger

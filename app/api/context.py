@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from graphql import GraphQLError
 from starlette.requests import Request
 
-from authz.principal import Principal
+from app.api.errors import FORBIDDEN, error
+from authz.principal import Caller, Innbygger, Principal
 
 Clock = Callable[[], dt.datetime]
 
@@ -21,8 +22,28 @@ def utc_now() -> dt.datetime:
 @dataclass(slots=True)
 class Context:
     request: Request | None
-    principal: Principal
+    principal: Caller
     request_id: str
     clock: Clock = utc_now
     # Errors that accompany data (e.g. one FORBIDDEN per withheld field, not one per person).
     errors: list[GraphQLError] = field(default_factory=list)
+
+    @property
+    def organisasjon(self) -> Principal:
+        """The caller as an organisation (Maskinporten); a resident's token is refused."""
+        if not isinstance(self.principal, Principal):
+            raise error(
+                "This operation is for organisations (a Maskinporten token); "
+                "a resident's token cannot use it",
+                FORBIDDEN,
+            )
+        return self.principal
+
+    @property
+    def innbygger(self) -> Innbygger:
+        """The caller as a logged-in resident (ID-porten); an organisation's token is refused."""
+        if not isinstance(self.principal, Innbygger):
+            raise error(
+                "This operation is for a logged-in resident (an ID-porten token)", FORBIDDEN
+            )
+        return self.principal

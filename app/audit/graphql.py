@@ -86,7 +86,7 @@ class BrukQuery:
     async def bruk(
         self, info: strawberry.Info[Context, None], fra: dt.date, til: dt.date
     ) -> Bruksrapport:
-        principal = info.context.principal
+        principal = info.context.organisasjon
         mangler = manglende_scope_for_handling(principal, Handling.SE_BRUK)
         if mangler is not None:
             raise error(f"The usage report needs scope {mangler}", FORBIDDEN, scope=mangler)

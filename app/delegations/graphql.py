@@ -128,7 +128,7 @@ class DelegeringQuery:
         )
     )
     async def delegeringer(self, info: Info) -> Delegeringer:
-        principal = info.context.principal
+        principal = info.context.organisasjon
         try:
             kan_se_delegeringer(principal)
         except Avslag as avslag:
@@ -152,7 +152,7 @@ class DelegeringMutation:
     async def deleger_tilgang(
         self, info: Info, til: str, ordning: strawberry.ID
     ) -> Delegering:
-        principal = info.context.principal
+        principal = info.context.organisasjon
         try:
             kan_administrere(principal)
             funnet = await store.hent_ordning(str(ordning))
@@ -172,7 +172,7 @@ class DelegeringMutation:
         )
     )
     async def trekk_tilbake_tilgang(self, info: Info, id: strawberry.ID) -> Delegering:
-        principal = info.context.principal
+        principal = info.context.organisasjon
         try:
             kan_administrere(principal)
         except Avslag as avslag:

@@ -27,7 +27,8 @@ class PersonQuery:
         raw = info._raw_info
         felter = selected_subfields(raw.field_nodes, raw.fragments, raw.variable_values)
         context = info.context
-        foresporsel = Foresporsel(context.principal, context.request_id, context.clock())
+        organisasjon = context.organisasjon
+        foresporsel = Foresporsel(organisasjon, context.request_id, context.clock())
         try:
             resultat = await slaa_opp(personidentifikatorer, frozenset(felter), foresporsel)
         except UgyldigInput as exc:
@@ -42,8 +43,8 @@ class PersonQuery:
             nodes = felter[avslag.felt]
             response_key = (nodes[0].alias or nodes[0].name).value
             grunn = (
-                f"the delegation from {context.principal.consumer} to "
-                f"{context.principal.supplier} does not cover scope {avslag.scope}"
+                f"the delegation from {organisasjon.consumer} to "
+                f"{organisasjon.supplier} does not cover scope {avslag.scope}"
                 if avslag.ikke_delegert
                 else f"the token lacks scope {avslag.scope}"
             )
