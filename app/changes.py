@@ -12,11 +12,15 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 
 async def neste_endrings_id(conn: BaseDBAsyncClient) -> int:
-    """Take the next change number. `conn` must be the writer's transaction (in_transaction)."""
-    _, rows = await conn.execute_query(
+    """Take the next change number. `conn` must be the writer's transaction (in_transaction).
+
+    execute_query_dict, not execute_query: tortoise's asyncpg client runs a statement starting
+    with UPDATE without fetching, so RETURNING would hand back no row on PostgreSQL.
+    """
+    rows = await conn.execute_query_dict(
         "UPDATE endringsteller SET siste = siste + 1 WHERE id = 1 RETURNING siste"
     )
-    return int(rows[0][0])
+    return int(rows[0]["siste"])
 
 
 async def siste_endrings_id(conn: BaseDBAsyncClient) -> int:

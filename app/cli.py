@@ -1,4 +1,5 @@
-"""The `krr` command: serve, migrate, seed, token, export-schema, prune-audit."""
+"""The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
+varsle-utlop, send-meldinger."""
 
 from __future__ import annotations
 
@@ -59,6 +60,13 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
     if args.ttl <= 0:
         print("krr token: --ttl must be a positive number of seconds", file=sys.stderr)
         return 2
+    if args.consumer is None and args.pid is None:
+        print(
+            "krr token: give --consumer ORGNO for an organisation's token or --pid ID (without "
+            "--consumer) for a resident's token",
+            file=sys.stderr,
+        )
+        return 2
     try:
         token = DevIssuer.load_or_create(settings.var_dir).mint(
             scope=args.scope,
@@ -96,6 +104,47 @@ def _prune_audit(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _varsle_utlop(settings: Settings, _: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from app import db
+    from app.messages.reminders import varsle_utlop
+
+    async def run() -> int:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings):
+            return await varsle_utlop(dt.datetime.now(dt.UTC))
+
+    print(f"queued {asyncio.run(run())} expiry reminders")
+    return 0
+
+
+def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from app import db
+    from app.messages.outbox import send_ventende
+    from app.messages.senders import sender_for
+
+    async def run() -> tuple[int, int]:
+        await db.migrate(settings)
+        sender = sender_for(settings)
+        sent = failed = 0
+        async with db.lifespan_db(settings):
+            try:
+                while True:  # every message due now, once: a failed one waits for its retry
+                    s, f = await send_ventende(sender, dt.datetime.now(dt.UTC), batch=100)
+                    sent, failed = sent + s, failed + f
+                    if s + f < 100:
+                        return sent, failed
+            finally:
+                await sender.aclose()
+
+    sent, failed = asyncio.run(run())
+    print(f"sent {sent} messages, {failed} failed (kept in the outbox for a later try)")
+    return 0
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.api.schema import export_sdl
 
@@ -119,11 +168,19 @@ def parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=1)
     seed.set_defaults(func=_seed)
 
-    token = sub.add_parser("token", help="print an access token from the development issuer")
+    token = sub.add_parser(
+        "token",
+        help="print an access token from the development issuer",
+        description="An organisation's token (Maskinporten-like) with --consumer; a resident's "
+        "token (ID-porten-like, e.g. --scope krr:user/kontaktinformasjon.read) with --pid and "
+        "no --consumer.",
+    )
     token.add_argument("--scope", required=True, help='space-separated, e.g. "S1 S2"')
-    token.add_argument("--consumer", required=True, help="organisation number of the consumer")
+    token.add_argument("--consumer", help="organisation number of the consumer (organisations)")
     token.add_argument("--supplier", help="organisation number of a vendor acting for it")
-    token.add_argument("--pid", help="personal id of a person acting")
+    token.add_argument(
+        "--pid", help="personal id: the resident (without --consumer) or a person acting"
+    )
     token.add_argument("--ttl", type=int, default=120, help="lifetime in seconds")
     token.set_defaults(func=_token)
 
@@ -131,6 +188,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "prune-audit", help="delete audit records older than KRR_AUDIT_RETENTION_DAYS"
     ).set_defaults(func=_prune_audit)
+    sub.add_parser(
+        "varsle-utlop", help="queue a reminder for each channel that passes 18 months within 2"
+    ).set_defaults(func=_varsle_utlop)
+    sub.add_parser(
+        "send-meldinger", help="send the outbox's due messages once (the server does it too)"
+    ).set_defaults(func=_send_meldinger)
     return p
 
 

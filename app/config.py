@@ -6,7 +6,10 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from authz.tokens import ISSUER_KINDS, TrustedIssuer
 
 Env = Literal["dev", "test", "prod"]
 ENVIRONMENTS: tuple[Env, ...] = ("dev", "test", "prod")
@@ -22,8 +25,11 @@ class Settings:
     env: Env
     database_url: str
     var_dir: Path
-    trusted_issuers: dict[str, str] = field(default_factory=dict)
+    trusted_issuers: dict[str, TrustedIssuer] = field(default_factory=dict)
     audit_retention_days: int = 1825  # five years of audit log, then `krr prune-audit`
+    smtp_url: str | None = None  # e-mail to residents; unset: logged (dev) or kept queued (prod)
+    sms_url: str | None = None  # HTTP SMS gateway; unset as above
+    outbox_interval: float = 5.0  # seconds between the app's outbox dispatch rounds
 
     @property
     def is_prod(self) -> bool:
@@ -35,18 +41,43 @@ class Settings:
         return self.env != "prod"
 
 
-def _parse_issuers(raw: str | None) -> dict[str, str]:
+_ISSUER_FORMS = (
+    'a JWKS URL (a Maskinporten issuer) or {"jwks": URL, "kind": '
+    + " | ".join(f'"{kind}"' for kind in ISSUER_KINDS)
+    + "}"
+)
+
+
+def _parse_issuers(raw: str | None) -> dict[str, TrustedIssuer]:
+    """Issuer -> keys and kind. The kind must be spelled out in the object form: guessing it
+    would decide whether the issuer's tokens speak for organisations or for residents."""
     if not raw:
         return {}
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"KRR_TRUSTED_ISSUERS is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"KRR_TRUSTED_ISSUERS must be a JSON object mapping each issuer to {_ISSUER_FORMS}"
+        )
+    return {issuer: _trusted_issuer(issuer, entry) for issuer, entry in value.items()}
+
+
+def _trusted_issuer(issuer: str, entry: Any) -> TrustedIssuer:
+    if isinstance(entry, str):
+        return TrustedIssuer(entry)
+    if (
+        isinstance(entry, dict)
+        and set(entry) == {"jwks", "kind"}
+        and isinstance(entry["jwks"], str)
+        and entry["kind"] in ISSUER_KINDS
     ):
-        raise ConfigError("KRR_TRUSTED_ISSUERS must be a JSON object mapping issuer to JWKS URL")
-    return value
+        return TrustedIssuer(entry["jwks"], entry["kind"])
+    raise ConfigError(
+        f"KRR_TRUSTED_ISSUERS: issuer {issuer!r} must map to {_ISSUER_FORMS} (got "
+        f"{json.dumps(entry)[:120]})"
+    )
 
 
 def _database_url(raw: str | None, var_dir: Path) -> str:
@@ -80,6 +111,53 @@ def _retention_days(name: str, raw: str | None, default: int) -> int:
     return value
 
 
+def _smtp_url(raw: str | None) -> str | None:
+    """smtp://[user:pw@]host[:port][?from=addr&starttls=1] or smtps://...; never echoed back
+    whole, since it may carry a password."""
+    if not raw or not raw.strip():
+        return None
+    parts = urlsplit(raw.strip())
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    sender = parse_qs(parts.query).get("from", ["krr@localhost"])[0]
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or not port_ok or (
+        "@" not in sender
+    ):
+        raise ConfigError(
+            "KRR_SMTP_URL must look like smtp://host:port or smtps://user:password@host:port, "
+            f"optionally ?from=address&starttls=1 (got scheme {parts.scheme!r})"
+        )
+    return raw.strip()
+
+
+def _sms_url(raw: str | None, env: str) -> str | None:
+    """The SMS gateway's URL; https in prod, since the messages carry one-time codes."""
+    if not raw or not raw.strip():
+        return None
+    parts = urlsplit(raw.strip())
+    allowed = ("https",) if env == "prod" else ("http", "https")
+    if parts.scheme not in allowed or not parts.hostname:
+        raise ConfigError(
+            f"KRR_SMS_URL must be an {' or '.join(allowed)} URL of the SMS gateway "
+            f"(got scheme {parts.scheme!r})"
+        )
+    return raw.strip()
+
+
+def _outbox_interval(raw: str | None) -> float:
+    if raw is None or not raw.strip():
+        return 5.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= 3600:
+        raise ConfigError(f"KRR_OUTBOX_INTERVAL must be 0.1 to 3600 seconds (got {raw!r})")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read KRR_* variables; raise ConfigError naming the variable that is wrong."""
     env_vars = os.environ if environ is None else environ
@@ -95,4 +173,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         audit_retention_days=_retention_days(
             "KRR_AUDIT_RETENTION_DAYS", env_vars.get("KRR_AUDIT_RETENTION_DAYS"), 1825
         ),
+        smtp_url=_smtp_url(env_vars.get("KRR_SMTP_URL")),
+        sms_url=_sms_url(env_vars.get("KRR_SMS_URL"), env),
+        outbox_interval=_outbox_interval(env_vars.get("KRR_OUTBOX_INTERVAL")),
     )

@@ -22,6 +22,7 @@ from app import db
 from app.api.context import Clock, Context, utc_now
 from app.api.schema import build_schema
 from app.config import Settings
+from app.messages.senders import utsender
 from authz.dev_issuer import DevIssuer
 from authz.principal import Caller
 from authz.tokens import TokenError, TokenVerifier
@@ -142,7 +143,11 @@ def create_app(
         if manage_db:
             await db.connect(settings)
         try:
-            yield
+            if manage_db:  # the outbox's dispatcher runs where the app owns the database
+                async with utsender(settings):
+                    yield
+            else:
+                yield
         finally:
             await http_client.aclose()
             if manage_db:

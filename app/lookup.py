@@ -260,15 +260,8 @@ async def slaa_opp(
     Revisjonsfeil when the audit record cannot be written (then nothing is disclosed).
     """
     distinct = valider_ids(ids)
-    principal = foresporsel.principal
-    dekket: frozenset[str] | None = None
-    if principal.supplier is not None:
-        dekket = await delegations_store.aktive_scopes(principal.consumer, principal.supplier)
-        kontroller_paa_vegne_av(principal, dekket)
-    avslag = avslag_for(principal, felter, dekket)
-    refused = {a.felt for a in avslag}
-    synlige = [f for f in felter if f not in refused]
-    kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
+    tilgang = await vurder_tilgang(foresporsel.principal, felter)
+    kategorier = tilgang.kategorier
     records = await register.hent_personer(
         distinct, with_duplicates=Kategori.KONTAKTINFORMASJON in kategorier
     )
@@ -278,17 +271,46 @@ async def slaa_opp(
                 now=foresporsel.now)
         for i in distinct
     ]
-    await _revider(foresporsel, kategorier, filtrer, personer, synlige)
-    return Oppslagsresultat(personer, avslag)
+    await revider(foresporsel, kategorier, filtrer, personer, tilgang.synlige)
+    return Oppslagsresultat(personer, tilgang.avslag)
 
 
-async def _revider(
+@dataclass(frozen=True, slots=True)
+class Tilgang:
+    """What the caller may see of the selected fields: shared by every way of disclosing
+    persons (lookup, change feed), so the scope table decides them all alike."""
+
+    avslag: list[Avslag]
+    synlige: list[str]
+    kategorier: frozenset[Kategori]
+
+
+async def vurder_tilgang(principal: Principal, felter: Iterable[str]) -> Tilgang:
+    """Delegation check (for a vendor) and one refusal per field the caller may not see.
+
+    Raises authz.delegation's refusal when a vendor has no active delegation.
+    """
+    dekket: frozenset[str] | None = None
+    if principal.supplier is not None:
+        dekket = await delegations_store.aktive_scopes(principal.consumer, principal.supplier)
+        kontroller_paa_vegne_av(principal, dekket)
+    felter = list(felter)
+    avslag = avslag_for(principal, felter, dekket)
+    refused = {a.felt for a in avslag}
+    synlige = [f for f in felter if f not in refused]
+    kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
+    return Tilgang(avslag, synlige, kategorier)
+
+
+async def revider(
     foresporsel: Foresporsel,
     kategorier: frozenset[Kategori],
     varslingsstatus: bool,
     personer: list[PersonSvar],
     synlige: list[str],
 ) -> None:
+    """Record what `personer` disclosed to the caller; Revisjonsfeil when it cannot be written
+    (then nothing may be disclosed)."""
     principal = foresporsel.principal
     scopes = frozenset().union(*(aapnende_scopes(principal, k) for k in kategorier))
     try:

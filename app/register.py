@@ -56,18 +56,21 @@ _DUPLICATE = (
 _NO_DUPLICATE = "(1 = 0)"
 
 
-def _select(with_duplicates: bool, where: str) -> str:
+def _select(with_duplicates: bool, where: str, extra_columns: str = "") -> str:
+    """The PersonRecord columns (then `extra_columns`, e.g. ", p.endrings_id") of matching rows.
+    Every column is named, so the statement can also serve as a subquery."""
     dup_epost = _DUPLICATE.format(col="epostadresse") if with_duplicates else _NO_DUPLICATE
     dup_mobil = _DUPLICATE.format(col="mobiltelefonnummer") if with_duplicates else _NO_DUPLICATE
     return f"""
 SELECT p.personidentifikator, p.status, p.reservasjon, p.reservasjonstidspunkt,
        p.reservasjon_oppdatert,
        p.epostadresse, p.epostadresse_oppdatert, p.epostadresse_sist_verifisert,
-       p.epostadresse_sist_validert, {dup_epost},
+       p.epostadresse_sist_validert, {dup_epost} AS epostadresse_duplisert,
        p.mobiltelefonnummer, p.mobiltelefonnummer_oppdatert,
-       p.mobiltelefonnummer_sist_verifisert, p.mobiltelefonnummer_sist_validert, {dup_mobil},
+       p.mobiltelefonnummer_sist_verifisert, p.mobiltelefonnummer_sist_validert,
+       {dup_mobil} AS mobiltelefonnummer_duplisert,
        p.postkasseadresse, p.postkasseleverandoeradresse, l.sertifikat,
-       p.spraak, p.spraak_oppdatert
+       p.spraak, p.spraak_oppdatert{extra_columns}
 FROM person p
 LEFT JOIN postkasseleverandoer l ON l.orgnr = p.postkasseleverandoeradresse
 WHERE {where}"""
@@ -115,3 +118,37 @@ async def hent_personer(
     _, rows = await conn.execute_query(sql, values)
     records = (_record(row) for row in rows)
     return {r.personidentifikator: r for r in records}
+
+
+@dataclass(frozen=True, slots=True)
+class Endringsside:
+    """A page of the change feed: (endrings_id, person) in change order, and the last change
+    number committed when the page was read."""
+
+    personer: list[tuple[int, PersonRecord]]
+    siste_endrings_id: int
+
+
+async def hent_endringer(
+    fra_endrings_id: int, antall: int, *, with_duplicates: bool = True
+) -> Endringsside:
+    """Persons whose endrings_id is above `fra_endrings_id`, lowest first, at most `antall`,
+    with the counter, in one statement: one snapshot, so the page and the last number agree.
+
+    The counter is the outer row (LEFT JOIN), so an empty page still reads it. The inner
+    ORDER BY + LIMIT walks person_endrings_id_idx.
+    """
+    if db.dialect() == "postgres":
+        where = "p.endrings_id > $1 ORDER BY p.endrings_id LIMIT $2"
+    else:
+        where = "p.endrings_id > ? ORDER BY p.endrings_id LIMIT ?"
+    inner = _select(with_duplicates, where, ", p.endrings_id")
+    sql = (
+        f"SELECT e.*, t.siste FROM endringsteller t LEFT JOIN ({inner}) e ON 1 = 1"
+        " WHERE t.id = 1 ORDER BY e.endrings_id"
+    )
+    _, rows = await db.connection().execute_query(sql, [fra_endrings_id, antall])
+    rader = [tuple(row) for row in rows]
+    siste = int(rader[0][-1])
+    personer = [(int(rad[-2]), _record(rad[:-2])) for rad in rader if rad[-2] is not None]
+    return Endringsside(personer, siste)

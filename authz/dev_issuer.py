@@ -1,4 +1,5 @@
-"""A local stand-in for Maskinporten so the API can be exercised without a real token.
+"""A local stand-in for Maskinporten and ID-porten so the API can be exercised without a
+real token.
 
 The key lives on disk under the var directory so tokens minted by one process (a CLI, a test
 client) verify in another (the server). It is trusted only when the app is told to trust it.
@@ -20,15 +21,18 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from app import identifiers
 from authz.tokens import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno
 
 DEV_ISSUER = "https://krr.localhost/dev-issuer/"
 KEY_FILE_NAME = "dev-issuer-key.json"
 ALGORITHM = "RS256"
+#: What a resident's dev token claims by default: the lowest level the verifier accepts.
+DEFAULT_ACR = "idporten-loa-substantial"
 
 
 class DevIssuer:
-    """Signs Maskinporten-shaped tokens with a locally kept RSA key."""
+    """Signs Maskinporten- and ID-porten-shaped tokens with a locally kept RSA key."""
 
     issuer: str
 
@@ -77,19 +81,31 @@ class DevIssuer:
         self,
         *,
         scope: str,
-        consumer: str,
+        consumer: str | None = None,
         supplier: str | None = None,
         pid: str | None = None,
         ttl: int = 120,
         client_id: str = "krr-dev-client",
         extra_claims: dict[str, Any] | None = None,
     ) -> str:
-        """Sign an access token shaped like Maskinporten's.
+        """Sign an organisation's token (with ``consumer``, shaped like Maskinporten's) or a
+        resident's (``pid`` without ``consumer``, shaped like ID-porten's, at ``DEFAULT_ACR``).
 
-        ``extra_claims`` are applied last so tests can craft broken tokens; a value of ``None``
-        removes that claim (e.g. ``{"exp": None}`` for a token without expiry).
+        The verifier tells the two apart by the ``consumer`` claim, so a resident token never
+        carries one. ``extra_claims`` are applied last so tests can craft broken tokens; a value
+        of ``None`` removes that claim (e.g. ``{"exp": None}`` for a token without expiry).
         """
-        _require_orgno("consumer", consumer)
+        if consumer is None:
+            if pid is None:
+                raise ValueError(
+                    "Give a consumer (organisation number, for an organisation's token) or a "
+                    "pid (personal id, for a resident's token)."
+                )
+            if supplier is not None:
+                raise ValueError("A supplier acts for a consumer; a resident's token has neither.")
+            _require_pid(pid)
+        else:
+            _require_orgno("consumer", consumer)
         if supplier is not None:
             _require_orgno("supplier", supplier)
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
@@ -98,13 +114,16 @@ class DevIssuer:
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "scope": scope,
-            "consumer": _org_claim(consumer),
             "client_id": client_id,
             "client_amr": "private_key_jwt",
             "iat": now,
             "exp": now + ttl,
             "jti": str(uuid.uuid4()),
         }
+        if consumer is not None:
+            claims["consumer"] = _org_claim(consumer)
+        else:
+            claims["acr"] = DEFAULT_ACR
         if supplier is not None:
             claims["supplier"] = _org_claim(supplier)
             claims["delegation_source"] = "https://www.altinn.no"
@@ -128,6 +147,15 @@ def _require_orgno(field: str, value: object) -> None:
         raise ValueError(
             f"{field} must be a valid 9-digit Norwegian organisation number "
             f"(digits only, correct mod-11 check digit), got {value!r}."
+        )
+
+
+def _require_pid(value: object) -> None:
+    why = identifiers.problem(value) if isinstance(value, str) else "must be a string"
+    if why is not None:
+        raise ValueError(
+            f"pid must be a valid personal id (fødselsnummer, D-number or synthetic), got "
+            f"{value!r}: {why}."
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from authz.principal import Principal
+from authz.principal import Caller, Principal
 
 KONTAKTINFORMASJON_READ = "krr:global/kontaktinformasjon.read"
 DIGITALPOST_READ = "krr:global/digitalpost.read"
@@ -18,6 +18,16 @@ KONTAKTINFO_READ_DELEGATED = "krr:global/kontaktinfo.read"
 POSTKASSE_READ_DELEGATED = "krr:global/postkasse.read"
 DELEGERING_WRITE = "krr:admin/delegering.write"
 BRUK_READ = "krr:admin/bruk.read"
+# Keeping the register current: public bodies set a language, the population register
+# changes ids, local copies follow the change feed.
+SPRAAK_WRITE = "krr:global/spraak.write"
+HENTENDRING_READ = "krr:global/hentendring.read"
+FOLKEREGISTER = "krr:admin/folkeregister"
+# A resident's own entry (ID-porten tokens): never another person's.
+KONTAKTINFORMASJON_USER_READ = "krr:user/kontaktinformasjon.read"
+KONTAKTINFORMASJON_USER_WRITE = "krr:user/kontaktinformasjon.write"
+DIGITALPOST_USER_READ = "krr:user/digitalpost.read"
+SPRAAK_USER_WRITE = "krr:user/spraak.write"
 
 
 class Kategori(StrEnum):
@@ -93,19 +103,35 @@ def aapnende_scopes(principal: Principal, kategori: Kategori) -> frozenset[str]:
 
 
 class Handling(StrEnum):
-    """Administrative actions, each opened by any one of its scopes."""
+    """Actions beside the lookup (administration, a resident on their own entry), each opened
+    by any one of its scopes."""
 
     DELEGERE = "DELEGERE"  # grant, revoke, list delegations
     SE_BRUK = "SE_BRUK"  # the usage report
+    # A resident on their own entry. Writing implies seeing what one wrote.
+    SE_MEG = "SE_MEG"  # `meg`: the entry, its deadlines and who looked it up
+    SE_MIN_POSTKASSE = "SE_MIN_POSTKASSE"  # the digital mailbox fields of `meg`
+    ENDRE_MEG = "ENDRE_MEG"  # contact info, codes, confirming, reservation, mailbox, deletion
+    VELGE_SPRAAK = "VELGE_SPRAAK"  # the language of letters
+    SETTE_SPRAAK = "SETTE_SPRAAK"  # a public body sets a language where the resident has none
+    HENTE_ENDRINGER = "HENTE_ENDRINGER"  # the change feed (lookup scopes still decide fields)
+    ENDRE_IDENTIFIKATOR = "ENDRE_IDENTIFIKATOR"  # the population register moves an entry
 
 
 HANDLING_SCOPES: dict[Handling, tuple[str, ...]] = {
     Handling.DELEGERE: (DELEGERING_WRITE,),
     Handling.SE_BRUK: (DELEGERING_WRITE, BRUK_READ),
+    Handling.SE_MEG: (KONTAKTINFORMASJON_USER_READ, KONTAKTINFORMASJON_USER_WRITE),
+    Handling.SE_MIN_POSTKASSE: (DIGITALPOST_USER_READ,),
+    Handling.ENDRE_MEG: (KONTAKTINFORMASJON_USER_WRITE,),
+    Handling.VELGE_SPRAAK: (SPRAAK_USER_WRITE, KONTAKTINFORMASJON_USER_WRITE),
+    Handling.SETTE_SPRAAK: (SPRAAK_WRITE,),
+    Handling.HENTE_ENDRINGER: (HENTENDRING_READ,),
+    Handling.ENDRE_IDENTIFIKATOR: (FOLKEREGISTER,),
 }
 
 
-def manglende_scope_for_handling(principal: Principal, handling: Handling) -> str | None:
+def manglende_scope_for_handling(principal: Caller, handling: Handling) -> str | None:
     """None when the token opens `handling`; else the scopes that would, for the error."""
     accepted = HANDLING_SCOPES[handling]
     if any(principal.has_scope(s) for s in accepted):

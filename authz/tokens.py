@@ -1,4 +1,4 @@
-"""Verification of Maskinporten access tokens (and the local dev issuer's look-alikes).
+"""Verification of Maskinporten and ID-porten access tokens (and the dev issuer's look-alikes).
 
 Everything an attacker controls (header, claims, the JWKS host's answers) is checked here
 before any of it reaches access control, and every refusal carries a short machine reason
@@ -16,7 +16,8 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import httpx
 from joserfc import jwt
@@ -31,16 +32,21 @@ from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 from stdnum.no import orgnr
 
-from authz.principal import Principal
+from app import identifiers
+from authz.principal import Caller, Innbygger, Principal
 
 if TYPE_CHECKING:
     from authz.dev_issuer import DevIssuer
 
 __all__ = [
+    "ACCEPTED_ACR",
     "ALLOWED_ALGORITHMS",
+    "ISSUER_KINDS",
+    "IssuerKind",
     "JwksCache",
     "TokenError",
     "TokenVerifier",
+    "TrustedIssuer",
     "is_valid_orgno",
 ]
 
@@ -58,6 +64,21 @@ MIN_RSA_BITS = 2048
 CONSUMER_AUTHORITY = "iso6523-actorid-upis"
 ORGNO_PREFIX = "0192:"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+#: Who an issuer vouches for: organisations (Maskinporten) or logged-in residents (ID-porten).
+IssuerKind = Literal["maskinporten", "idporten"]
+ISSUER_KINDS: tuple[IssuerKind, ...] = get_args(IssuerKind)
+#: A resident's data is only shown after a login at least this strong (eIDAS substantial/high);
+#: MinID's low level would let anyone who knows an id and a password see the entry.
+ACCEPTED_ACR = frozenset({"idporten-loa-substantial", "idporten-loa-high"})
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIssuer:
+    """An issuer's keys and kind; the kind decides which claims make a valid caller."""
+
+    jwks: str
+    kind: IssuerKind = "maskinporten"
 
 _ORGNO_RE = re.compile(r"[0-9]{9}")
 _B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
@@ -284,15 +305,18 @@ def _check_jwks_url(issuer: str, url: str, require_https: bool) -> None:
 
 
 class TokenVerifier:
-    """Turns a bearer token into a ``Principal`` or a ``TokenError``.
+    """Turns a bearer token into a ``Principal``, an ``Innbygger`` or a ``TokenError``.
 
-    ``trusted_issuers`` maps each issuer URL (compared exactly, as Maskinporten spells it, with
-    the trailing slash) to its JWKS URL.
+    ``trusted_issuers`` maps each issuer URL (compared exactly, as the issuer spells it, with
+    or without trailing slash) to a ``TrustedIssuer``, or to a bare JWKS URL meaning a
+    Maskinporten-kind issuer. The kind is configuration, never read from the token, so a
+    resident's token can never pass as an organisation's or the other way round. The dev issuer
+    has no kind: it stands in for both, telling them apart by the ``consumer`` claim.
     """
 
     def __init__(
         self,
-        trusted_issuers: dict[str, str],
+        trusted_issuers: Mapping[str, str | TrustedIssuer],
         *,
         dev_issuer: DevIssuer | None = None,
         http: httpx.AsyncClient | None = None,
@@ -303,8 +327,15 @@ class TokenVerifier:
     ) -> None:
         if leeway < 0:
             raise ValueError("leeway must not be negative")
-        for issuer, url in trusted_issuers.items():
-            _check_jwks_url(issuer, url, require_https)
+        issuers = {
+            issuer: entry if isinstance(entry, TrustedIssuer) else TrustedIssuer(entry)
+            for issuer, entry in trusted_issuers.items()
+        }
+        for issuer, entry in issuers.items():
+            if entry.kind not in ISSUER_KINDS:
+                kinds = ", ".join(ISSUER_KINDS)
+                raise ValueError(f"Issuer {issuer} has kind {entry.kind!r}; use one of {kinds}.")
+            _check_jwks_url(issuer, entry.jwks, require_https)
         if dev_issuer is not None and dev_issuer.issuer in trusted_issuers:
             raise ValueError(
                 f"Issuer {dev_issuer.issuer} is configured both as the dev issuer and with a JWKS "
@@ -312,11 +343,12 @@ class TokenVerifier:
             )
         self._clock = clock
         self._leeway = leeway
+        self._kinds: dict[str, IssuerKind] = {issuer: e.kind for issuer, e in issuers.items()}
         self._caches: dict[str, JwksCache] = {
             issuer: JwksCache(
-                issuer, url, http=http, clock=clock, refetch_interval=refetch_interval
+                issuer, entry.jwks, http=http, clock=clock, refetch_interval=refetch_interval
             )
-            for issuer, url in trusted_issuers.items()
+            for issuer, entry in issuers.items()
         }
         self._dev_issuer = dev_issuer.issuer if dev_issuer is not None else None
         self._dev_keys: dict[str, RSAKey] = {}
@@ -334,6 +366,11 @@ class TokenVerifier:
         return frozenset(names)
 
     @property
+    def kinds(self) -> Mapping[str, IssuerKind]:
+        """The kind of each configured issuer (the dev issuer, having none, is not listed)."""
+        return dict(self._kinds)
+
+    @property
     def caches(self) -> Mapping[str, JwksCache]:
         """Per-issuer key caches (read-only view), e.g. for a readiness check."""
         return dict(self._caches)
@@ -343,8 +380,8 @@ class TokenVerifier:
         for cache in self._caches.values():
             await cache.aclose()
 
-    async def verify(self, token: str) -> Principal:
-        """Check signature, issuer, lifetime and organisation claims; return who is calling."""
+    async def verify(self, token: str) -> Caller:
+        """Check signature, issuer, lifetime and the caller's claims; return who is calling."""
         if not isinstance(token, str) or not token.strip():
             raise TokenError("missing", "No access token was given.")
         if len(token) > MAX_TOKEN_LENGTH:
@@ -382,7 +419,15 @@ class TokenVerifier:
         if claims.get("iss") != issuer:  # cannot differ for the same bytes; belt and braces
             raise TokenError("bad_signature", "The token's issuer changed during verification.")
         self._check_lifetime(claims)
+        if self._kind_of(issuer, claims) == "idporten":
+            return _innbygger(issuer, claims)
         return _principal(issuer, claims)
+
+    def _kind_of(self, issuer: str, claims: dict[str, Any]) -> IssuerKind:
+        """Configured kind; dev tokens read as ID-porten only with a pid and no consumer."""
+        if issuer == self._dev_issuer:
+            return "idporten" if "consumer" not in claims and "pid" in claims else "maskinporten"
+        return self._kinds[issuer]
 
     async def _key_for(self, issuer: str, kid: str) -> RSAKey:
         if issuer == self._dev_issuer:
@@ -482,25 +527,65 @@ def _org_claim(claims: dict[str, Any], name: str, reason: str) -> str | None:
     return orgno
 
 
+def _scopes(claims: dict[str, Any]) -> frozenset[str]:
+    scope = claims.get("scope")
+    if scope is None:
+        return frozenset()
+    if isinstance(scope, str):
+        return frozenset(part for part in scope.split(" ") if part)
+    raise TokenError("malformed", "The token's scope claim is not a space-separated string.")
+
+
 def _principal(issuer: str, claims: dict[str, Any]) -> Principal:
     consumer = _org_claim(claims, "consumer", "invalid_consumer")
     if consumer is None:
         raise TokenError("invalid_consumer", "The token has no consumer claim.")
     supplier = _org_claim(claims, "supplier", "invalid_supplier")
-    scope = claims.get("scope")
-    if scope is None:
-        scopes: frozenset[str] = frozenset()
-    elif isinstance(scope, str):
-        scopes = frozenset(part for part in scope.split(" ") if part)
-    else:
-        raise TokenError("malformed", "The token's scope claim is not a space-separated string.")
     return Principal(
         consumer=consumer,
-        scopes=scopes,
+        scopes=_scopes(claims),
         issuer=issuer,
         supplier=supplier,
         pid=_optional_str(claims, "pid"),
         client_id=_optional_str(claims, "client_id"),
         token_id=_optional_str(claims, "jti"),
         delegation_source=_optional_str(claims, "delegation_source"),
+    )
+
+
+#: Claims that make a token an organisation's; a resident's token carrying one is ambiguous.
+_ORGANISATION_CLAIMS = ("consumer", "supplier")
+
+
+def _innbygger(issuer: str, claims: dict[str, Any]) -> Innbygger:
+    """A resident acting on their own entry: the pid is the only key to whose data it is."""
+    for name in _ORGANISATION_CLAIMS:
+        if name in claims:
+            raise TokenError(
+                "invalid_claims",
+                f"An ID-porten token must not carry a {name} claim; organisations use "
+                "Maskinporten.",
+            )
+    pid = claims.get("pid")
+    if pid is None:
+        raise TokenError("invalid_pid", "The token has no pid claim (the resident's personal id).")
+    # The value is not repeated: a personal id does not belong in error messages or logs.
+    why = identifiers.problem(pid) if isinstance(pid, str) else "is not a string"
+    if why is not None:
+        raise TokenError("invalid_pid", f"The token's pid claim is not a valid personal id: {why}.")
+    acr = claims.get("acr")
+    if not isinstance(acr, str) or acr not in ACCEPTED_ACR:
+        got = "has no acr claim" if acr is None else f"has acr {_show(acr)}"
+        raise TokenError(
+            "insufficient_acr",
+            f"The token {got}; a resident must log in at level "
+            f"{' or '.join(sorted(ACCEPTED_ACR, reverse=True))}.",
+        )
+    return Innbygger(
+        pid=pid,
+        scopes=_scopes(claims),
+        issuer=issuer,
+        acr=acr,
+        client_id=_optional_str(claims, "client_id"),
+        token_id=_optional_str(claims, "jti"),
     )

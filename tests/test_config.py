@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from app.config import ConfigError, load_settings
-from app.http import create_app
+from app.http import build_verifier, create_app
+from authz.tokens import TrustedIssuer
 
 
 def test_defaults_to_dev_and_an_sqlite_file_under_var(tmp_path: Path):
@@ -28,14 +30,59 @@ def test_database_urls():
         load_settings({"KRR_DATABASE_URL": "mysql://u@h/d"})
 
 
-def test_trusted_issuers_must_be_a_json_object_of_urls():
-    issuers = '{"https://test.maskinporten.no/": "https://test.maskinporten.no/jwk"}'
+def test_trusted_issuers_map_to_a_jwks_url_or_url_and_kind():
+    issuers = json.dumps(
+        {
+            "https://test.maskinporten.no/": "https://test.maskinporten.no/jwk",
+            "https://test.idporten.no": {
+                "jwks": "https://test.idporten.no/jwks.json",
+                "kind": "idporten",
+            },
+            "https://mp2.example/": {"jwks": "https://mp2.example/jwk", "kind": "maskinporten"},
+        }
+    )
     assert load_settings({"KRR_TRUSTED_ISSUERS": issuers}).trusted_issuers == {
-        "https://test.maskinporten.no/": "https://test.maskinporten.no/jwk"
+        "https://test.maskinporten.no/": TrustedIssuer("https://test.maskinporten.no/jwk"),
+        "https://test.idporten.no": TrustedIssuer("https://test.idporten.no/jwks.json", "idporten"),
+        "https://mp2.example/": TrustedIssuer("https://mp2.example/jwk", "maskinporten"),
     }
-    for bad in ("not json", '["a"]', '{"a": 1}'):
-        with pytest.raises(ConfigError, match="KRR_TRUSTED_ISSUERS"):
-            load_settings({"KRR_TRUSTED_ISSUERS": bad})
+    assert load_settings({}).trusted_issuers == {}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not json",
+        '["a"]',
+        '{"a": 1}',
+        '{"a": null}',
+        '{"a": {"jwks": "https://a/jwk"}}',  # the kind is never guessed
+        '{"a": {"jwks": "https://a/jwk", "kind": "bankid"}}',
+        '{"a": {"jwks": "https://a/jwk", "kind": "IDPORTEN"}}',
+        '{"a": {"jwks": 7, "kind": "idporten"}}',
+        '{"a": {"jwks_uri": "https://a/jwk", "kind": "idporten"}}',
+        '{"a": {"jwks": "https://a/jwk", "kind": "idporten", "extra": 1}}',
+        '{"a": ["https://a/jwk", "idporten"]}',
+    ],
+)
+def test_trusted_issuers_errors_name_the_variable(bad: str):
+    with pytest.raises(ConfigError, match="KRR_TRUSTED_ISSUERS"):
+        load_settings({"KRR_TRUSTED_ISSUERS": bad})
+
+
+def test_issuer_kinds_reach_the_verifier(tmp_path: Path):
+    issuers = json.dumps(
+        {
+            "https://test.maskinporten.no/": "https://test.maskinporten.no/jwk",
+            "https://test.idporten.no": {"jwks": "https://idp.example/jwk", "kind": "idporten"},
+        }
+    )
+    settings = load_settings({"KRR_VAR_DIR": str(tmp_path), "KRR_TRUSTED_ISSUERS": issuers})
+    verifier = build_verifier(settings)
+    assert verifier.kinds == {
+        "https://test.maskinporten.no/": "maskinporten",
+        "https://test.idporten.no": "idporten",
+    }
 
 
 def test_unknown_environment_is_refused():
@@ -51,3 +98,9 @@ def test_prod_never_trusts_the_dev_issuer_and_wants_https_jwks(tmp_path: Path):
         create_app(load_settings(plain_http), manage_db=False)
     loopback = prod | {"KRR_TRUSTED_ISSUERS": '{"https://mp.example/": "http://127.0.0.1:9/jwk"}'}
     create_app(load_settings(loopback), manage_db=False)
+    idporten_http = prod | {
+        "KRR_TRUSTED_ISSUERS": '{"https://idp.example": {"jwks": "http://idp.example/jwk", '
+        '"kind": "idporten"}}'
+    }
+    with pytest.raises(ValueError, match="https"):
+        create_app(load_settings(idporten_http), manage_db=False)

@@ -14,11 +14,12 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from authz.dev_issuer import DEV_ISSUER, KEY_FILE_NAME, DevIssuer, _store_key
-from authz.principal import Principal
+from authz.principal import Innbygger, Principal
 from authz.tokens import TokenError, TokenVerifier
 
 DIGDIR = "991825827"
 VENDOR = "889640782"
+RESIDENT = "17912099997"  # a synthetic personal id
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +118,52 @@ def test_minted_without_supplier(issuer: DevIssuer) -> None:
     c = jwt.decode(token, issuer.public_key_set(), algorithms=["RS256"]).claims
     assert "supplier" not in c and "delegation_source" not in c and "pid" not in c
     assert c["exp"] - c["iat"] == 120
+
+
+def test_minted_resident_claims(issuer: DevIssuer) -> None:
+    token = issuer.mint(scope="krr:user/kontaktinformasjon.read", pid=RESIDENT)
+    c = jwt.decode(token, issuer.public_key_set(), algorithms=["RS256"]).claims
+    assert c["pid"] == RESIDENT and c["acr"] == "idporten-loa-substantial"
+    assert c["scope"] == "krr:user/kontaktinformasjon.read" and c["iss"] == DEV_ISSUER
+    assert not {"consumer", "supplier", "delegation_source"} & set(c)
+    high = issuer.mint(scope="s", pid=RESIDENT, extra_claims={"acr": "idporten-loa-high"})
+    assert jwt.decode(high, issuer.public_key_set()).claims["acr"] == "idporten-loa-high"
+
+
+def test_organisation_token_has_no_acr(issuer: DevIssuer) -> None:
+    c = jwt.decode(issuer.mint(scope="s", consumer=DIGDIR, pid=RESIDENT), issuer.public_key_set())
+    assert "acr" not in c.claims and c.claims["pid"] == RESIDENT
+
+
+def test_mint_needs_consumer_or_pid(issuer: DevIssuer) -> None:
+    with pytest.raises(ValueError, match=r"consumer .* or a pid"):
+        issuer.mint(scope="s")
+
+
+@pytest.mark.parametrize("pid", ["17912099998", "1791209999", "", "17912O99997", "32012090012"])
+def test_mint_rejects_bad_pid(issuer: DevIssuer, pid: str) -> None:
+    with pytest.raises(ValueError, match="pid must be a valid personal id"):
+        issuer.mint(scope="s", pid=pid)
+
+
+def test_mint_resident_token_has_no_supplier(issuer: DevIssuer) -> None:
+    with pytest.raises(ValueError, match="supplier"):
+        issuer.mint(scope="s", pid=RESIDENT, supplier=VENDOR)
+
+
+async def test_verifier_reads_dev_resident_token_as_innbygger(
+    verifier: TokenVerifier, issuer: DevIssuer
+) -> None:
+    token = issuer.mint(scope="krr:user/kontaktinformasjon.read", pid=RESIDENT)
+    token_id = jwt.decode(token, issuer.public_key_set()).claims["jti"]
+    assert await verifier.verify(token) == Innbygger(
+        pid=RESIDENT,
+        scopes=frozenset({"krr:user/kontaktinformasjon.read"}),
+        issuer=DEV_ISSUER,
+        acr="idporten-loa-substantial",
+        client_id="krr-dev-client",
+        token_id=token_id,
+    )
 
 
 @pytest.mark.parametrize("orgno", ["123456789", "99182582", "991 825 827", f"0192:{DIGDIR}", ""])

@@ -11,16 +11,18 @@ from strawberry.schema.config import StrawberryConfig
 from app.api.errors import ContextErrors
 from app.audit.graphql import BrukQuery
 from app.delegations.graphql import DelegeringMutation, DelegeringQuery
+from app.feed.graphql import EndringMutation, EndringQuery
 from app.persons.queries import PersonQuery
+from app.residents.graphql import MegMutation, MegQuery
 
 
 @strawberry.type
-class Query(PersonQuery, DelegeringQuery, BrukQuery):
+class Query(PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery):
     pass
 
 
 @strawberry.type
-class Mutation(DelegeringMutation):
+class Mutation(DelegeringMutation, MegMutation, EndringMutation):
     pass
 
 
