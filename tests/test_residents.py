@@ -212,11 +212,20 @@ async def test_channels_are_judged_alone(client, mint):
 async def test_maa_bekrefte_boundary(client, mint, confirmed, expected):
     pid = new_id(107)
     await person(
-        pid, mobil=None, epostadresse_oppdatert=months_ago(1),
+        pid, mobil=None, epostadresse_oppdatert=months_ago(6),
         epostadresse_sist_verifisert=confirmed,
     )
     body = await meg(client, resident(mint, pid, READ), "maaBekrefte")
     assert body["data"]["meg"]["maaBekrefte"] is expected
+
+
+async def test_a_fresh_update_needs_no_confirmation(client, mint):
+    """Entering an address is itself a statement that it is right: no confirmation asked."""
+    pid = new_id(109)
+    await person(pid, mobil=None, epostadresse_oppdatert=months_ago(1),
+                 epostadresse_sist_verifisert=None)
+    body = await meg(client, resident(mint, pid, READ), "maaBekrefte")
+    assert body["data"]["meg"]["maaBekrefte"] is False
 
 
 async def test_maa_bekrefte_takes_the_latest_confirmed_channel(client, mint):
@@ -824,3 +833,26 @@ async def test_concurrent_delete_and_register_never_mix(client, mint):
             assert row.mobiltelefonnummer == f"+47{number}"
             assert row.mobiltelefonnummer_oppdatert == FIXED_NOW
         assert row.endrings_id == await siste_endrings_id(connection())
+
+
+async def test_changing_an_address_renumbers_the_other_holders_for_the_feed(client, mint):
+    """A feed copy stays exact: the other holder's duplicate flag changes, so it reappears."""
+    me, other, bystander = new_id(700), new_id(701), new_id(702)
+    await person(me, epost="me@example.no", mobil="+4791000700")
+    await person(other, epost="other@example.no", mobil="+4791000701")
+    await person(bystander, epost="by@example.no", mobil="+4791000702")
+    before = {p.personidentifikator: p.endrings_id for p in await Person.all()}
+    body, _ = await mutate(client, resident(mint, me),
+                           'oppdaterKontaktinformasjon(mobiltelefonnummer: "+4791000701")')
+    assert "errors" not in body, body
+    after = {p.personidentifikator: p.endrings_id for p in await Person.all()}
+    assert after[me] > before[me]
+    assert after[other] > before[other]  # now DUPLISERT: must reach feed readers
+    assert after[bystander] == before[bystander]
+    # Moving away again clears the other's flag: it is renumbered once more.
+    body, _ = await mutate(client, resident(mint, me),
+                           'oppdaterKontaktinformasjon(mobiltelefonnummer: "+4791000799")')
+    assert "errors" not in body, body
+    again = {p.personidentifikator: p.endrings_id for p in await Person.all()}
+    assert again[other] > after[other]
+    assert again[bystander] == before[bystander]

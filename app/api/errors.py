@@ -12,6 +12,7 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 FORBIDDEN = "FORBIDDEN"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 NOT_FOUND = "NOT_FOUND"
+CONFLICT = "CONFLICT"
 
 
 def error(message: str, code: str, **extensions: Any) -> GraphQLError:

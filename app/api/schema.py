@@ -3,7 +3,11 @@ Mutation type."""
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
@@ -26,11 +30,30 @@ class Mutation(DelegeringMutation, MegMutation, EndringMutation):
     pass
 
 
+log = logging.getLogger("krr.graphql")
+
+
+class KrrSchema(strawberry.Schema):
+    """Logs errors without their messages or the query: both can hold personal ids and
+    addresses, which never go into a log line."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
+        for err in errors:
+            code = (err.extensions or {}).get("code")
+            path = ".".join(str(p) for p in err.path or ()) or "-"
+            original = err.original_error
+            if code is not None or original is None or isinstance(original, GraphQLError):
+                log.info("graphql error code=%s path=%s", code or "GRAPHQL_VALIDATION", path)
+            else:
+                frames = "".join(traceback.format_tb(original.__traceback__))
+                log.error("unexpected %s at path=%s\n%s", type(original).__name__, path, frames)
+
+
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     extensions: list = [ContextErrors]
     if not introspection:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    return KrrSchema(
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -12,16 +12,15 @@ import strawberry
 from graphql import GraphQLError
 
 from app.api.context import Context
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE, error
+from app.api.errors import BAD_USER_INPUT, CONFLICT, FORBIDDEN, SERVICE_UNAVAILABLE, error
 from app.api.selection import selected_subfields
 from app.feed import store
 from app.lookup import VARSLINGSSTATUS_FELT, Foresporsel, Revisjonsfeil, UgyldigInput
+from app.persons.refusals import tilbakeholdt
 from app.persons.types import Person, Status
 from authz.delegation import Avslag
 from authz.principal import Principal
 from authz.scopes import HANDLING_SCOPES, Handling, manglende_scope_for_handling
-
-CONFLICT = "CONFLICT"
 
 Info = strawberry.Info[Context, None]
 
@@ -143,22 +142,8 @@ class EndringQuery:
             raise error(str(exc), SERVICE_UNAVAILABLE) from exc
         if personer_noder:
             personer_key = (personer_noder[0].alias or personer_noder[0].name).value
-            sti = [*info.path.as_list(), personer_key, *([0] if side.personer else [])]
-            for avslag in side.avslag:
-                nodes = felter[avslag.felt]
-                grunn = (
-                    f"the delegation from {principal.consumer} to {principal.supplier} does "
-                    f"not cover scope {avslag.scope}"
-                    if avslag.ikke_delegert
-                    else f"the token lacks scope {avslag.scope}"
-                )
-                context.errors.append(GraphQLError(
-                    f"Person.{avslag.felt} is withheld: {grunn}",
-                    nodes=nodes,
-                    path=[*sti, (nodes[0].alias or nodes[0].name).value] if side.personer
-                    else sti,
-                    extensions={"code": FORBIDDEN, "field": avslag.felt, "scope": avslag.scope},
-                ))
+            sti = [*info.path.as_list(), personer_key, 0] if side.personer else None
+            context.errors.extend(tilbakeholdt(side.avslag, felter, sti, principal))
         return Endringer(
             personer=side.personer,  # type: ignore[arg-type]
             fra_endrings_id=side.fra_endrings_id,

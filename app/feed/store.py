@@ -263,8 +263,20 @@ async def _laas_delere(
     conn: BaseDBAsyncClient, rader: Sequence[Rad], unntatt: Sequence[str]
 ) -> list[str]:
     """The other AKTIV holders of these rows' addresses, locked, in id order."""
-    epost = {r["epostadresse"] for r in rader if r["epostadresse"]}
-    mobil = {r["mobiltelefonnummer"] for r in rader if r["mobiltelefonnummer"]}
+    return await laas_andre_innehavere(
+        conn,
+        epost={r["epostadresse"] for r in rader if r["epostadresse"]},
+        mobil={r["mobiltelefonnummer"] for r in rader if r["mobiltelefonnummer"]},
+        unntatt=unntatt,
+    )
+
+
+async def laas_andre_innehavere(
+    conn: BaseDBAsyncClient, *, epost: set[str], mobil: set[str], unntatt: Sequence[str]
+) -> list[str]:
+    """Lock and name the AKTIV persons (other than `unntatt`) holding any of these addresses:
+    their duplicate flags change with ours, so they take new change numbers too (renummerer).
+    Locked in id order, before any change number is taken, so writers never deadlock."""
     if not epost and not mobil:
         return []
     andre = await (

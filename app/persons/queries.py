@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import strawberry
-from graphql import GraphQLError
 
 from app.api.context import Context
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE, error
 from app.api.selection import selected_subfields
 from app.lookup import MAX_IDS, Foresporsel, Revisjonsfeil, UgyldigInput, slaa_opp
+from app.persons.refusals import tilbakeholdt
 from app.persons.types import Person
 from authz.delegation import Avslag
 
@@ -39,21 +39,7 @@ class PersonQuery:
             raise error(exc.message, FORBIDDEN, reason=exc.code) from exc
         except Revisjonsfeil as exc:
             raise error(str(exc), SERVICE_UNAVAILABLE) from exc
-        for avslag in resultat.avslag:
-            nodes = felter[avslag.felt]
-            response_key = (nodes[0].alias or nodes[0].name).value
-            grunn = (
-                f"the delegation from {organisasjon.consumer} to "
-                f"{organisasjon.supplier} does not cover scope {avslag.scope}"
-                if avslag.ikke_delegert
-                else f"the token lacks scope {avslag.scope}"
-            )
-            context.errors.append(
-                GraphQLError(
-                    f"Person.{avslag.felt} is withheld: {grunn}",
-                    nodes=nodes,
-                    path=[*info.path.as_list(), 0, response_key],
-                    extensions={"code": FORBIDDEN, "field": avslag.felt, "scope": avslag.scope},
-                )
-            )
+        context.errors.extend(
+            tilbakeholdt(resultat.avslag, felter, [*info.path.as_list(), 0], organisasjon)
+        )
         return resultat.personer  # type: ignore[return-value]

@@ -13,15 +13,15 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import strawberry
-from graphql import GraphQLError
 
 from app.api.context import Context
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, error
 from app.api.selection import selected_subfields
 from app.delegations import store as delegations_store
 from app.delegations.graphql import Organisasjon
-from app.lookup import PersonSvar, utlever
+from app.lookup import Avslag, PersonSvar, utlever
 from app.messages.models import Kanal as _Kanal
+from app.persons.refusals import tilbakeholdt
 from app.persons.types import Person
 from app.register import PersonRecord
 from app.residents import frister, store, validation
@@ -201,19 +201,12 @@ def _avslaa(info: Info, stengt: list[Handling]) -> None:
         return
     raw = info._raw_info
     felter = selected_subfields(raw.field_nodes, raw.fragments, raw.variable_values)
-    for handling, felt in ((h, f) for h in stengt for f in _TILBAKEHOLDT[h]):
-        nodes = felter.get(felt)
-        if not nodes:
-            continue
-        scope = " or ".join(HANDLING_SCOPES[handling])
-        info.context.errors.append(
-            GraphQLError(
-                f"Person.{felt} is withheld: the token lacks scope {scope}",
-                nodes=nodes,
-                path=[*info.path.as_list(), (nodes[0].alias or nodes[0].name).value],
-                extensions={"code": FORBIDDEN, "field": felt, "scope": scope},
-            )
-        )
+    avslag = [
+        Avslag(felt, " or ".join(HANDLING_SCOPES[handling]))
+        for handling in stengt
+        for felt in _TILBAKEHOLDT[handling]
+    ]
+    info.context.errors.extend(tilbakeholdt(avslag, felter, info.path.as_list()))
 
 
 def _cursor(keyset: tuple[dt.datetime, int]) -> str:

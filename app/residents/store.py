@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 from app import register
 from app.audit import store as audit_store
 from app.changes import neste_endrings_id
+from app.feed import store as feed_store
 from app.messages import codes
 from app.messages.models import Kanal
 from app.models import Person, Postkasseleverandoer, Registerstatus
@@ -135,11 +136,30 @@ async def _endring(pid: str, *, opprett: bool) -> AsyncIterator[_Endring | None]
         if person is None:
             yield None
             return
+        foer = _adresser(person)
         endring = _Endring(conn, person, ny)
         yield endring
         if endring.felter:
+            # Others holding the old or new addresses see their duplicate flags change.
+            delere = []
+            if _ADRESSEFELT & endring.felter.keys():
+                etter = _adresser(person)
+                delere = await feed_store.laas_andre_innehavere(
+                    conn, epost=foer[0] | etter[0], mobil=foer[1] | etter[1], unntatt=[pid]
+                )
             endring.felter["endrings_id"] = await neste_endrings_id(conn)
             await Person.filter(personidentifikator=pid).using_db(conn).update(**endring.felter)
+            await feed_store.renummerer(conn, delere)
+
+
+_ADRESSEFELT = frozenset({"epostadresse", "mobiltelefonnummer", "status"})
+
+
+def _adresser(person: Person) -> tuple[set[str], set[str]]:
+    return (
+        {person.epostadresse} if person.epostadresse else set(),
+        {person.mobiltelefonnummer} if person.mobiltelefonnummer else set(),
+    )
 
 
 async def _annen_aktiv_har(conn: BaseDBAsyncClient, pid: str, kanal: Kanal, adresse: str) -> bool:
