@@ -212,20 +212,23 @@ async def test_channels_are_judged_alone(client, mint):
 async def test_maa_bekrefte_boundary(client, mint, confirmed, expected):
     pid = new_id(107)
     await person(
-        pid, mobil=None, epostadresse_oppdatert=months_ago(6),
+        pid, mobil=None, epostadresse_oppdatert=months_ago(1),
         epostadresse_sist_verifisert=confirmed,
     )
     body = await meg(client, resident(mint, pid, READ), "maaBekrefte")
     assert body["data"]["meg"]["maaBekrefte"] is expected
 
 
-async def test_a_fresh_update_needs_no_confirmation(client, mint):
-    """Entering an address is itself a statement that it is right: no confirmation asked."""
+async def test_entering_an_address_confirms_it(client, mint):
+    """A resident who just entered an address is not asked to confirm it at once."""
     pid = new_id(109)
-    await person(pid, mobil=None, epostadresse_oppdatert=months_ago(1),
-                 epostadresse_sist_verifisert=None)
-    body = await meg(client, resident(mint, pid, READ), "maaBekrefte")
-    assert body["data"]["meg"]["maaBekrefte"] is False
+    await person(pid, mobil=None, epost_alder=6)
+    token = resident(mint, pid)
+    assert (await meg(client, token, "maaBekrefte"))["data"]["meg"]["maaBekrefte"] is True
+    call = 'oppdaterKontaktinformasjon(epostadresse: "ny@example.no")'
+    body, _ = await mutate(client, token, call)
+    assert "errors" not in body, body
+    assert (await meg(client, token, "maaBekrefte"))["data"]["meg"]["maaBekrefte"] is False
 
 
 async def test_maa_bekrefte_takes_the_latest_confirmed_channel(client, mint):

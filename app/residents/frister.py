@@ -50,12 +50,13 @@ def utloper_snart(record: PersonRecord | None, now: dt.datetime) -> list[Kanal]:
 
 
 def maa_bekrefte(record: PersonRecord | None, now: dt.datetime) -> bool:
-    """True when the entry has channels and none was updated or confirmed within three
-    calendar months: a resident who just entered an address has nothing to confirm yet."""
+    """True when the entry has channels and none was confirmed within three calendar months.
+
+    "Confirmed" is the latest `*_sist_verifisert` of the present channels (entering an address
+    confirms it too, see residents.store); a channel never confirmed counts as missing.
+    """
     present = kanaler(record)
     if not present:
         return False
-    datoer = [
-        d for c in present.values() for d in (c.oppdatert, c.sist_verifisert) if d is not None
-    ]
+    datoer = [c.sist_verifisert for c in present.values() if c.sist_verifisert is not None]
     return not datoer or max(datoer) < now - BEKREFT_HVER

@@ -204,7 +204,8 @@ async def oppslag(
 async def oppdater_kontaktinformasjon(
     pid: str, nye: dict[Kanal, str], naa: dt.datetime
 ) -> list[Advarsel]:
-    """Set the given channels: updated now, not yet validated, a code sent to each new address.
+    """Set the given channels: updated and confirmed now (the resident states the address is
+    right), not yet validated, a code sent to each new address.
 
     An address equal to the stored one is left as it is (no new code; sendKode resends).
     Another active person with the same address is a warning, not a refusal.
@@ -221,6 +222,7 @@ async def oppdater_kontaktinformasjon(
             endring.sett(**{
                 kolonne: adresse,
                 f"{kolonne}_oppdatert": naa,
+                f"{kolonne}_sist_verifisert": naa,
                 f"{kolonne}_sist_validert": None,
             })
             await codes.opprett_kode(
