@@ -11,11 +11,19 @@ from typing import Any
 
 import httpx
 import orjson
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from app import db
@@ -24,7 +32,8 @@ from app.api.schema import build_schema
 from app.config import Settings
 from app.messages.senders import utsender
 from authz.dev_issuer import DevIssuer
-from authz.principal import Caller
+from authz.principal import Anonym, Caller
+from authz.scopes import OFFENTLIGE_FELT
 from authz.tokens import TokenError, TokenVerifier
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -63,6 +72,39 @@ def bearer_token(request: Request) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("malformed", "The Authorization header must be 'Bearer <token>'")
     return token.strip()
+
+
+def bare_offentlig(body: bytes) -> bool:
+    """True when the request is one query whose top-level fields are all public (no token
+    needed). Anything unparsable or mixed is not: it then needs a token like everything else."""
+    try:
+        payload = orjson.loads(body)
+        document = parse(payload["query"], no_location=True, max_tokens=2000)
+    except (orjson.JSONDecodeError, KeyError, TypeError, GraphQLError):
+        return False
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+        return False
+    if any(isinstance(d, FragmentDefinitionNode) for d in document.definitions):
+        return False
+    selections = operations[0].selection_set.selections
+    return all(
+        isinstance(node, FieldNode) and node.name.value in OFFENTLIGE_FELT for node in selections
+    )
+
+
+def _replay(body: bytes) -> Receive:
+    """The request body again, for the application after the body was read here."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 class KrrGraphQL(GraphQL[Context, None]):
@@ -105,6 +147,12 @@ class Authenticated:
             )
             await response(scope, receive, send)
             return
+        if "authorization" not in request.headers:
+            body = await request.body()
+            if bare_offentlig(body):
+                request.state.principal = Anonym()
+                await self.graphql(scope, _replay(body), send)
+                return
         try:
             request.state.principal = await self.verifier.verify(bearer_token(request))
         except TokenError as exc:
@@ -132,7 +180,7 @@ def create_app(
     verifier = verifier or build_verifier(settings, http_client)
     dev_mode = not settings.is_prod
     graphql = KrrGraphQL(
-        build_schema(introspection=dev_mode),
+        build_schema(prod=settings.is_prod),
         graphql_ide="graphiql" if dev_mode else None,
         allow_queries_via_get=False,
         clock=clock,

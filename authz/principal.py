@@ -52,4 +52,18 @@ class Innbygger:
         return self.pid
 
 
-Caller = Principal | Innbygger
+@dataclass(frozen=True, slots=True)
+class Anonym:
+    """A caller without a token: let through only to public aggregates (authz.scopes)."""
+
+    scopes: frozenset[str] = frozenset()
+
+    def has_scope(self, scope: str) -> bool:
+        return False
+
+    @property
+    def actor(self) -> None:
+        return None
+
+
+Caller = Principal | Innbygger | Anonym

@@ -102,6 +102,10 @@ def aapnende_scopes(principal: Principal, kategori: Kategori) -> frozenset[str]:
     return _navn(adgang, principal) & principal.scopes
 
 
+# Top-level Query fields that need no token: aggregates only, never a person's data.
+OFFENTLIGE_FELT = frozenset({"statistikk", "__typename"})
+
+
 class Handling(StrEnum):
     """Actions beside the lookup (administration, a resident on their own entry), each opened
     by any one of its scopes."""

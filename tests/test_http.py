@@ -111,3 +111,26 @@ async def test_prod_refuses_introspection(db, dev_issuer, mint):
     body = response.json()
     assert body.get("data") is None
     assert "introspection" in body["errors"][0]["message"].lower()
+
+
+async def test_without_a_token_only_public_aggregates_may_be_asked(client):
+    from app.http import bare_offentlig
+
+    assert bare_offentlig(b'{"query": "{ __typename }"}')
+    assert bare_offentlig(b'{"query": "query Q { statistikk { __typename } }"}')
+    for body in (
+        b'{"query": "{ statistikk { __typename } personer(personidentifikatorer: []) '
+        b'{ status } }"}',
+        b'{"query": "mutation { reserver { advarsler { kode } } }"}',
+        b'{"query": "{ ...F } fragment F on Query { personer(personidentifikatorer: []) '
+        b'{ status } }"}',
+        b'{"query": "{ __typename } query Other { personer { status } }"}',
+        b"not json",
+        b'{"query": 42}',
+    ):
+        assert not bare_offentlig(body), body
+    # Over HTTP: a public-only query reaches GraphQL without a token, anything else is 401.
+    response = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+    assert_401(await client.post("/graphql", json=QUERY), "missing")

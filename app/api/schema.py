@@ -19,15 +19,15 @@ from app.feed.graphql import EndringMutation, EndringQuery
 from app.persons.queries import PersonQuery
 from app.residents.graphql import MegMutation, MegQuery
 
+# Every domain's root fields; the test-register features (not in prod) are listed apart.
+QUERIES: list[type] = [PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery]
+MUTATIONS: list[type] = [DelegeringMutation, MegMutation, EndringMutation]
+TEST_QUERIES: list[type] = []
+TEST_MUTATIONS: list[type] = []
 
-@strawberry.type
-class Query(PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery):
-    pass
 
-
-@strawberry.type
-class Mutation(DelegeringMutation, MegMutation, EndringMutation):
-    pass
+def _root(name: str, bases: list[type]) -> type:
+    return strawberry.type(type(name, tuple(bases), {}))
 
 
 log = logging.getLogger("krr.graphql")
@@ -49,17 +49,21 @@ class KrrSchema(strawberry.Schema):
                 log.error("unexpected %s at path=%s\n%s", type(original).__name__, path, frames)
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+def build_schema(*, prod: bool = False) -> strawberry.Schema:
+    """The schema for an environment: prod has no introspection and no test features."""
     extensions: list = [ContextErrors]
-    if not introspection:
+    if prod:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    queries = QUERIES if prod else QUERIES + TEST_QUERIES
+    mutations = MUTATIONS if prod else MUTATIONS + TEST_MUTATIONS
     return KrrSchema(
-        query=Query,
-        mutation=Mutation,
+        query=_root("Query", queries),
+        mutation=_root("Mutation", mutations),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
     )
 
 
 def export_sdl() -> str:
+    """The SDL outside prod (the full schema; prod's is the same less the test features)."""
     return build_schema().as_str() + "\n"
