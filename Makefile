@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install run test test-sqlite test-postgres lint schema bench clean
+.PHONY: install browser run test test-sqlite test-postgres lint schema bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The statistics page's test opens it in headless Chromium (Debian's package; needs root).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
@@ -27,11 +31,11 @@ lint: install
 
 test: lint test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: install browser
 	KRR_ENV=test $(BIN)/pytest -q -p no:cacheprovider
 
 # A missing PostgreSQL is a failure, not a skip.
-test-postgres: install
+test-postgres: install browser
 	KRR_ENV=test KRR_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 schema: install

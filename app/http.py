@@ -31,6 +31,8 @@ from app.api.context import Clock, Context, utc_now
 from app.api.schema import build_schema
 from app.config import Settings
 from app.messages.senders import utsender
+from app.stats.page import side as statistikk_side
+from app.stats.store import Buffer as StatistikkBuffer
 from authz.dev_issuer import DevIssuer
 from authz.principal import Anonym, Caller
 from authz.scopes import OFFENTLIGE_FELT
@@ -201,7 +203,23 @@ def create_app(
             if manage_db:
                 await db.disconnect()
 
-    return Starlette(
-        routes=[Route("/graphql", Authenticated(graphql, verifier), methods=["GET", "POST"])],
+    from app import rest  # imported here: app.rest builds on this module's helpers
+
+    test_routes: list[Route] = []
+    if not settings.is_prod:  # the test register's export: absent (404) in prod
+        from app.testdata import csv_export
+
+        test_routes.append(csv_export.route(verifier, clock))
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", Authenticated(graphql, verifier), methods=["GET", "POST"]),
+            # Public key figures as a page: aggregates only, no token (like `statistikk`).
+            Route("/statistikk", statistikk_side(clock), methods=["GET"]),
+            *rest.routes(verifier, clock),
+            *test_routes,
+        ],
         lifespan=lifespan,
     )
+    app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
+    return app

@@ -28,6 +28,9 @@ KONTAKTINFORMASJON_USER_READ = "krr:user/kontaktinformasjon.read"
 KONTAKTINFORMASJON_USER_WRITE = "krr:user/kontaktinformasjon.write"
 DIGITALPOST_USER_READ = "krr:user/digitalpost.read"
 SPRAAK_USER_WRITE = "krr:user/spraak.write"
+# Test environments only (the schema leaves them out in prod): make and search test persons.
+TESTPERSONER_WRITE = "krr:test/testpersoner.write"
+SOK_READ = "krr:test/sok.read"
 
 
 class Kategori(StrEnum):
@@ -120,6 +123,8 @@ class Handling(StrEnum):
     SETTE_SPRAAK = "SETTE_SPRAAK"  # a public body sets a language where the resident has none
     HENTE_ENDRINGER = "HENTE_ENDRINGER"  # the change feed (lookup scopes still decide fields)
     ENDRE_IDENTIFIKATOR = "ENDRE_IDENTIFIKATOR"  # the population register moves an entry
+    OPPRETTE_TESTPERSONER = "OPPRETTE_TESTPERSONER"  # test environments: new test persons
+    SOKE_PERSONER = "SOKE_PERSONER"  # test environments: search, CSV (lookup scopes decide fields)
 
 
 HANDLING_SCOPES: dict[Handling, tuple[str, ...]] = {
@@ -132,6 +137,8 @@ HANDLING_SCOPES: dict[Handling, tuple[str, ...]] = {
     Handling.SETTE_SPRAAK: (SPRAAK_WRITE,),
     Handling.HENTE_ENDRINGER: (HENTENDRING_READ,),
     Handling.ENDRE_IDENTIFIKATOR: (FOLKEREGISTER,),
+    Handling.OPPRETTE_TESTPERSONER: (TESTPERSONER_WRITE,),
+    Handling.SOKE_PERSONER: (SOK_READ,),
 }
 
 

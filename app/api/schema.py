@@ -18,12 +18,16 @@ from app.delegations.graphql import DelegeringMutation, DelegeringQuery
 from app.feed.graphql import EndringMutation, EndringQuery
 from app.persons.queries import PersonQuery
 from app.residents.graphql import MegMutation, MegQuery
+from app.stats.graphql import StatistikkQuery
+from app.testdata.graphql import TestpersonMutation, TestpersonQuery
 
 # Every domain's root fields; the test-register features (not in prod) are listed apart.
-QUERIES: list[type] = [PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery]
+QUERIES: list[type] = [
+    PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery, StatistikkQuery
+]
 MUTATIONS: list[type] = [DelegeringMutation, MegMutation, EndringMutation]
-TEST_QUERIES: list[type] = []
-TEST_MUTATIONS: list[type] = []
+TEST_QUERIES: list[type] = [TestpersonQuery]
+TEST_MUTATIONS: list[type] = [TestpersonMutation]
 
 
 def _root(name: str, bases: list[type]) -> type:

@@ -1,0 +1,370 @@
+"""Test persons in the database: creating a batch, and searching the register in SQL.
+
+Transport-neutral: GraphQL (app.testdata.graphql) and the CSV export (app.testdata.csv_export)
+both call these, so a filter, a scope rule or a page means the same in both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app import db, paragraf32, register, seed
+from app.feed.store import SPRAAK
+from app.lookup import (
+    VARSLINGSSTATUS_FELT,
+    Foresporsel,
+    PersonSvar,
+    Tilgang,
+    UgyldigInput,
+    revider,
+    utlever,
+    vurder_tilgang,
+)
+from app.models import Registerstatus
+from app.paragraf32 import Varslingsstatus
+from app.register import PersonRecord
+from app.testdata.profiles import Row, Testpersoner, Testprofil
+from authz.principal import Caller, Principal
+from authz.scopes import (
+    HANDLING_SCOPES,
+    Handling,
+    Kategori,
+    kategori_for_felt,
+    manglende_scope_for_handling,
+)
+
+MAKS_ANTALL = 1000  # opprettTestpersoner, per call
+MAKS_FIRST = 1000  # sokPersoner, per page
+_KOLLISJONSRUNDER = 20
+_FORSOK = 3
+
+try:  # a COPY (seed._insert on PostgreSQL) reports a taken id as the driver's own error
+    from asyncpg.exceptions import UniqueViolationError as _PgUnique
+
+    _TATT: tuple[type[Exception], ...] = (IntegrityError, _PgUnique)
+except ImportError:  # pragma: no cover - asyncpg is a dependency
+    _TATT = (IntegrityError,)
+
+
+class Nektet(Exception):
+    """The caller may not do this (wrong kind of token, missing scope, vendor on a write)."""
+
+    def __init__(self, melding: str, scope: str | None = None) -> None:
+        super().__init__(melding)
+        self.melding = melding
+        self.scope = scope
+
+
+def krev(principal: Caller, handling: Handling, *, paa_vegne_av: bool) -> Principal:
+    """The organisation calling, when its token opens `handling`; a vendor acting for it only
+    where `paa_vegne_av`. One check for GraphQL and the CSV route alike."""
+    if not isinstance(principal, Principal):
+        raise Nektet("This operation is for organisations (a Maskinporten token)")
+    mangler = manglende_scope_for_handling(principal, handling)
+    if mangler is not None:
+        raise Nektet(f"This operation needs scope {mangler}", mangler)
+    if principal.supplier is not None and not paa_vegne_av:
+        raise Nektet("This operation is for the organisation itself, not a vendor acting for it")
+    return principal
+
+
+def scopes_for(handling: Handling) -> str:
+    return " or ".join(HANDLING_SCOPES[handling])
+
+
+# --- creating ----------------------------------------------------------------------------------
+
+async def opprett_testpersoner(antall: int, profil: Testprofil, now: dt.datetime) -> list[str]:
+    """Create `antall` new test persons of `profil` in one transaction; their ids, in id order.
+
+    The change numbers are taken first, as one contiguous block: that locks the counter row, so
+    every earlier writer has committed and a concurrent batch waits; the draws are then checked
+    against the register in one query per round and collisions redrawn. Should an insert still
+    hit a taken id (another kind of writer), the whole batch is drawn again.
+    """
+    if not 1 <= antall <= MAKS_ANTALL:
+        raise UgyldigInput(f"antall must be from 1 to {MAKS_ANTALL}; got {antall}")
+    dialect = db.dialect()
+    for forsok in range(_FORSOK):
+        tegner = Testpersoner(profil, now, dialect)
+        try:
+            async with in_transaction() as conn:
+                if profil is Testprofil.FULL:
+                    await _sikre_leverandoerer(conn)
+                forste = await _ta_endrings_ider(conn, antall)
+                rows = await _uten_kollisjoner(conn, tegner, tegner.rows(antall))
+                await seed._insert(conn, dialect, rows, forste)
+        except _TATT:
+            if forsok == _FORSOK - 1:
+                raise
+            continue
+        return sorted(str(r[0]) for r in rows)
+    raise AssertionError("unreachable")
+
+
+async def _sikre_leverandoerer(conn: BaseDBAsyncClient) -> None:
+    """The seed's Digipost and e-Boks rows with its certificates, where missing (a mailbox needs
+    its provider row). ON CONFLICT, so concurrent calls do not trip over each other."""
+    mark = "$1, $2, $3" if db.dialect() == "postgres" else "?, ?, ?"
+    for orgnr, navn, pem in ((seed.DIGIPOST_ORGNR, "Digipost", "digipost.pem"),
+                             (seed.EBOKS_ORGNR, "e-Boks", "eboks.pem")):
+        await conn.execute_query(
+            f"INSERT INTO postkasseleverandoer (orgnr, navn, sertifikat) VALUES ({mark})"
+            " ON CONFLICT (orgnr) DO NOTHING",
+            [orgnr, navn, seed._certificate(pem)],
+        )
+
+
+async def _ta_endrings_ider(conn: BaseDBAsyncClient, antall: int) -> int:
+    """Take `antall` consecutive change numbers in one statement; the first of them. Same row
+    and lock as app.changes.neste_endrings_id (execute_query_dict for the same reason)."""
+    rows = await conn.execute_query_dict(
+        f"UPDATE endringsteller SET siste = siste + {int(antall)} WHERE id = 1 RETURNING siste"
+    )
+    return int(rows[0]["siste"]) - antall + 1
+
+
+async def _uten_kollisjoner(
+    conn: BaseDBAsyncClient, tegner: Testpersoner, rows: list[Row]
+) -> list[Row]:
+    """Redraw ids and addresses the register already holds (one query per round), so a test
+    person is new and never makes anyone's address a duplicate (which would move others in
+    the change feed)."""
+    for _ in range(_KOLLISJONSRUNDER):
+        ids = [str(r[0]) for r in rows]
+        epost = [str(r[5]) for r in rows if r[5]]
+        mobil = [str(r[9]) for r in rows if r[9]]
+        tatt_id, tatt_epost, tatt_mobil = await _tatte(conn, ids, epost, mobil)
+        if not (tatt_id or tatt_epost or tatt_mobil):
+            return rows
+        rows = [
+            tegner.redraw(r, pid=r[0] in tatt_id, email=r[5] in tatt_epost,
+                          mobile=r[9] in tatt_mobil)
+            if r[0] in tatt_id or r[5] in tatt_epost or r[9] in tatt_mobil else r
+            for r in rows
+        ]
+    raise RuntimeError("could not draw test persons that are new to the register")
+
+
+async def _tatte(
+    conn: BaseDBAsyncClient, ids: list[str], epost: list[str], mobil: list[str]
+) -> tuple[set[str], set[str], set[str]]:
+    """Which of these ids, e-mail addresses and mobiles any stored entry holds."""
+    sql = _Sql(db.dialect())
+    vilkaar = [sql.inn(f"p.{kol}", verdier) for kol, verdier in (
+        ("personidentifikator", ids), ("epostadresse", epost), ("mobiltelefonnummer", mobil)
+    ) if verdier]
+    _, rader = await conn.execute_query(
+        "SELECT p.personidentifikator, p.epostadresse, p.mobiltelefonnummer FROM person p "
+        f"WHERE {' OR '.join(vilkaar)}",
+        sql.verdier,
+    )
+    sids, sepost, smobil = set(ids), set(epost), set(mobil)
+    tatt: tuple[set[str], set[str], set[str]] = (set(), set(), set())
+    for pid, e, m in rader:
+        if pid in sids:
+            tatt[0].add(pid)
+        if e in sepost:
+            tatt[1].add(e)
+        if m in smobil:
+            tatt[2].add(m)
+    return tatt
+
+
+# --- searching ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Personfilter:
+    """sokPersoner's filter; None means "any". The has-filters and spraak describe the entry as
+    a lookup shows it: only an AKTIV entry has contact information, a mailbox or a language."""
+
+    status: Registerstatus | None = None
+    varslingsstatus: Varslingsstatus | None = None
+    spraak: str | None = None
+    reservasjon: bool | None = None
+    har_mobil: bool | None = None
+    har_epost: bool | None = None
+    har_digital_postkasse: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.spraak is not None and self.spraak not in SPRAAK:
+            raise UgyldigInput(f"spraak must be one of {', '.join(SPRAAK)}; got {self.spraak!r}")
+
+    def felter(self) -> list[str]:
+        """The Person fields whose category each filter in use reads: filtering on a category
+        reveals it, so it needs the same scope as seeing it."""
+        felter = []
+        if self.varslingsstatus is not None:
+            felter.append(VARSLINGSSTATUS_FELT)
+        if self.spraak is not None:
+            felter.append("spraak")
+        if self.har_mobil is not None or self.har_epost is not None:
+            felter.append("kontaktinformasjon")
+        if self.har_digital_postkasse is not None:
+            felter.append("digitalPost")
+        return felter
+
+
+class _Sql:
+    """Numbered placeholders ($n on PostgreSQL, ?n on SQLite), so a value can be used twice."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgres"
+        self.verdier: list[Any] = []
+
+    def __call__(self, verdi: Any) -> str:
+        self.verdier.append(verdi)
+        return f"${len(self.verdier)}" if self.postgres else f"?{len(self.verdier)}"
+
+    def tid(self, moment: dt.datetime) -> str:
+        """A moment as the column holds it: SQLite compares tortoise's UTC text."""
+        moment = moment.astimezone(dt.UTC)
+        return self(moment if self.postgres else moment.isoformat(" "))
+
+    def inn(self, kolonne: str, verdier: Sequence[str]) -> str:
+        if self.postgres:
+            return f"{kolonne} = ANY({self(list(verdier))}::varchar[])"
+        return f"{kolonne} IN ({', '.join(self(v) for v in verdier)})"
+
+
+_AKTIV = "p.status = 'AKTIV'"
+
+
+def _har(kolonne: str) -> str:
+    """`er_fersk`'s "an address is present" (empty text is none), NULL-safe."""
+    return f"({kolonne} IS NOT NULL AND {kolonne} <> '')"
+
+
+def _fersk(kanal: str, frist: str) -> str:
+    """app.paragraf32.er_fersk in SQL: an address, and the later of updated/confirmed after the
+    cutoff (the later of two dates is after it exactly when either is)."""
+    datoer = " OR ".join(
+        f"(p.{kanal}_{d} IS NOT NULL AND p.{kanal}_{d} > {frist})"
+        for d in ("oppdatert", "sist_verifisert")
+    )
+    return f"({_har('p.' + kanal)} AND ({datoer}))"
+
+
+def _ja_nei(vilkaar: str, ja: bool) -> str:
+    return vilkaar if ja else f"NOT {vilkaar}"
+
+
+def _where(filter: Personfilter, now: dt.datetime, sql: _Sql) -> str:
+    """The filter as one NULL-safe condition (NOT of a part is its exact complement)."""
+    deler = []
+    if filter.status is not None:
+        deler.append(f"p.status = {sql(filter.status.value)}")
+    if filter.reservasjon is not None:
+        deler.append(f"p.reservasjon = {sql(filter.reservasjon)}")
+    if filter.spraak is not None:
+        deler.append(f"({_AKTIV} AND p.spraak = {sql(filter.spraak)})")
+    if filter.har_epost is not None:
+        deler.append(_ja_nei(f"({_AKTIV} AND {_har('p.epostadresse')})", filter.har_epost))
+    if filter.har_mobil is not None:
+        deler.append(_ja_nei(f"({_AKTIV} AND {_har('p.mobiltelefonnummer')})", filter.har_mobil))
+    if filter.har_digital_postkasse is not None:
+        postkasse = (f"({_AKTIV} AND {_har('p.postkasseadresse')}"
+                     " AND p.postkasseleverandoeradresse IS NOT NULL)")
+        deler.append(_ja_nei(postkasse, filter.har_digital_postkasse))
+    if filter.varslingsstatus is not None:
+        # paragraf32.vurder: active, not reserved, and at least one fresh channel.
+        frist = sql.tid(paragraf32.frist(now))
+        kan = (f"({_AKTIV} AND NOT p.reservasjon AND "
+               f"({_fersk('epostadresse', frist)} OR {_fersk('mobiltelefonnummer', frist)}))")
+        deler.append(_ja_nei(kan, filter.varslingsstatus is Varslingsstatus.KAN_VARSLES))
+    return " AND ".join(deler) or "1 = 1"
+
+
+async def tell(filter: Personfilter, now: dt.datetime) -> int:
+    """How many entries match (one statement)."""
+    sql = _Sql(db.dialect())
+    where = _where(filter, now, sql)
+    _, rows = await db.connection().execute_query(
+        f"SELECT COUNT(*) FROM person p WHERE {where}", sql.verdier
+    )
+    return int(rows[0][0])
+
+
+async def side(
+    filter: Personfilter, now: dt.datetime, first: int, etter: str | None,
+    *, with_duplicates: bool,
+) -> tuple[list[PersonRecord], bool]:
+    """Up to `first` matching entries after id `etter`, in id order (one statement, keyset on the
+    primary key), and whether more follow."""
+    sql = _Sql(db.dialect())
+    where = _where(filter, now, sql)
+    if etter is not None:
+        where += f" AND p.personidentifikator > {sql(etter)}"
+    stmt = register._select(
+        with_duplicates, f"{where} ORDER BY p.personidentifikator LIMIT {sql(first + 1)}"
+    )
+    _, rows = await db.connection().execute_query(stmt, sql.verdier)
+    records = [register._record(row) for row in rows]
+    return records[:first], len(records) > first
+
+
+_CURSOR_PREFIX = "sok:"
+
+
+def cursor(personidentifikator: str) -> str:
+    return base64.urlsafe_b64encode((_CURSOR_PREFIX + personidentifikator).encode()).decode()
+
+
+def fra_cursor(verdi: str) -> str:
+    """The id a cursor points after; UgyldigInput for anything sokPersoner did not hand out."""
+    try:
+        tekst = base64.urlsafe_b64decode(verdi.encode("ascii")).decode("ascii")
+    except (ValueError, binascii.Error, UnicodeError):
+        tekst = ""
+    pid = tekst.removeprefix(_CURSOR_PREFIX)
+    if not tekst.startswith(_CURSOR_PREFIX) or len(pid) != 11 or not pid.isdigit():
+        raise UgyldigInput("after is not a cursor handed out by sokPersoner")
+    return pid
+
+
+async def sokerett(principal: Principal, filter: Personfilter, felter: Iterable[str]) -> Tilgang:
+    """What a search may show of the selected `felter` (the lookup's own rules, with its
+    delegation check for a vendor). Raises Nektet when a filter reads a category the token does
+    not open: the filter would reveal what the field hides."""
+    filterfelter = filter.felter()
+    felter = list(felter)
+    tilgang = await vurder_tilgang(principal, [*felter, *filterfelter])
+    for avslag in tilgang.avslag:
+        if avslag.felt in filterfelter:
+            grunn = ("the delegation does not cover" if avslag.ikke_delegert
+                     else "the token lacks")
+            raise Nektet(
+                f"Filtering on {avslag.felt} needs what seeing it needs: {grunn} scope "
+                f"{avslag.scope}",
+                avslag.scope,
+            )
+    synlige = [f for f in tilgang.synlige if f in felter]
+    kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
+    avslag = [a for a in tilgang.avslag if a.felt in felter]
+    return Tilgang(avslag, synlige, kategorier)
+
+
+async def utlever_side(
+    records: Sequence[PersonRecord], tilgang: Tilgang, foresporsel: Foresporsel,
+    *, filtrer_paa_varsling: bool,
+) -> list[PersonSvar]:
+    """Disclose a page exactly as `personer` would, and record it in the audit log (raises
+    app.lookup.Revisjonsfeil when it cannot be: then nothing is disclosed)."""
+    personer = [
+        utlever(r.personidentifikator, r, kategorier=tilgang.kategorier,
+                filtrer_paa_varsling=filtrer_paa_varsling, now=foresporsel.now)
+        for r in records
+    ]
+    if personer:
+        await revider(foresporsel, tilgang.kategorier, filtrer_paa_varsling, personer,
+                      tilgang.synlige)
+    return personer
