@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from app.config import ConfigError, Settings, load_settings
 
@@ -14,11 +15,30 @@ from app.config import ConfigError, Settings, load_settings
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from app import db
+    from app import db, logs
     from app.http import create_app
 
-    asyncio.run(db.migrate(settings))
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers < 1:
+        print("krr serve: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if args.workers > 1 and settings.database_url.startswith("sqlite"):
+        # One SQLite file behind several processes serialises every audit write on its lock.
+        if settings.is_prod:
+            print("krr serve: --workers > 1 needs PostgreSQL in prod", file=sys.stderr)
+            return 2
+        print("krr serve: warning: several workers on SQLite contend for its write lock; "
+              "use PostgreSQL", file=sys.stderr)
+    if args.workers > 1 and not settings.redis_url:
+        print("krr serve: note: without KRR_REDIS_URL each worker keeps its own rate limits "
+              f"(a consumer gets up to {args.workers} times the configured rate)", file=sys.stderr)
+    # JSON lines (app.logs), applied by uvicorn in every worker; its text access log is off.
+    log_options: dict[str, Any] = {"log_config": logs.dict_config("INFO"), "access_log": False}
+    asyncio.run(db.migrate(settings))  # once, before any worker starts
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, **log_options)
+    else:  # each worker process builds its own app (and pool) from the same environment
+        uvicorn.run("app.http:app_from_env", factory=True, workers=args.workers,
+                    host=args.host, port=args.port, **log_options)
     return 0
 
 
@@ -159,6 +179,8 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="apply migrations and serve POST /graphql")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (several: use PostgreSQL)")
     serve.set_defaults(func=_serve)
 
     sub.add_parser("migrate", help="apply the schema migrations").set_defaults(func=_migrate)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from app.ratelimit import DEFAULT_LIMITS, Limits, parse_rate
 from authz.tokens import ISSUER_KINDS, TrustedIssuer
 
 Env = Literal["dev", "test", "prod"]
@@ -30,6 +32,12 @@ class Settings:
     smtp_url: str | None = None  # e-mail to residents; unset: logged (dev) or kept queued (prod)
     sms_url: str | None = None  # HTTP SMS gateway; unset as above
     outbox_interval: float = 5.0  # seconds between the app's outbox dispatch rounds
+    max_depth: int = 10  # GraphQL limits (app.limits): operation depth,
+    max_aliases: int = 30  # aliases in a document,
+    max_tokens: int = 5000  # tokens in a document,
+    max_body_bytes: int = 1024 * 1024  # request body size
+    rate_limits: Limits = DEFAULT_LIMITS  # per consumer organisation (app.ratelimit)
+    redis_url: str | None = None  # shared rate limits across instances; unset: per process
 
     @property
     def is_prod(self) -> bool:
@@ -158,6 +166,32 @@ def _outbox_interval(raw: str | None) -> float:
     return value
 
 
+def _redis_url(raw: str | None) -> str | None:
+    if not raw or not raw.strip():
+        return None
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise ConfigError(
+            "KRR_REDIS_URL must be a redis://, rediss:// or unix:// URL "
+            f"(got scheme {parts.scheme!r})"
+        )
+    return raw.strip()
+
+
+def _limit(env_vars: Mapping[str, str], name: str, default: int) -> int:
+    """A request limit (app.limits): a whole number from 1, else the default when unset."""
+    raw = env_vars.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name} must be a whole number from 1 (got {raw!r})")
+    return value
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read KRR_* variables; raise ConfigError naming the variable that is wrong."""
     env_vars = os.environ if environ is None else environ
@@ -176,4 +210,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         smtp_url=_smtp_url(env_vars.get("KRR_SMTP_URL")),
         sms_url=_sms_url(env_vars.get("KRR_SMS_URL"), env),
         outbox_interval=_outbox_interval(env_vars.get("KRR_OUTBOX_INTERVAL")),
+        max_depth=_limit(env_vars, "KRR_MAX_DEPTH", 10),
+        max_aliases=_limit(env_vars, "KRR_MAX_ALIASES", 30),
+        max_tokens=_limit(env_vars, "KRR_MAX_TOKENS", 5000),
+        max_body_bytes=_limit(env_vars, "KRR_MAX_BODY_BYTES", 1024 * 1024),
+        rate_limits=Limits(
+            requests=parse_rate("KRR_RATE_REQUESTS", env_vars.get("KRR_RATE_REQUESTS"),
+                                DEFAULT_LIMITS.requests),
+            persons=parse_rate("KRR_RATE_PERSONS", env_vars.get("KRR_RATE_PERSONS"),
+                               DEFAULT_LIMITS.persons),
+        ),
+        redis_url=_redis_url(env_vars.get("KRR_REDIS_URL")),
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as tortoise_migrate
 
 from app.config import Settings
@@ -19,9 +20,28 @@ MODEL_MODULES = [
 ]
 
 
+# Bounded waits on PostgreSQL, so a database that is down or unreachable is a quick 503
+# (app.faults) rather than a hang: connect, each statement, and idle pooled connections (which
+# a database restart leaves dead). Query parameters in KRR_DATABASE_URL override them.
+POSTGRES_TIMEOUTS: dict[str, float] = {
+    "timeout": 2,  # asyncpg connect timeout, seconds
+    "command_timeout": 30,
+    "max_inactive_connection_lifetime": 60,
+}
+
+
+def _connection(url: str) -> str | dict[str, Any]:
+    if not url.startswith(("postgres://", "postgresql://")):
+        return url
+    config = expand_db_url(url)
+    for name, value in POSTGRES_TIMEOUTS.items():
+        config["credentials"].setdefault(name, value)
+    return config
+
+
 def tortoise_config(settings: Settings) -> dict[str, Any]:
     return {
-        "connections": {"default": settings.database_url},
+        "connections": {"default": _connection(settings.database_url)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,

@@ -20,17 +20,28 @@ from graphql import (
     parse,
 )
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from app import db
+from app import db, faults, logs, observability
 from app.api.context import Clock, Context, utc_now
 from app.api.schema import build_schema
 from app.config import Settings
+from app.limits import (
+    MAX_BODY_BYTES,
+    PayloadTooLarge,
+    RequestLimits,
+    batch_refused,
+    is_batch,
+    payload_too_large,
+    read_body,
+)
 from app.messages.senders import utsender
+from app.ratelimit import Limiter, build_limiter, persons_asked, subject_of, too_many
 from app.stats.page import side as statistikk_side
 from app.stats.store import Buffer as StatistikkBuffer
 from authz.dev_issuer import DevIssuer
@@ -43,6 +54,7 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 
 def unauthorized(reason: str, message: str) -> Response:
     """401 with the RFC 6750 challenge; the body says why, never carries data."""
+    observability.auth_failed(reason)
     description = message.replace('"', "'")
     return JSONResponse(
         {
@@ -61,9 +73,14 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def request_id_of(request: Request) -> str:
-    """The caller's X-Request-ID when it is a sane token (it goes into the audit log), else new."""
+    """The caller's X-Request-ID when it is a sane token (it goes into the audit log), else new.
+    Kept on the request so the access log, the audit log and the response name the same id."""
+    known = getattr(request.state, "request_id", None)
+    if isinstance(known, str):
+        return known
     given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    request.state.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return request.state.request_id
 
 
 def bearer_token(request: Request) -> str:
@@ -120,6 +137,7 @@ class KrrGraphQL(GraphQL[Context, None]):
         principal: Caller = request.state.principal
         request_id = request_id_of(request)
         response.headers["X-Request-ID"] = request_id
+        request.state.sub_response = response  # app.faults sets 503 on it
         return Context(request=request, principal=principal, request_id=request_id,
                        clock=self.clock)
 
@@ -130,9 +148,21 @@ class KrrGraphQL(GraphQL[Context, None]):
 class Authenticated:
     """Runs the token check before GraphQL sees a request; GET only serves GraphiQL (in dev)."""
 
-    def __init__(self, graphql: KrrGraphQL, verifier: TokenVerifier) -> None:
+    def __init__(self, graphql: KrrGraphQL, verifier: TokenVerifier,
+                 limiter: Limiter | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.graphql = graphql
         self.verifier = verifier
+        self.max_body_bytes = max_body_bytes
+        self.limiter = limiter
+
+    async def _over_limit(self, request: Request, body: bytes) -> Response | None:
+        """The rate limit, checked once the caller is known and before any work is done."""
+        if self.limiter is None:
+            return None
+        client_ip = request.client.host if request.client else None
+        subject, counts_persons = subject_of(request.state.principal, client_ip)
+        wait = await self.limiter.charge(subject, persons_asked(body) if counts_persons else 0)
+        return too_many(wait, subject) if wait > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -149,10 +179,23 @@ class Authenticated:
             )
             await response(scope, receive, send)
             return
+        # Size and shape first, before the token check does any work (app.limits).
+        try:
+            body = await read_body(scope, receive, self.max_body_bytes)
+        except PayloadTooLarge:
+            await payload_too_large(self.max_body_bytes)(scope, receive, send)
+            return
+        if is_batch(body):
+            await batch_refused()(scope, receive, send)
+            return
+        request = Request(scope, _replay(body))  # the body is read once, above
         if "authorization" not in request.headers:
             body = await request.body()
             if bare_offentlig(body):
                 request.state.principal = Anonym()
+                if refused := await self._over_limit(request, body):
+                    await refused(scope, receive, send)
+                    return
                 await self.graphql(scope, _replay(body), send)
                 return
         try:
@@ -160,7 +203,12 @@ class Authenticated:
         except TokenError as exc:
             await unauthorized(exc.reason, exc.message)(scope, receive, send)
             return
-        await self.graphql(scope, receive, send)
+        logs.bind_caller(request.state.principal)
+        body = await request.body()
+        if refused := await self._over_limit(request, body):
+            await refused(scope, receive, send)
+            return
+        await self.graphql(scope, _replay(body), send)
 
 
 def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
@@ -176,13 +224,19 @@ def create_app(
     verifier: TokenVerifier | None = None,
     clock: Clock = utc_now,
     manage_db: bool = True,
+    limiter: Limiter | None = None,
 ) -> Starlette:
     """The service. Tests pass their own verifier/clock and manage the database themselves."""
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
     verifier = verifier or build_verifier(settings, http_client)
+    limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
     dev_mode = not settings.is_prod
+    metrics = observability.Metrics()
     graphql = KrrGraphQL(
-        build_schema(prod=settings.is_prod),
+        build_schema(prod=settings.is_prod, limits=RequestLimits(
+            max_depth=settings.max_depth, max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens, max_body_bytes=settings.max_body_bytes,
+        )),
         graphql_ide="graphiql" if dev_mode else None,
         allow_queries_via_get=False,
         clock=clock,
@@ -200,6 +254,7 @@ def create_app(
                 yield
         finally:
             await http_client.aclose()
+            await limiter.aclose()
             if manage_db:
                 await db.disconnect()
 
@@ -213,13 +268,30 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", Authenticated(graphql, verifier), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                Authenticated(graphql, verifier, limiter, max_body_bytes=settings.max_body_bytes),
+                methods=["GET", "POST"],
+            ),
             # Public key figures as a page: aggregates only, no token (like `statistikk`).
             Route("/statistikk", statistikk_side(clock), methods=["GET"]),
             *rest.routes(verifier, clock),
+            *observability.routes(metrics),  # /healthz, /readyz, /metrics: no token
             *test_routes,
         ],
         lifespan=lifespan,
+        middleware=[Middleware(observability.Observed, metrics=metrics)],
+        exception_handlers=faults.exception_handlers(),  # database down: 503, not 500
     )
+    app.state.metrics = metrics  # e.g. request.app.state.metrics.rate_limited.inc()
     app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
+    app.state.limiter = limiter
     return app
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory for `krr serve --workers N`: each worker process reads the same
+    environment and builds its own app, database pool included (nothing shared but the DB)."""
+    from app.config import load_settings
+
+    return create_app(load_settings())

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from app import identifiers, register
+from app import identifiers, observability, register
 from app.audit import store as audit_store
 from app.audit.store import kategorier_til_bits
 from app.delegations import store as delegations_store
@@ -329,3 +329,4 @@ async def revider(
         raise Revisjonsfeil(
             "The lookup could not be recorded in the audit log, so nothing was disclosed"
         ) from exc
+    observability.persons_disclosed(len(personer))  # recorded, so now disclosed

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from app import logs
 from app.api.context import Clock
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE
 from app.feed import store as feed_store
@@ -147,6 +148,7 @@ class RestEndepunkt:
             caller = await self.verifier.verify(bearer_token(request))
         except TokenError as exc:
             return unauthorized(exc.reason, exc.message)
+        logs.bind_caller(caller)
         request_id = request_id_of(request)
         if not isinstance(caller, Principal):
             return _feil(

@@ -12,10 +12,13 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 
-from app.api.errors import ContextErrors
+from app.api.errors import ContextErrors, MaskUnexpectedErrors
 from app.audit.graphql import BrukQuery
 from app.delegations.graphql import DelegeringMutation, DelegeringQuery
+from app.faults import DatabaseUnavailable
 from app.feed.graphql import EndringMutation, EndringQuery
+from app.limits import RequestLimits, schema_extensions
+from app.observability import OperationMetrics
 from app.persons.queries import PersonQuery
 from app.residents.graphql import MegMutation, MegQuery
 from app.stats.graphql import StatistikkQuery
@@ -53,11 +56,18 @@ class KrrSchema(strawberry.Schema):
                 log.error("unexpected %s at path=%s\n%s", type(original).__name__, path, frames)
 
 
-def build_schema(*, prod: bool = False) -> strawberry.Schema:
+def build_schema(
+    *, prod: bool = False, limits: RequestLimits | None = None
+) -> strawberry.Schema:
     """The schema for an environment: prod has no introspection and no test features."""
-    extensions: list = [ContextErrors]
+    extensions: list = [ContextErrors, DatabaseUnavailable]
+    # Depth, aliases, tokens and person ids: refused before execution (app.limits).
+    extensions.extend(schema_extensions(limits or RequestLimits()))
     if prod:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    extensions.append(OperationMetrics)  # counts the outcome the client gets
+    if prod:  # last: sees the errors after every other extension gave its code
+        extensions.append(MaskUnexpectedErrors)
     queries = QUERIES if prod else QUERIES + TEST_QUERIES
     mutations = MUTATIONS if prod else MUTATIONS + TEST_MUTATIONS
     return KrrSchema(
