@@ -41,7 +41,7 @@ from app.limits import (
     read_body,
 )
 from app.messages.senders import utsender
-from app.ratelimit import Limiter, build_limiter, persons_asked, subject_of, too_many
+from app.ratelimit import Limiter, build_limiter, over_limit, persons_asked
 from app.stats.page import side as statistikk_side
 from app.stats.store import Buffer as StatistikkBuffer
 from authz.dev_issuer import DevIssuer
@@ -112,7 +112,7 @@ def bare_offentlig(body: bytes) -> bool:
     )
 
 
-def _replay(body: bytes) -> Receive:
+def replay_body(body: bytes) -> Receive:
     """The request body again, for the application after the body was read here."""
     sent = False
 
@@ -157,12 +157,9 @@ class Authenticated:
 
     async def _over_limit(self, request: Request, body: bytes) -> Response | None:
         """The rate limit, checked once the caller is known and before any work is done."""
-        if self.limiter is None:
-            return None
-        client_ip = request.client.host if request.client else None
-        subject, counts_persons = subject_of(request.state.principal, client_ip)
-        wait = await self.limiter.charge(subject, persons_asked(body) if counts_persons else 0)
-        return too_many(wait, subject) if wait > 0 else None
+        return await over_limit(
+            self.limiter, request, request.state.principal, persons_asked(body)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -188,7 +185,7 @@ class Authenticated:
         if is_batch(body):
             await batch_refused()(scope, receive, send)
             return
-        request = Request(scope, _replay(body))  # the body is read once, above
+        request = Request(scope, replay_body(body))  # the body is read once, above
         if "authorization" not in request.headers:
             body = await request.body()
             if bare_offentlig(body):
@@ -196,7 +193,7 @@ class Authenticated:
                 if refused := await self._over_limit(request, body):
                     await refused(scope, receive, send)
                     return
-                await self.graphql(scope, _replay(body), send)
+                await self.graphql(scope, replay_body(body), send)
                 return
         try:
             request.state.principal = await self.verifier.verify(bearer_token(request))
@@ -208,7 +205,7 @@ class Authenticated:
         if refused := await self._over_limit(request, body):
             await refused(scope, receive, send)
             return
-        await self.graphql(scope, _replay(body), send)
+        await self.graphql(scope, replay_body(body), send)
 
 
 def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
@@ -286,6 +283,7 @@ def create_app(
     app.state.metrics = metrics  # e.g. request.app.state.metrics.rate_limited.inc()
     app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
     app.state.limiter = limiter
+    app.state.max_body_bytes = settings.max_body_bytes
     return app
 
 

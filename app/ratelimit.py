@@ -15,22 +15,11 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    ListValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    StringValueNode,
-    VariableNode,
-    parse,
-)
+from graphql import GraphQLError, parse
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from authz.principal import Anonym, Caller, Innbygger
@@ -90,8 +79,10 @@ def subject_of(principal: Caller, client_ip: str | None) -> tuple[str, bool]:
 
 
 def persons_asked(body: bytes) -> int:
-    """How many person ids a GraphQL request body asks for (the largest operation, fragments
-    expanded). Unparsable requests count 0: GraphQL refuses them without looking anyone up."""
+    """How many person ids a GraphQL request body asks for, counted as app.limits counts them.
+    Unparsable requests count 0: GraphQL refuses them without looking anyone up."""
+    from app.limits import count_person_ids  # here: app.limits imports the lookup, config us
+
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -106,45 +97,9 @@ def persons_asked(body: bytes) -> int:
         except GraphQLError:
             continue
         variables = item.get("variables")
-        total += _count_document(document.definitions, variables or {})
+        total += count_person_ids(document.definitions, variables if isinstance(variables, dict)
+                                  else {})
     return total
-
-
-def _count_document(definitions: Any, variables: Any) -> int:
-    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
-    memo: dict[str, int] = {}
-
-    def in_set(selection_set: SelectionSetNode | None, stack: frozenset[str]) -> int:
-        count = 0
-        for node in selection_set.selections if selection_set else ():
-            if isinstance(node, FieldNode):
-                count += sum(_ids_in(a.value, variables) for a in node.arguments or ()
-                             if a.name.value == PERSON_ARGUMENT)
-                count += in_set(node.selection_set, stack)
-            elif isinstance(node, InlineFragmentNode):
-                count += in_set(node.selection_set, stack)
-            elif isinstance(node, FragmentSpreadNode):
-                name = node.name.value
-                if name in stack or name not in fragments:
-                    continue  # a cycle or an unknown fragment: validation refuses it
-                if name not in memo:
-                    memo[name] = in_set(fragments[name].selection_set, stack | {name})
-                count += memo[name]
-        return count
-
-    operations = [d for d in definitions if isinstance(d, OperationDefinitionNode)]
-    return max((in_set(op.selection_set, frozenset()) for op in operations), default=0)
-
-
-def _ids_in(value: Any, variables: Any) -> int:
-    if isinstance(value, ListValueNode):
-        return len(value.values)
-    if isinstance(value, StringValueNode):
-        return 1  # a single value coerced into a list
-    if isinstance(value, VariableNode) and isinstance(variables, dict):
-        given = variables.get(value.name.value)
-        return len(given) if isinstance(given, list) else 1 if isinstance(given, str) else 0
-    return 0
 
 
 class Limiter(Protocol):
@@ -255,6 +210,24 @@ class RedisLimiter:
 
 def build_limiter(limits: Limits, redis_url: str | None) -> Limiter:
     return RedisLimiter(redis_url, limits) if redis_url else MemoryLimiter(limits)
+
+
+async def over_limit(
+    limiter: Limiter | None, request: Request, principal: Caller, persons: int
+) -> Response | None:
+    """The rate limit for one request, checked once the caller is known and before any work:
+    None to go on, or the 429 to answer (counted in the app's metrics)."""
+    if limiter is None:
+        return None
+    client_ip = request.client.host if request.client else None
+    subject, counts_persons = subject_of(principal, client_ip)
+    wait = await limiter.charge(subject, persons if counts_persons else 0)
+    if wait <= 0:
+        return None
+    metrics = getattr(request.app.state, "metrics", None) if "app" in request.scope else None
+    if metrics is not None:
+        metrics.rate_limited.inc()
+    return too_many(wait, subject)
 
 
 def too_many(wait: float, subject: str) -> Response:

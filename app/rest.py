@@ -29,7 +29,8 @@ from app import logs
 from app.api.context import Clock
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE
 from app.feed import store as feed_store
-from app.http import bearer_token, request_id_of, unauthorized
+from app.http import bearer_token, replay_body, request_id_of, unauthorized
+from app.limits import MAX_BODY_BYTES, PayloadTooLarge, payload_too_large, read_body
 from app.lookup import (
     VARSLINGSSTATUS_FELT,
     Foresporsel,
@@ -39,6 +40,7 @@ from app.lookup import (
     UgyldigInput,
     slaa_opp,
 )
+from app.ratelimit import over_limit
 from authz.delegation import Avslag
 from authz.principal import Principal
 from authz.scopes import (
@@ -127,6 +129,16 @@ async def _kropp(request: Request) -> Json:
     return body
 
 
+def _ids_asked(body: bytes) -> int:
+    """The number of ids a /personer body asks for (0 for anything else), to charge the limit."""
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 0
+    ids = parsed.get("personidentifikatorer") if isinstance(parsed, dict) else None
+    return len(ids) if isinstance(ids, list) else 0
+
+
 Handler = Callable[[Request, Principal, Foresporsel], Awaitable[Response]]
 
 
@@ -140,10 +152,17 @@ class RestEndepunkt:
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.svar(Request(scope, receive))
+        # The same edge as GraphQL: body size before the token check (app.limits).
+        max_bytes = getattr(scope["app"].state, "max_body_bytes", MAX_BODY_BYTES)
+        try:
+            body = await read_body(scope, receive, max_bytes)
+        except PayloadTooLarge:
+            await payload_too_large(max_bytes)(scope, receive, send)
+            return
+        response = await self.svar(Request(scope, replay_body(body)), body)
         await response(scope, receive, send)
 
-    async def svar(self, request: Request) -> Response:
+    async def svar(self, request: Request, body: bytes) -> Response:
         try:
             caller = await self.verifier.verify(bearer_token(request))
         except TokenError as exc:
@@ -155,6 +174,10 @@ class RestEndepunkt:
                 403, "This endpoint is for organisations (a Maskinporten token); a resident's "
                 "token cannot use it", FORBIDDEN, request_id,
             )
+        # The rate limit, as for GraphQL: charged for the ids asked, before any work.
+        limiter = getattr(request.app.state, "limiter", None)
+        if refused := await over_limit(limiter, request, caller, _ids_asked(body)):
+            return refused
         foresporsel = Foresporsel(caller, request_id, self.clock())
         try:
             response = await self.handler(request, caller, foresporsel)
