@@ -139,11 +139,16 @@ class MemoryLimiter:
         return None
 
 
+EPSILON = 1e-6  # seconds: below this, "over the limit" is rounding, not a real excess
+
+
 def _gcra(tat: float, now: float, cost: float, rate: Rate) -> tuple[float, float]:
     """(new theoretical arrival time, seconds over the limit or <= 0 when allowed)."""
     interval = 1 / rate.per_second
     new_tat = max(tat, now) + cost * interval
-    return new_tat, new_tat - now - rate.burst * interval
+    over = new_tat - now - rate.burst * interval
+    # A cost of exactly the burst lands on the boundary; float rounding must not refuse it.
+    return new_tat, over if over > EPSILON else 0.0
 
 
 # KEYS: one per limit; ARGV: interval, tolerance, cost per key. Redis's clock, so that the
@@ -163,7 +168,7 @@ for i = 1, #KEYS do
   local over = tats[i] - now - tolerance
   if over > wait then wait = over end
 end
-if wait > 0 then return tostring(wait) end
+if wait > 0.000001 then return tostring(wait) end
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], tostring(tats[i]), 'PX', math.ceil((tats[i] - now) * 1000) + 1000)
 end

@@ -189,3 +189,14 @@ def test_default_app_limits_in_process(db):
     limiter = create_app(db, clock=lambda: FIXED_NOW, manage_db=False).state.limiter
     assert isinstance(limiter, MemoryLimiter)
     assert limiter.limits.requests.burst >= 100  # far above what any test sends
+
+
+def test_a_cost_of_exactly_the_burst_is_allowed_whatever_the_clock():
+    from app.ratelimit import _gcra
+
+    rate = Rate(3, 5)  # 1/3 s per unit: (now + 5/3) - now - 5/3 rounds above 0 at these clocks
+    for now in (98_765.4321, 5e6 + 0.77, 1.7e9 + 0.123):
+        _, over = _gcra(now, now, 5, rate)
+        assert over <= 0, now
+        _, over = _gcra(now, now, 6, rate)
+        assert over > 0, now
