@@ -65,3 +65,32 @@ def vurder(
         epost_fersk=epost_fersk,
         mobil_fersk=mobil_fersk,
     )
+
+
+# --- the same rule as SQL, for filters and counts over the whole register --------------------
+# Kept beside `er_fersk`/`vurder` so the rule has one home; `frist` is a SQL expression holding
+# `frist(now)` (a placeholder or a column), `p` the person table's alias.
+
+
+def har_adresse_sql(kolonne: str) -> str:
+    """`er_fersk`'s "an address is present" (empty text is none), NULL-safe."""
+    return f"(p.{kolonne} IS NOT NULL AND p.{kolonne} <> '')"
+
+
+def er_fersk_sql(kanal: str, frist: str) -> str:
+    """`er_fersk` in SQL: an address, and the later of updated/confirmed after the cutoff (the
+    later of two dates is after it exactly when either is). NULL-safe: always TRUE or FALSE,
+    so that NOT (...) keeps the rows with missing dates."""
+    datoer = " OR ".join(
+        f"(p.{kanal}_{d} IS NOT NULL AND p.{kanal}_{d} > {frist})"
+        for d in ("oppdatert", "sist_verifisert")
+    )
+    return f"({har_adresse_sql(kanal)} AND ({datoer}))"
+
+
+def kan_varsles_sql(frist: str) -> str:
+    """`vurder`'s KAN_VARSLES in SQL: active, not reserved, at least one fresh channel."""
+    return (
+        f"(p.status = 'AKTIV' AND NOT p.reservasjon AND ("
+        f"{er_fersk_sql('epostadresse', frist)} OR {er_fersk_sql('mobiltelefonnummer', frist)}))"
+    )

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.servers import free_port, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 KRR = [sys.executable, "-m", "app.cli"]
@@ -66,12 +66,6 @@ def test_bad_environment_is_named(cli_env):
     assert "KRR_DATABASE_URL" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_seed_serve_and_query_with_a_dev_token(cli_env):
     """The README's first steps: seed, serve, and the example query with a token from krr token."""
     krr(cli_env, "migrate")
@@ -82,22 +76,14 @@ def test_seed_serve_and_query_with_a_dev_token(cli_env):
         "krr:global/kontaktinformasjon.read krr:global/digitalpost.read",
         "--consumer", "974760673",
     ).stdout.strip()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [*KRR, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=cli_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         url = f"http://127.0.0.1:{port}/graphql"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("krr serve did not come up") from None
-                time.sleep(0.2)
+        wait_until_up(url, server)
         query = """query { personer(personidentifikatorer: ["17912099997", "31819198252"]) {
             personidentifikator status varslingsstatus
             kontaktinformasjon { epostadresse mobiltelefonnummer }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,15 +26,10 @@ from app.residents import store as residents
 from authz.scopes import DIGITALPOST_READ, KONTAKTINFORMASJON_READ
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
+from tests.servers import free_port, wait_until_up
 
 PG_BIN = Path(os.environ.get("KRR_PG_BIN", "/usr/lib/postgresql/15/bin"))
 BOTH = f"{KONTAKTINFORMASJON_READ} {DIGITALPOST_READ}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Cluster:
@@ -45,7 +39,7 @@ class Cluster:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.data = folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_user:
             shutil.chown(folder, "postgres", "postgres")
@@ -90,7 +84,7 @@ def cluster() -> Iterator[Cluster]:
 def server(cluster: Cluster, var_dir: Path) -> Iterator[str]:
     """`krr serve` (migrations, then uvicorn) in its own process on the throwaway cluster: its
     ORM state is its own, and tokens from the conftest's dev issuer are trusted (same var dir)."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "KRR_ENV": "test", "KRR_VAR_DIR": str(var_dir),
            "KRR_DATABASE_URL": cluster.url}
     krr = Path(sys.executable).parent / "krr"
@@ -100,15 +94,7 @@ def server(cluster: Cluster, var_dir: Path) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, "krr serve exited"
-            try:
-                httpx.get(f"{base}/graphql", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "krr serve did not start"
-                time.sleep(0.1)
+        wait_until_up(f"{base}/graphql", process)
         yield base
     finally:
         process.terminate()

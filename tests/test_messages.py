@@ -8,7 +8,6 @@ import email
 import email.policy
 import json
 import logging
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from app.messages.senders import (
     utsender,
 )
 from tests.conftest import FIXED_NOW
+from tests.servers import free_port
 
 NOW = FIXED_NOW
 SECOND = dt.timedelta(seconds=1)
@@ -252,12 +252,6 @@ async def test_the_app_dispatcher_sends_in_the_background(db, tmp_path):
 # --- senders ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Postkasse:
     """An aiosmtpd handler keeping what it receives; refuses recipients at `avvis`."""
 
@@ -279,7 +273,7 @@ class Postkasse:
 @pytest.fixture
 def smtp_server():
     handler = Postkasse()
-    port = _free_port()
+    port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -316,7 +310,7 @@ async def test_smtp_refusal_and_a_dead_server_leave_the_message_queued(db, smtp_
     assert (melding.sendt, melding.siste_feil) == (None, "SMTP: mottakeren ble avvist")
     assert "avvis@" not in melding.siste_feil
 
-    dead = SmtpSender(f"smtp://127.0.0.1:{_free_port()}", timeout=2)
+    dead = SmtpSender(f"smtp://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(SendeFeil, match="SMTP: ConnectionRefusedError"):
         await dead.send(UtgaaendeMelding(1, Kanal.EPOST, "x@example.no", "e", "t"))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,16 +19,11 @@ import pytest
 from dateutil.relativedelta import relativedelta
 
 from app.identifiers import make_id
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 DIGIPOST = "984661185"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pid(birth: dt.date, n: int) -> str:
@@ -83,7 +77,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     subprocess.run([*krr, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True,
                    timeout=120)
     _fill(database)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([*krr, "serve", "--host", "127.0.0.1", "--port", str(port)],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)

@@ -7,12 +7,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.servers import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 KRR = [sys.executable, "-m", "app.cli"]
@@ -89,15 +90,7 @@ def test_two_workers_on_postgres_answer_lookups(tmp_path, postgres_url):
     )
     url = f"http://127.0.0.1:{port}/graphql"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(url, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError("krr serve --workers 2 did not come up") from None
-                time.sleep(0.2)
+        wait_until_up(url, server, 60, "krr serve --workers 2")
         query = """query { personer(personidentifikatorer: ["17912099997"]) {
             personidentifikator status kontaktinformasjon { epostadresse } } }"""
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app import db
+from app import db, paragraf32
 from app.identifiers import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET
 from app.paragraf32 import frist
 from app.seed import AGE_GROUPS
@@ -81,18 +81,7 @@ class Statistikk:
     oppslag: list[Oppslagsmaaned]
 
 
-def _has(column: str) -> str:
-    return f"(p.{column} IS NOT NULL AND p.{column} <> '')"
-
-
-def _fresh(channel: str) -> str:
-    """paragraf32.er_fersk in SQL: an address, and the later of the two dates after the cutoff
-    (either date after it is the same as the later one after it; NULLs compare false)."""
-    return (
-        f"({_has(channel)} AND (p.{channel}_oppdatert > f.frist"
-        f" OR p.{channel}_sist_verifisert > f.frist))"
-    )
-
+_has = paragraf32.har_adresse_sql
 
 _ACTIVE = "p.status = 'AKTIV'"
 _MAILBOX = f"({_has('postkasseadresse')} AND p.postkasseleverandoeradresse IS NOT NULL)"
@@ -106,8 +95,7 @@ SELECT COUNT(*),
        COUNT(*) FILTER (WHERE {_ACTIVE} AND {_has('mobiltelefonnummer')}),
        COUNT(*) FILTER (WHERE {_ACTIVE} AND {_MAILBOX}),
        COUNT(*) FILTER (WHERE {_ACTIVE} AND p.reservasjon),
-       COUNT(*) FILTER (WHERE {_ACTIVE} AND NOT p.reservasjon
-                        AND ({_fresh('epostadresse')} OR {_fresh('mobiltelefonnummer')}))
+       COUNT(*) FILTER (WHERE {paragraf32.kan_varsles_sql('f.frist')})
 FROM person p CROSS JOIN (SELECT {{frist}} AS frist) f"""
 
 # The id's first nine digits as one integer (DDMMYYIII): a single text-to-number conversion per

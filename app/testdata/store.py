@@ -237,21 +237,7 @@ class _Sql:
 
 
 _AKTIV = "p.status = 'AKTIV'"
-
-
-def _har(kolonne: str) -> str:
-    """`er_fersk`'s "an address is present" (empty text is none), NULL-safe."""
-    return f"({kolonne} IS NOT NULL AND {kolonne} <> '')"
-
-
-def _fersk(kanal: str, frist: str) -> str:
-    """app.paragraf32.er_fersk in SQL: an address, and the later of updated/confirmed after the
-    cutoff (the later of two dates is after it exactly when either is)."""
-    datoer = " OR ".join(
-        f"(p.{kanal}_{d} IS NOT NULL AND p.{kanal}_{d} > {frist})"
-        for d in ("oppdatert", "sist_verifisert")
-    )
-    return f"({_har('p.' + kanal)} AND ({datoer}))"
+_har = paragraf32.har_adresse_sql
 
 
 def _ja_nei(vilkaar: str, ja: bool) -> str:
@@ -268,18 +254,16 @@ def _where(filter: Personfilter, now: dt.datetime, sql: _Sql) -> str:
     if filter.spraak is not None:
         deler.append(f"({_AKTIV} AND p.spraak = {sql(filter.spraak)})")
     if filter.har_epost is not None:
-        deler.append(_ja_nei(f"({_AKTIV} AND {_har('p.epostadresse')})", filter.har_epost))
+        deler.append(_ja_nei(f"({_AKTIV} AND {_har('epostadresse')})", filter.har_epost))
     if filter.har_mobil is not None:
-        deler.append(_ja_nei(f"({_AKTIV} AND {_har('p.mobiltelefonnummer')})", filter.har_mobil))
+        deler.append(_ja_nei(f"({_AKTIV} AND {_har('mobiltelefonnummer')})", filter.har_mobil))
     if filter.har_digital_postkasse is not None:
-        postkasse = (f"({_AKTIV} AND {_har('p.postkasseadresse')}"
+        postkasse = (f"({_AKTIV} AND {_har('postkasseadresse')}"
                      " AND p.postkasseleverandoeradresse IS NOT NULL)")
         deler.append(_ja_nei(postkasse, filter.har_digital_postkasse))
     if filter.varslingsstatus is not None:
-        # paragraf32.vurder: active, not reserved, and at least one fresh channel.
         frist = sql.tid(paragraf32.frist(now))
-        kan = (f"({_AKTIV} AND NOT p.reservasjon AND "
-               f"({_fersk('epostadresse', frist)} OR {_fersk('mobiltelefonnummer', frist)}))")
+        kan = paragraf32.kan_varsles_sql(frist)
         deler.append(_ja_nei(kan, filter.varslingsstatus is Varslingsstatus.KAN_VARSLES))
     return " AND ".join(deler) or "1 = 1"
 
