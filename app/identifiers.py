@@ -1,14 +1,13 @@
 """Personal identifiers: fødselsnummer, D-number and synthetic (Tenor) test numbers.
 
-python-stdnum computes the check digits but rejects D-numbers from before 1900 and synthetic
-numbers (month + 80), which the register must accept, so the date rules live here.
+python-stdnum's validation rejects D-numbers from before 1900 and synthetic numbers (month + 80),
+which the register must accept, so the date rules live here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-
-from stdnum.no.fodselsnummer import calc_check_digit1, calc_check_digit2
+from operator import mul
 
 SYNTHETIC_MONTH_OFFSET = 80
 D_NUMBER_DAY_OFFSET = 40
@@ -43,15 +42,25 @@ def birth_date(number: str) -> dt.date | None:
         return None
 
 
+# The mod-11 weights of the two check digits (Skatteetaten; python-stdnum uses the same). The
+# sums are done here rather than through stdnum's calc_check_digit1/2, which are four times
+# slower and every id of every lookup passes through them; tests check both agree.
+_WEIGHTS_1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+_WEIGHTS_2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_ZERO = ord("0")
+
+
 def check_digits(first_nine: str) -> str | None:
     """The two mod-11 check digits, or None where a remainder would give 10."""
-    k1 = calc_check_digit1(first_nine)
-    if len(k1) != 1:
+    digits = [c - _ZERO for c in first_nine.encode("ascii")]
+    k1 = (11 - sum(map(mul, _WEIGHTS_1, digits))) % 11
+    if k1 == 10:
         return None
-    k2 = calc_check_digit2(first_nine + k1)
-    if len(k2) != 1:
+    digits.append(k1)
+    k2 = (11 - sum(map(mul, _WEIGHTS_2, digits))) % 11
+    if k2 == 10:
         return None
-    return k1 + k2
+    return f"{k1}{k2}"
 
 
 def problem(number: str) -> str | None:

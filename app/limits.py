@@ -89,17 +89,8 @@ def _coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
     return Coded
 
 
-def _with_code(extension: AddValidationRules, code: str) -> AddValidationRules:
-    extension.validation_rules = [_coded(rule, code) for rule in extension.validation_rules]
-    return extension
-
-
-def _depth_limiter(max_depth: int) -> SchemaExtension:
-    return _with_code(QueryDepthLimiter(max_depth=max_depth), QUERY_TOO_DEEP)
-
-
-def _aliases_limiter(max_aliases: int) -> SchemaExtension:
-    return _with_code(MaxAliasesLimiter(max_alias_count=max_aliases), TOO_MANY_ALIASES)
+def _coded_rules(extension: AddValidationRules, code: str) -> list[type[ValidationRule]]:
+    return [_coded(rule, code) for rule in extension.validation_rules]
 
 
 class CodedTokensLimiter(MaxTokensLimiter):
@@ -133,11 +124,16 @@ class PersonLimit(SchemaExtension):
 
 
 def schema_extensions(limits: RequestLimits) -> list[Callable[[], SchemaExtension]]:
-    """Factories (not instances: strawberry wants one extension per request)."""
+    """Factories (not instances: strawberry wants one extension per request). The depth and
+    alias rules are made once here, so every request validates with the same rule classes
+    and strawberry's validation cache (keyed by them) serves repeated queries."""
+    rules = [
+        *_coded_rules(QueryDepthLimiter(max_depth=limits.max_depth), QUERY_TOO_DEEP),
+        *_coded_rules(MaxAliasesLimiter(max_alias_count=limits.max_aliases), TOO_MANY_ALIASES),
+    ]
     return [
         functools.partial(CodedTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(_depth_limiter, limits.max_depth),
-        functools.partial(_aliases_limiter, limits.max_aliases),
+        functools.partial(AddValidationRules, rules),
         PersonLimit,
     ]
 
@@ -214,6 +210,8 @@ class _Counter:
         if isinstance(value, StringValueNode):
             return [value.value]
         if isinstance(value, list | tuple):
+            if all(type(v) is str for v in value):  # the usual variable: no walk per id
+                return list(value)
             return [i for v in value for i in self.ids(v)]
         if isinstance(value, str):
             return [value]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -241,13 +241,24 @@ def _kontaktinformasjon(
 _ATTRIBUTT = {felt: re.sub(r"(?<!^)(?=[A-Z])", "_", felt).lower() for felt in PERSON_FELT}
 
 
-def gitte_kategorier(svar: PersonSvar, felter: Iterable[str]) -> set[Kategori]:
-    """The categories this answer actually disclosed through the fields the query selected."""
-    gitt = {Kategori.GRUNNDATA}
-    for felt in felter:
-        if getattr(svar, _ATTRIBUTT[felt]) is not None:
-            gitt.add(PERSON_FELT[felt])
-    return gitt
+def kategoribits(felter: Iterable[str]) -> Callable[[PersonSvar], int]:
+    """The categories an answer actually disclosed through the fields the query selected (the
+    caller may see), as the audit log's bits: the field list is worked out once per batch and
+    the returned function applied per person."""
+    grunndata = kategorier_til_bits([Kategori.GRUNNDATA])
+    sjekk = [
+        (_ATTRIBUTT[felt], kategorier_til_bits([PERSON_FELT[felt]]))
+        for felt in felter if PERSON_FELT[felt] is not Kategori.GRUNNDATA
+    ]
+
+    def bits(svar: PersonSvar) -> int:
+        gitt = grunndata
+        for attributt, bit in sjekk:
+            if getattr(svar, attributt) is not None:
+                gitt |= bit
+        return gitt
+
+    return bits
 
 
 async def slaa_opp(
@@ -313,6 +324,7 @@ async def revider(
     (then nothing may be disclosed)."""
     principal = foresporsel.principal
     scopes = frozenset().union(*(aapnende_scopes(principal, k) for k in kategorier))
+    bits = kategoribits(synlige)
     try:
         await audit_store.skriv_oppslag(
             tidspunkt=foresporsel.now,
@@ -320,10 +332,7 @@ async def revider(
             principal=principal,
             scopes=scopes,
             varslingsstatus=varslingsstatus,
-            personer=[
-                (p.personidentifikator, kategorier_til_bits(gitte_kategorier(p, synlige)))
-                for p in personer
-            ],
+            personer=[(p.personidentifikator, bits(p)) for p in personer],
         )
     except Exception as exc:
         raise Revisjonsfeil(

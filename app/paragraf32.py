@@ -7,9 +7,9 @@ Contact information not updated or confirmed within the last 18 months must not 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from dateutil.relativedelta import relativedelta
 
@@ -21,8 +21,7 @@ class Varslingsstatus(StrEnum):
     KAN_IKKE_VARSLES = "KAN_IKKE_VARSLES"
 
 
-@dataclass(frozen=True, slots=True)
-class Kanal:
+class Kanal(NamedTuple):
     """One contact channel as stored: the address and the two dates that restart its clock."""
 
     adresse: str | None
@@ -30,8 +29,7 @@ class Kanal:
     sist_verifisert: dt.datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Vurdering:
+class Vurdering(NamedTuple):
     varslingsstatus: Varslingsstatus
     epost_fersk: bool
     mobil_fersk: bool
@@ -47,8 +45,12 @@ def er_fersk(kanal: Kanal, now: dt.datetime) -> bool:
     """A channel is fresh when the later of its updated and confirmed dates is after the cutoff."""
     if not kanal.adresse:
         return False
-    dates = [d for d in (kanal.oppdatert, kanal.sist_verifisert) if d is not None]
-    return bool(dates) and max(dates) > frist(now)
+    cutoff = frist(now)
+    oppdatert, verifisert = kanal.oppdatert, kanal.sist_verifisert
+    # "the later of the two is after the cutoff" is "either is after it"
+    return (oppdatert is not None and oppdatert > cutoff) or (
+        verifisert is not None and verifisert > cutoff
+    )
 
 
 def vurder(

@@ -6,16 +6,17 @@ Rows are read raw (no model instances): building tortoise objects costs ten time
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from app import db
 from app.models import Registerstatus
 
 
-@dataclass(frozen=True, slots=True)
-class PersonRecord:
+class PersonRecord(NamedTuple):
+    """A stored person as read (immutable; a tuple, the cheapest thing to build per row)."""
+
     personidentifikator: str
     status: Registerstatus
     reservasjon: bool
@@ -84,21 +85,33 @@ def _to_datetime(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-_FIELDS = tuple(PersonRecord.__dataclass_fields__)
-_CONVERTERS = tuple(
-    _to_datetime if name in _DATETIME_COLUMNS
-    else bool if name in _BOOLEAN_COLUMNS
-    else Registerstatus if name == "status"
-    else None
-    for name in _FIELDS
-)
+def _converters(dialect: str) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+    """(column index, converter) for the columns the driver does not hand over as PersonRecord
+    holds them: PostgreSQL only the status; SQLite also datetimes (text) and booleans (0/1)."""
+    converters: list[tuple[int, Callable[[Any], Any]]] = []
+    for index, name in enumerate(PersonRecord._fields):
+        if name == "status":
+            converters.append((index, Registerstatus))
+        elif dialect != "postgres" and name in _DATETIME_COLUMNS:
+            converters.append((index, _to_datetime))
+        elif dialect != "postgres" and name in _BOOLEAN_COLUMNS:
+            converters.append((index, bool))
+    return tuple(converters)
 
 
-def _record(row: Sequence[Any]) -> PersonRecord:
-    return PersonRecord(
-        *(conv(value) if conv is not None and value is not None else value
-          for conv, value in zip(_CONVERTERS, row, strict=True))
-    )
+_CONVERTERS = {dialect: _converters(dialect) for dialect in ("postgres", "sqlite")}
+
+
+def records(rows: Iterable[Sequence[Any]]) -> Iterator[PersonRecord]:
+    converters = _CONVERTERS[db.dialect()]
+    make = PersonRecord._make
+    for row in rows:
+        values = list(row)
+        for index, convert in converters:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
+        yield make(values)
 
 
 async def hent_personer(
@@ -116,8 +129,7 @@ async def hent_personer(
         sql = _select(with_duplicates, f"p.personidentifikator IN ({placeholders})")
         values = list(ids)
     _, rows = await conn.execute_query(sql, values)
-    records = (_record(row) for row in rows)
-    return {r.personidentifikator: r for r in records}
+    return {r.personidentifikator: r for r in records(rows)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,5 +162,9 @@ async def hent_endringer(
     _, rows = await db.connection().execute_query(sql, [fra_endrings_id, antall])
     rader = [tuple(row) for row in rows]
     siste = int(rader[0][-1])
-    personer = [(int(rad[-2]), _record(rad[:-2])) for rad in rader if rad[-2] is not None]
+    med_person = [rad for rad in rader if rad[-2] is not None]
+    personer = list(zip(
+        (int(rad[-2]) for rad in med_person), records(rad[:-2] for rad in med_person),
+        strict=True,
+    ))
     return Endringsside(personer, siste)

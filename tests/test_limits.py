@@ -85,6 +85,26 @@ async def test_depth_limit_is_configurable_and_a_valid_query_at_it_runs(db, mint
     assert codes(deep) == ["QUERY_TOO_DEEP"]
 
 
+async def test_cached_validation_keeps_each_apps_limits_and_codes(client, db, mint):
+    """Parsing and validation are cached across requests (and apps in one process): a query
+    accepted under one depth limit is still refused under a lower one, and a refusal served
+    from the cache still carries its code."""
+    query = "{ sokPersoner { edges { node { kontaktinformasjon { epostadresse } } } } }"
+    for _ in range(2):
+        ok = await post(client, mint, query, scope="krr:test/sok.read")
+        assert "errors" not in ok, ok
+    app = create_app(dataclasses.replace(db, max_depth=3), clock=lambda: FIXED_NOW,
+                     manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr") as c:
+        for _ in range(2):
+            deep = await post(c, mint, query, scope="krr:test/sok.read")
+            assert deep["data"] is None
+            assert codes(deep) == ["QUERY_TOO_DEEP"]
+    for _ in range(2):
+        assert codes(await post(client, mint, aliases(31))) == ["TOO_MANY_ALIASES"]
+
+
 def aliases(n: int) -> str:
     return "{ " + " ".join(f"a{i}: __typename" for i in range(n)) + " }"
 

@@ -28,6 +28,10 @@ class ContextErrors(SchemaExtension):
         result = self.execution_context.result
         extra = getattr(context, "errors", None)
         if extra and result is not None:
+            # Root fields resolve concurrently, so they add their errors in whichever order they
+            # finish; the response lists them in the order of the fields instead.
+            order = {key: i for i, key in enumerate(result.data or {})}
+            extra = sorted(extra, key=lambda e: order.get(e.path[0], len(order)) if e.path else -1)
             result.errors = [*(result.errors or []), *extra]
 
 

@@ -3,16 +3,19 @@ Mutation type."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
+from collections.abc import Iterator
 
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.api.errors import ContextErrors, MaskUnexpectedErrors
+from app.api.execution import PlannedExecutionContext
 from app.audit.graphql import BrukQuery
 from app.delegations.graphql import DelegeringMutation, DelegeringQuery
 from app.faults import DatabaseUnavailable
@@ -38,6 +41,21 @@ def _root(name: str, bases: list[type]) -> type:
 
 
 log = logging.getLogger("krr.graphql")
+PARSE_CACHE_SIZE = 256  # distinct query texts kept parsed and validated
+
+
+class CachedParse(ParserCache):
+    """strawberry's shared parse cache, except that a query which does not parse is left to
+    strawberry's own parse step, which reports it as a response error (ParserCache raises it out
+    of the extension hook, past the token limit's code). Only failures are parsed twice."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
 
 
 class KrrSchema(strawberry.Schema):
@@ -57,14 +75,22 @@ class KrrSchema(strawberry.Schema):
 
 
 def build_schema(
-    *, prod: bool = False, limits: RequestLimits | None = None
+    *, prod: bool = False, limits: RequestLimits | None = None, planned: bool = True
 ) -> strawberry.Schema:
-    """The schema for an environment: prod has no introspection and no test features."""
+    """The schema for an environment: prod has no introspection and no test features.
+
+    `planned=False` leaves every field to graphql-core's own executor: the differential tests
+    compare the two."""
     extensions: list = [ContextErrors, DatabaseUnavailable]
     # Depth, aliases, tokens and person ids: refused before execution (app.limits).
     extensions.extend(schema_extensions(limits or RequestLimits()))
     if prod:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    # Shared across requests (module-level LRU caches): a client repeating its query skips
+    # parsing and validation. Keys are the query text with the parse options (token limit) and
+    # the document with the rule classes, so a limit never answers for another.
+    extensions += [lambda: CachedParse(maxsize=PARSE_CACHE_SIZE),
+                   lambda: ValidationCache(maxsize=PARSE_CACHE_SIZE)]
     extensions.append(OperationMetrics)  # counts the outcome the client gets
     if prod:  # last: sees the errors after every other extension gave its code
         extensions.append(MaskUnexpectedErrors)
@@ -75,6 +101,7 @@ def build_schema(
         mutation=_root("Mutation", mutations),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=PlannedExecutionContext if planned else None,
     )
 
 

@@ -292,7 +292,7 @@ async def side(
         with_duplicates, f"{where} ORDER BY p.personidentifikator LIMIT {sql(first + 1)}"
     )
     _, rows = await db.connection().execute_query(stmt, sql.verdier)
-    records = [register._record(row) for row in rows]
+    records = list(register.records(rows))
     return records[:first], len(records) > first
 
 

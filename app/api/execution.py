@@ -1,0 +1,253 @@
+"""An executor that completes a list of plain objects in one pass instead of field by field.
+
+graphql-core resolves and completes every field of every item on its own: for 1000 persons of
+21 fields that is ~21,000 resolver calls, info objects and path nodes, and it dominated the
+lookup. Here the item type's selection (aliases, fragments, @skip/@include, __typename, as
+graphql-core itself collects it) is planned once per list, and each item becomes a dict by
+reading the planned attributes and coercing the leaves with the schema's own scalars and enums.
+
+Planning happens only where the result cannot differ from graphql-core's: an object type without
+`is_type_of`, fields that are strawberry's plain attribute reads (no resolver, no arguments,
+no field extensions), leaf or object types (no lists, interfaces or unions below the item), no
+resolver middleware, no @defer/@stream. Anything unusual in the data (a null in a non-null
+field, a value a scalar refuses, an exception or awaitable as a value) makes the whole list go
+back to graphql-core, which reads the same attributes again and reports the error exactly as it
+always does. tests/test_execution_differential.py holds the two executors to that.
+
+One shortcut changes what `ExecutionResult.data` holds, not the response: an aware UTC datetime
+of strawberry's DateTime is left as a datetime for the response encoder (orjson, app.http), which
+writes exactly the text `isoformat()` gives (tested), at a tenth of the cost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLString,
+    Undefined,
+    is_leaf_type,
+    is_non_null_type,
+    is_object_type,
+    is_scalar_type,
+)
+from graphql.execution.collect_fields import FieldDetails
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.types.base_scalars import isoformat
+from strawberry.types.field import StrawberryField
+
+FieldDetailsList = list[FieldDetails]
+Plan = Callable[[Any], dict[str, Any]]
+
+_STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
+
+
+class _Irregular(Exception):
+    """A value the plan does not complete itself: graphql-core completes the list instead."""
+
+
+def _coerce_or_irregular(coerce: Callable[[Any], Any], value: Any) -> Any:
+    coerced = coerce(value)
+    if coerced is None or coerced is Undefined:
+        raise _Irregular
+    return coerced
+
+
+class _EnumMemo(dict[tuple[type, Any], Any]):
+    """An enum's coercion remembered per (type, value): strawberry's scans the enum's values."""
+
+    def __init__(self, coerce: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.coerce = coerce
+
+    def __missing__(self, key: tuple[type, Any]) -> Any:
+        coerced = self[key] = _coerce_or_irregular(self.coerce, key[1])
+        return coerced
+
+
+class _Step:
+    """One response key of an object: a constant (__typename), a leaf or a nested object."""
+
+    __slots__ = ("attribute", "helper", "key", "kind", "non_null")
+
+    def __init__(self, key: str, attribute: str | None, non_null: bool, kind: str,
+                 helper: Any) -> None:
+        self.key, self.attribute, self.non_null = key, attribute, non_null
+        self.kind, self.helper = kind, helper
+
+
+def _compile(steps: list[_Step]) -> Plan:
+    """One function per planned object: straight-line attribute reads and a dict literal, which
+    is several times faster than looping over the steps for each of 1000 items."""
+    lines = [
+        "def complete(src):",
+        "    if src is None or isinstance(src, BaseException):",
+        "        raise _Irregular",
+    ]
+    namespace: dict[str, Any] = {
+        "_Irregular": _Irregular, "Undefined": Undefined, "_coerce": _coerce_or_irregular,
+        "_datetime": dt.datetime, "_UTC": dt.UTC,
+    }
+    for i, step in enumerate(steps):
+        helper = f"_h{i}"
+        namespace[helper] = step.helper
+        if step.kind == "constant":
+            lines.append(f"    r{i} = {helper}")
+            continue
+        lines += [
+            f"    v = src.{step.attribute}",
+            "    if v is None:",
+            "        raise _Irregular" if step.non_null else f"        r{i} = None",
+            "    else:",
+        ]
+        if step.kind == "string":  # GraphQLString's coercion returns a str as it is
+            lines.append(f"        r{i} = v if type(v) is str else _coerce({helper}, v)")
+        elif step.kind == "datetime":  # left to the encoder, which writes the same text
+            lines += [
+                f"        r{i} = v if type(v) is _datetime and v.tzinfo is _UTC else {helper}(v)",
+                f"        if r{i} is None or r{i} is Undefined:",
+                "            raise _Irregular",
+            ]
+        elif step.kind == "enum":
+            lines.append(f"        r{i} = {helper}[type(v), v]")
+        elif step.kind == "leaf":
+            lines += [
+                f"        r{i} = {helper}(v)",
+                f"        if r{i} is None or r{i} is Undefined:",
+                "            raise _Irregular",
+            ]
+        else:  # a nested object's plan
+            lines.append(f"        r{i} = {helper}(v)")
+    entries = ", ".join(f"{step.key!r}: r{i}" for i, step in enumerate(steps))
+    lines.append(f"    return {{{entries}}}")
+    exec("\n".join(lines), namespace)
+    return namespace["complete"]
+
+
+class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's execution context with lists of plain objects completed by a plan."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Like graphql-core's own subfield memo: keyed by the field group's identity, which is
+        # kept alive beside the plan so the id cannot be reused during execution.
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[FieldDetailsList, Plan | None]] = {}
+
+    def complete_list_value(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._list_plan(return_type, field_details_list, path, result)
+        if plan is not None:
+            try:
+                return plan(result)
+            except Exception:
+                pass
+        return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def _list_plan(
+        self,
+        return_type: GraphQLList[GraphQLOutputType],
+        field_details_list: FieldDetailsList,
+        path: Path,
+        result: Any,
+    ) -> Callable[[list[Any]], list[Any]] | None:
+        if type(result) is not list:
+            return None
+        item_type = return_type.of_type
+        non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if non_null else item_type
+        if not is_object_type(inner) or self.get_stream_usage(field_details_list, path):
+            return None
+        item_plan = self._plan(inner, field_details_list)
+        if item_plan is None:
+            return None
+        if non_null:
+            return lambda items: [item_plan(item) for item in items]
+        return lambda items: [None if item is None else item_plan(item) for item in items]
+
+    def _plan(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan | None:
+        key = (object_type, id(field_details_list))
+        cached = self._plans.get(key)
+        if cached is None:
+            cached = (field_details_list, self._build_plan(object_type, field_details_list))
+            self._plans[key] = cached
+        return cached[1]
+
+    def _plain_execution(self) -> bool:
+        manager = self.middleware_manager
+        return manager is None or not manager.middlewares
+
+    def _build_plan(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> Plan | None:
+        """The plan for `object_type` under these field nodes, or None where graphql-core's
+        completion could differ from reading attributes."""
+        if object_type.is_type_of is not None or not self._plain_execution():
+            return None
+        grouped_field_set, defer_usages, *_ = self.collect_subfields(
+            object_type, field_details_list
+        )
+        if defer_usages:
+            return None
+        steps: list[_Step] = []
+        for response_key, sub_details in grouped_field_set.items():
+            node = sub_details[0].node
+            name = node.name.value
+            if name == "__typename":
+                steps.append(_Step(response_key, None, True, "constant", object_type.name))
+                continue
+            field_def = self.schema.get_field(object_type, name)
+            if field_def is None:  # graphql-core leaves the key out
+                continue
+            definition = (field_def.extensions or {}).get(_STRAWBERRY_FIELD)
+            if (
+                not isinstance(definition, StrawberryField)
+                or not getattr(field_def.resolve, "_is_default", False)
+                or definition.default_resolver is not getattr
+                or not definition.python_name.isidentifier()
+                or field_def.args
+                or node.arguments
+            ):
+                return None
+            field_type = field_def.type
+            non_null = is_non_null_type(field_type)
+            inner = field_type.of_type if non_null else field_type
+            attribute = definition.python_name
+            if inner is GraphQLString:
+                step = _Step(response_key, attribute, non_null, "string", inner.coerce_output_value)
+            elif isinstance(inner, GraphQLEnumType):
+                step = _Step(response_key, attribute, non_null, "enum",
+                             _EnumMemo(inner.coerce_output_value))
+            elif is_scalar_type(inner) and inner.coerce_output_value is isoformat:
+                step = _Step(response_key, attribute, non_null, "datetime", isoformat)
+            elif is_leaf_type(inner):
+                step = _Step(response_key, attribute, non_null, "leaf", inner.coerce_output_value)
+            elif is_object_type(inner):
+                nested = self._plan(inner, sub_details)
+                if nested is None:
+                    return None
+                step = _Step(response_key, attribute, non_null, "object", nested)
+            else:  # lists, interfaces and unions below the item: graphql-core completes them
+                return None
+            steps.append(step)
+        return _compile(steps)
