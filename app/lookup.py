@@ -156,11 +156,6 @@ def avslag_for(
     return refusals
 
 
-def _kanal(adresse: str | None, oppdatert: dt.datetime | None,
-           verifisert: dt.datetime | None) -> Kanal:
-    return Kanal(adresse, oppdatert, verifisert)
-
-
 def utlever(
     personidentifikator: str,
     record: PersonRecord | None,
@@ -186,10 +181,10 @@ def utlever(
             varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
         )
 
-    epost = _kanal(record.epostadresse, record.epostadresse_oppdatert,
-                   record.epostadresse_sist_verifisert)
-    mobil = _kanal(record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
-                   record.mobiltelefonnummer_sist_verifisert)
+    epost = Kanal(record.epostadresse, record.epostadresse_oppdatert,
+                  record.epostadresse_sist_verifisert)
+    mobil = Kanal(record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
+                  record.mobiltelefonnummer_sist_verifisert)
     vurdering = vurder(aktiv=True, reservert=record.reservasjon, epost=epost, mobil=mobil, now=now)
     kan_varsles = vurdering.varslingsstatus is Varslingsstatus.KAN_VARSLES
     # Without varslingsstatus asked, everything is handed out whatever its age (service messages).

@@ -85,13 +85,16 @@ def _to_datetime(value: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+_STATUS = {status.value: status for status in Registerstatus}
+
+
 def _converters(dialect: str) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
     """(column index, converter) for the columns the driver does not hand over as PersonRecord
     holds them: PostgreSQL only the status; SQLite also datetimes (text) and booleans (0/1)."""
     converters: list[tuple[int, Callable[[Any], Any]]] = []
     for index, name in enumerate(PersonRecord._fields):
-        if name == "status":
-            converters.append((index, Registerstatus))
+        if name == "status":  # a dict lookup: calling the enum class costs several times more
+            converters.append((index, _STATUS.__getitem__))
         elif dialect != "postgres" and name in _DATETIME_COLUMNS:
             converters.append((index, _to_datetime))
         elif dialect != "postgres" and name in _BOOLEAN_COLUMNS:

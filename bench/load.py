@@ -1,10 +1,10 @@
 """Load: concurrent clients doing 1000-person lookups against `krr serve --workers W`.
 
 Starts the server on 127.0.0.1 against PostgreSQL (krr_bench_1000000, seeded by bench/lookup.py
-when it holds persons; otherwise seeded here with --persons), runs C clients for D seconds, and reports
-throughput, p50/p99 latency and errors (which must be zero). Then it checks the audit log holds
-exactly the lookups served: every request carries an X-Request-ID under this run's prefix, so
-the rows and persons counted in `oppslag` can be matched one to one with the responses.
+when it holds persons; otherwise seeded here with --persons), runs C clients for D seconds, and
+reports throughput, p50/p99 latency and errors (which must be zero). Then it checks the audit log
+holds exactly the lookups served: every request carries an X-Request-ID under this run's prefix,
+so the rows and persons counted in `oppslag` can be matched one to one with the responses.
 
     .venv/bin/python bench/load.py --workers 2 --clients 4 --duration 20
 """

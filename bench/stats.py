@@ -2,9 +2,10 @@
 
 SQLite: a copy of bench/results/bench-1000000.sqlite3 when present (migrated; the original is
 left as bench/lookup.py wrote it), else `krr seed --persons 1000000` into a temp file.
-PostgreSQL: the database krr_bench when it exists (migrated and analysed; bench/lookup.py seeds
-it). Times the computation (every request when the buffer is cold: three scans) and a POST
-/graphql answered from the one-minute buffer. Prints a Markdown table for the README.
+PostgreSQL: the database krr_bench_1000000 when it exists (migrated and analysed;
+bench/lookup.py seeds it). Times the computation (every request when the buffer is cold: three
+scans) and a POST /graphql answered from the one-minute buffer. Prints a Markdown table for the
+README.
 
     .venv/bin/python bench/stats.py [--runs 5] [--backend sqlite postgres]
 """
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the app importable
 SQLITE_1M = ROOT / "bench" / "results" / "bench-1000000.sqlite3"
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-POSTGRES_BENCH = "postgres://postgres@127.0.0.1:5432/krr_bench"
+POSTGRES_BENCH = "postgres://postgres@127.0.0.1:5432/krr_bench_1000000"  # bench/lookup.py's 1M
 PERSONS = 1_000_000
 
 
@@ -57,7 +58,8 @@ async def postgres_present() -> bool:
     except (OSError, asyncpg.PostgresError):
         return False
     try:
-        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'krr_bench'"))
+        return bool(await conn.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = 'krr_bench_1000000'"))
     finally:
         await conn.close()
 
@@ -126,7 +128,7 @@ def main() -> None:
             elif asyncio.run(postgres_present()):
                 url = POSTGRES_BENCH
             else:
-                print("PostgreSQL database krr_bench not found: skipped", file=sys.stderr)
+                print("PostgreSQL database krr_bench_1000000 not found: skipped", file=sys.stderr)
                 continue
             result = asyncio.run(measure(url, args.runs, workdir))
             rows.append((backend, result))
