@@ -268,9 +268,7 @@ async def slaa_opp(
     distinct = valider_ids(ids)
     tilgang = await vurder_tilgang(foresporsel.principal, felter)
     kategorier = tilgang.kategorier
-    records = await register.hent_personer(
-        distinct, with_duplicates=Kategori.KONTAKTINFORMASJON in kategorier
-    )
+    records = await register.hent_personer(distinct)
     filtrer = VARSLINGSSTATUS_FELT in felter
     personer = [
         utlever(i, records.get(i), kategorier=kategorier, filtrer_paa_varsling=filtrer,

@@ -44,6 +44,11 @@ class Person(Model):
     mobiltelefonnummer_sist_verifisert = fields.DatetimeField(null=True)
     mobiltelefonnummer_sist_validert = fields.DatetimeField(null=True)
 
+    # Another AKTIV person has the same address: kept by every writer that changes addresses or
+    # status (app.register.oppdater_duplikater), so a lookup reads it instead of probing.
+    epostadresse_duplisert = fields.BooleanField(default=False, db_default=False)
+    mobiltelefonnummer_duplisert = fields.BooleanField(default=False, db_default=False)
+
     postkasseadresse = fields.CharField(max_length=100, null=True)
     postkasseleverandoer: fields.ForeignKeyNullableRelation[Postkasseleverandoer] = (
         fields.ForeignKeyField(

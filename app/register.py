@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from app import db
 from app.models import Registerstatus
 
@@ -49,32 +51,81 @@ _BOOLEAN_COLUMNS = frozenset(
     {"reservasjon", "epostadresse_duplisert", "mobiltelefonnummer_duplisert"}
 )
 
-# Another AKTIV person with the same address makes the address "duplisert".
-_DUPLICATE = (
-    "EXISTS (SELECT 1 FROM person o WHERE o.{col} = p.{col} AND o.status = 'AKTIV'"
-    " AND o.personidentifikator <> p.personidentifikator)"
+# Another AKTIV person with the same address makes the address "duplisert". The flags are
+# stored on the row (a read probing two indexes per person cost the lookup as much as the whole
+# fetch); this is the rule, and oppdater_duplikater the one place that applies it.
+_DUPLIKAT = (
+    "EXISTS (SELECT 1 FROM person o WHERE o.{col} = person.{col} AND o.status = 'AKTIV'"
+    " AND o.personidentifikator <> person.personidentifikator)"
 )
-_NO_DUPLICATE = "(1 = 0)"
+_ADRESSEKOLONNER = ("epostadresse", "mobiltelefonnummer")
 
 
-def _select(with_duplicates: bool, where: str, extra_columns: str = "") -> str:
+def _select(where: str, extra_columns: str = "") -> str:
     """The PersonRecord columns (then `extra_columns`, e.g. ", p.endrings_id") of matching rows.
     Every column is named, so the statement can also serve as a subquery."""
-    dup_epost = _DUPLICATE.format(col="epostadresse") if with_duplicates else _NO_DUPLICATE
-    dup_mobil = _DUPLICATE.format(col="mobiltelefonnummer") if with_duplicates else _NO_DUPLICATE
     return f"""
 SELECT p.personidentifikator, p.status, p.reservasjon, p.reservasjonstidspunkt,
        p.reservasjon_oppdatert,
        p.epostadresse, p.epostadresse_oppdatert, p.epostadresse_sist_verifisert,
-       p.epostadresse_sist_validert, {dup_epost} AS epostadresse_duplisert,
+       p.epostadresse_sist_validert, p.epostadresse_duplisert,
        p.mobiltelefonnummer, p.mobiltelefonnummer_oppdatert,
        p.mobiltelefonnummer_sist_verifisert, p.mobiltelefonnummer_sist_validert,
-       {dup_mobil} AS mobiltelefonnummer_duplisert,
+       p.mobiltelefonnummer_duplisert,
        p.postkasseadresse, p.postkasseleverandoeradresse, l.sertifikat,
        p.spraak, p.spraak_oppdatert{extra_columns}
 FROM person p
 LEFT JOIN postkasseleverandoer l ON l.orgnr = p.postkasseleverandoeradresse
 WHERE {where}"""
+
+
+async def oppdater_duplikater(
+    conn: BaseDBAsyncClient,
+    *,
+    epost: Iterable[str] = (),
+    mobil: Iterable[str] = (),
+    personidentifikatorer: Iterable[str] = (),
+) -> None:
+    """Recompute the stored duplicate flags of everyone holding one of these addresses and of
+    these persons (whose own address may just have gone). Call it in the writing transaction,
+    after the change, with the addresses before and after it, and after taking a change number:
+    the counter row's lock (app.changes) holds every other writer until this one commits, so
+    two writers of one address never recompute without seeing each other's rows."""
+    pids = sorted(set(personidentifikatorer))
+    for kolonne, adresser in zip(_ADRESSEKOLONNER, (sorted(set(epost)), sorted(set(mobil))),
+                                 strict=True):
+        if not adresser and not pids:
+            continue
+        verdier: list[Any] = [*adresser, *pids]
+        ph = _placeholders(conn, len(verdier))
+        hvem = []
+        if adresser:
+            hvem.append(f"{kolonne} IN ({', '.join(ph[:len(adresser)])})")
+        if pids:
+            hvem.append(f"personidentifikator IN ({', '.join(ph[len(adresser):])})")
+        await conn.execute_query(
+            f"UPDATE person SET {kolonne}_duplisert = {_DUPLIKAT.format(col=kolonne)}"
+            f" WHERE {' OR '.join(hvem)}",
+            verdier,
+        )
+
+
+async def oppdater_alle_duplikater(conn: BaseDBAsyncClient) -> None:
+    """The stored duplicate flags of a freshly loaded register (`krr seed`, default false).
+    Only rows whose address some other row also holds can be a duplicate, so only they are
+    recomputed: a bulk load does not rewrite every row."""
+    for kolonne in _ADRESSEKOLONNER:
+        await conn.execute_script(
+            f"UPDATE person SET {kolonne}_duplisert = {_DUPLIKAT.format(col=kolonne)}"
+            f" WHERE {kolonne} IN (SELECT {kolonne} FROM person WHERE {kolonne} IS NOT NULL"
+            f" GROUP BY {kolonne} HAVING COUNT(*) > 1)"
+        )
+
+
+def _placeholders(conn: BaseDBAsyncClient, n: int) -> list[str]:
+    if conn.capabilities.dialect == "postgres":
+        return [f"${i}" for i in range(1, n + 1)]
+    return ["?"] * n
 
 
 def _to_datetime(value: Any) -> dt.datetime | None:
@@ -117,19 +168,17 @@ def records(rows: Iterable[Sequence[Any]]) -> Iterator[PersonRecord]:
         yield make(values)
 
 
-async def hent_personer(
-    ids: Sequence[str], *, with_duplicates: bool = True
-) -> dict[str, PersonRecord]:
+async def hent_personer(ids: Sequence[str]) -> dict[str, PersonRecord]:
     """The stored persons among `ids`, by id, in one statement. Absent ids are not registered."""
     if not ids:
         return {}
     conn = db.connection()
     if db.dialect() == "postgres":
-        sql = _select(with_duplicates, "p.personidentifikator = ANY($1::varchar[])")
+        sql = _select("p.personidentifikator = ANY($1::varchar[])")
         values: list[Any] = [list(ids)]
     else:
         placeholders = ",".join("?" * len(ids))
-        sql = _select(with_duplicates, f"p.personidentifikator IN ({placeholders})")
+        sql = _select(f"p.personidentifikator IN ({placeholders})")
         values = list(ids)
     _, rows = await conn.execute_query(sql, values)
     return {r.personidentifikator: r for r in records(rows)}
@@ -144,9 +193,7 @@ class Endringsside:
     siste_endrings_id: int
 
 
-async def hent_endringer(
-    fra_endrings_id: int, antall: int, *, with_duplicates: bool = True
-) -> Endringsside:
+async def hent_endringer(fra_endrings_id: int, antall: int) -> Endringsside:
     """Persons whose endrings_id is above `fra_endrings_id`, lowest first, at most `antall`,
     with the counter, in one statement: one snapshot, so the page and the last number agree.
 
@@ -157,7 +204,7 @@ async def hent_endringer(
         where = "p.endrings_id > $1 ORDER BY p.endrings_id LIMIT $2"
     else:
         where = "p.endrings_id > ? ORDER BY p.endrings_id LIMIT ?"
-    inner = _select(with_duplicates, where, ", p.endrings_id")
+    inner = _select(where, ", p.endrings_id")
     sql = (
         f"SELECT e.*, t.siste FROM endringsteller t LEFT JOIN ({inner}) e ON 1 = 1"
         " WHERE t.id = 1 ORDER BY e.endrings_id"

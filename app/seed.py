@@ -26,7 +26,7 @@ from dateutil.relativedelta import relativedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from app import db
+from app import db, register
 from app.identifiers import make_id
 from app.models import Postkasseleverandoer, Registerstatus
 
@@ -587,6 +587,7 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
             ], using_db=conn)
             await _insert(conn, dialect, examples, 1)
             await _write_generated(conn, dialect, gen, persons, advance, len(examples) + 1)
+            await register.oppdater_alle_duplikater(conn)
             # The change feed starts over with the new register: 1 .. all persons.
             await conn.execute_query(
                 "UPDATE endringsteller SET siste = "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from app import db, register
 from app.identifiers import make_id
 from app.models import Person, Postkasseleverandoer, Registerstatus
 from tests.conftest import FIXED_NOW
@@ -76,4 +77,13 @@ async def person(
             "mobiltelefonnummer_sist_validert": months_ago(mobil_alder),
         }
     values |= fields
-    return await Person.create(**values)
+    created = await Person.create(**values)
+    # As every writer of the register does: the stored duplicate flags of this person and of
+    # the others holding its addresses.
+    await register.oppdater_duplikater(
+        db.connection(),
+        epost=[created.epostadresse] if created.epostadresse else [],
+        mobil=[created.mobiltelefonnummer] if created.mobiltelefonnummer else [],
+        personidentifikatorer=[personidentifikator],
+    )
+    return created

@@ -30,7 +30,6 @@ from app.lookup import (
     vurder_tilgang,
 )
 from app.models import Person, Registerstatus
-from authz.scopes import Kategori
 
 SPRAAK = ("nb", "nn", "en", "se")
 MAX_ANTALL = 1000
@@ -255,6 +254,13 @@ async def endre_identifikator(fra: str, til: str) -> Identifikatorendring:
                 await Person.filter(personidentifikator=pid).using_db(conn).update(
                     endrings_id=nummer, **endres[pid]
                 )
+        etter = [*adresser, *endres.values()]
+        await register.oppdater_duplikater(
+            conn,
+            epost={r["epostadresse"] for r in etter if r.get("epostadresse")},
+            mobil={r["mobiltelefonnummer"] for r in etter if r.get("mobiltelefonnummer")},
+            personidentifikatorer=endres,
+        )
         await renummerer(conn, delere)
     return Identifikatorendring(fra, til, True, flytting.flyttet, flytting.beholdt)
 
@@ -339,7 +345,7 @@ async def les_endringer(
     tilgang = await vurder_tilgang(foresporsel.principal, felter)
     kategorier = tilgang.kategorier
     side = await register.hent_endringer(
-        fra_endrings_id, antall, with_duplicates=Kategori.KONTAKTINFORMASJON in kategorier
+        fra_endrings_id, antall
     )
     personer = [
         utlever(record.personidentifikator, record, kategorier=kategorier,

@@ -149,6 +149,11 @@ async def _endring(pid: str, *, opprett: bool) -> AsyncIterator[_Endring | None]
                 )
             endring.felter["endrings_id"] = await neste_endrings_id(conn)
             await Person.filter(personidentifikator=pid).using_db(conn).update(**endring.felter)
+            if _ADRESSEFELT & endring.felter.keys():
+                await register.oppdater_duplikater(
+                    conn, epost=foer[0] | etter[0], mobil=foer[1] | etter[1],
+                    personidentifikatorer=[pid],
+                )
             await feed_store.renummerer(conn, delere)
 
 
@@ -188,7 +193,7 @@ def _adresse(endring: _Endring, kanal: Kanal) -> str:
 
 async def hent(pid: str) -> PersonRecord | None:
     """The whole entry as the lookup reads it (duplicate flags included)."""
-    return (await register.hent_personer([pid], with_duplicates=True)).get(pid)
+    return (await register.hent_personer([pid])).get(pid)
 
 
 async def oppslag(

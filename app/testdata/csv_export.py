@@ -34,7 +34,7 @@ from app.paragraf32 import Varslingsstatus
 from app.register import PersonRecord
 from app.testdata import store
 from authz.delegation import Avslag
-from authz.scopes import Handling, Kategori
+from authz.scopes import Handling
 from authz.tokens import TokenError, TokenVerifier
 
 PATH = "/export/personer.csv"
@@ -173,8 +173,7 @@ class Eksport:
         etter: str | None,
     ) -> tuple[list[PersonRecord], list[PersonSvar], bool]:
         records, flere = await store.side(
-            personfilter, foresporsel.now, SIDE, etter,
-            with_duplicates=Kategori.KONTAKTINFORMASJON in tilgang.kategorier,
+            personfilter, foresporsel.now, SIDE, etter
         )
         personer = await store.utlever_side(records, tilgang, foresporsel,
                                             filtrer_paa_varsling=False)

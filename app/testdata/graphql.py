@@ -31,7 +31,7 @@ from app.residents.graphql import PageInfo
 from app.testdata import profiles, store
 from authz.delegation import Avslag
 from authz.principal import Principal
-from authz.scopes import Handling, Kategori
+from authz.scopes import Handling
 
 Info = strawberry.Info[Context, None]
 
@@ -147,7 +147,7 @@ class TestpersonMutation:
         except UgyldigInput as exc:
             raise error(str(exc), BAD_USER_INPUT) from exc
         records = await register.hent_personer(
-            ids, with_duplicates=Kategori.KONTAKTINFORMASJON in tilgang.kategorier
+            ids
         )
         personer = [
             utlever(i, records.get(i), kategorier=tilgang.kategorier,
@@ -201,8 +201,7 @@ class TestpersonQuery:
         records, har_flere = [], False
         if edges or "pageInfo" in valgt:
             records, har_flere = await store.side(
-                personfilter, now, antall, etter,
-                with_duplicates=Kategori.KONTAKTINFORMASJON in tilgang.kategorier,
+                personfilter, now, antall, etter
             )
         try:
             personer = await store.utlever_side(
