@@ -46,7 +46,10 @@ class JaNei(StrEnum):
 
     @classmethod
     def of(cls, value: bool) -> JaNei:
-        return cls.JA if value else cls.NEI
+        return _JA_NEI[bool(value)]
+
+
+_JA_NEI = {True: JaNei.JA, False: JaNei.NEI}
 
 
 class UgyldigInput(ValueError):
@@ -94,7 +97,7 @@ class Kontaktinformasjon:
     mobiltelefonnummer_duplisert: JaNei | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DigitalPost:
     postkasseadresse: str
     postkasseleverandoeradresse: str
@@ -217,14 +220,25 @@ def utlever(
 def _kontaktinformasjon(
     record: PersonRecord, vis_epost: bool, vis_mobil: bool
 ) -> Kontaktinformasjon:
+    epost = vis_epost and bool(record.epostadresse)
+    mobil = vis_mobil and bool(record.mobiltelefonnummer)
+    if epost and mobil:  # the usual case, built in one call
+        return Kontaktinformasjon(
+            record.epostadresse, record.epostadresse_oppdatert,
+            record.epostadresse_sist_verifisert, record.epostadresse_sist_validert,
+            _JA_NEI[record.epostadresse_duplisert],
+            record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
+            record.mobiltelefonnummer_sist_verifisert, record.mobiltelefonnummer_sist_validert,
+            _JA_NEI[record.mobiltelefonnummer_duplisert],
+        )
     info = Kontaktinformasjon()
-    if vis_epost and record.epostadresse:
+    if epost:
         info.epostadresse = record.epostadresse
         info.epostadresse_oppdatert = record.epostadresse_oppdatert
         info.epostadresse_sist_verifisert = record.epostadresse_sist_verifisert
         info.epostadresse_sist_validert = record.epostadresse_sist_validert
         info.epostadresse_duplisert = JaNei.of(record.epostadresse_duplisert)
-    if vis_mobil and record.mobiltelefonnummer:
+    if mobil:
         info.mobiltelefonnummer = record.mobiltelefonnummer
         info.mobiltelefonnummer_oppdatert = record.mobiltelefonnummer_oppdatert
         info.mobiltelefonnummer_sist_verifisert = record.mobiltelefonnummer_sist_verifisert
