@@ -1,5 +1,5 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
-varsle-utlop, send-meldinger."""
+oppdater-duplikater, varsle-utlop, send-meldinger."""
 
 from __future__ import annotations
 
@@ -99,6 +99,23 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
         print(f"krr token: {exc}", file=sys.stderr)
         return 2
     print(token)
+    return 0
+
+
+def _oppdater_duplikater(settings: Settings, _: argparse.Namespace) -> int:
+    """Recompute every stored duplicate flag: after a rolling upgrade past migration 0005, whose
+    previous-release instances wrote addresses without keeping the flags."""
+    from tortoise.transactions import in_transaction
+
+    from app import db, register
+
+    async def run() -> None:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings), in_transaction() as conn:
+            await register.oppdater_alle_duplikater(conn)
+
+    asyncio.run(run())
+    print("duplicate flags recomputed")
     return 0
 
 
@@ -210,6 +227,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "prune-audit", help="delete audit records older than KRR_AUDIT_RETENTION_DAYS"
     ).set_defaults(func=_prune_audit)
+    sub.add_parser(
+        "oppdater-duplikater",
+        help="recompute the stored duplicate flags (after a rolling upgrade past migration 0005)",
+    ).set_defaults(func=_oppdater_duplikater)
     sub.add_parser(
         "varsle-utlop", help="queue a reminder for each channel that passes 18 months within 2"
     ).set_defaults(func=_varsle_utlop)

@@ -111,15 +111,26 @@ async def oppdater_duplikater(
 
 
 async def oppdater_alle_duplikater(conn: BaseDBAsyncClient) -> None:
-    """The stored duplicate flags of a freshly loaded register (`krr seed`, default false).
-    Only rows whose address some other row also holds can be a duplicate, so only they are
-    recomputed: a bulk load does not rewrite every row."""
+    """Every stored duplicate flag recomputed (`krr seed`, `krr oppdater-duplikater`). A flag
+    can only be true where some other row holds the same address: those rows are recomputed,
+    the rest set false only where they are not already, so a bulk load rewrites few rows."""
     for kolonne in _ADRESSEKOLONNER:
-        await conn.execute_script(
-            f"UPDATE person SET {kolonne}_duplisert = {_DUPLIKAT.format(col=kolonne)}"
-            f" WHERE {kolonne} IN (SELECT {kolonne} FROM person WHERE {kolonne} IS NOT NULL"
+        delt = (
+            f"{kolonne} IN (SELECT {kolonne} FROM person WHERE {kolonne} IS NOT NULL"
             f" GROUP BY {kolonne} HAVING COUNT(*) > 1)"
         )
+        await conn.execute_script(
+            f"UPDATE person SET {kolonne}_duplisert = {_DUPLIKAT.format(col=kolonne)}"
+            f" WHERE {delt}"
+        )
+        await conn.execute_script(
+            f"UPDATE person SET {kolonne}_duplisert = {_false(conn)}"
+            f" WHERE {kolonne}_duplisert AND NOT ({delt} AND {kolonne} IS NOT NULL)"
+        )
+
+
+def _false(conn: BaseDBAsyncClient) -> str:
+    return "FALSE" if conn.capabilities.dialect == "postgres" else "0"
 
 
 def _placeholders(conn: BaseDBAsyncClient, n: int) -> list[str]:

@@ -105,3 +105,32 @@ def test_seed_serve_and_query_with_a_dev_token(cli_env):
     finally:
         server.terminate()
         server.communicate(timeout=10)  # reaps the process and closes its pipe
+
+
+def test_oppdater_duplikater_repairs_flags_left_stale(cli_env, tmp_path):
+    """After writes that did not keep the flags (a previous release during a rolling upgrade),
+    the command makes every stored flag what the rule says."""
+    import sqlite3
+
+    krr(cli_env, "migrate")
+    krr(cli_env, "seed", "--persons", "300", "--seed", "7")
+    path = tmp_path / "cli.sqlite3"
+    rule = ("SELECT COUNT(*) FROM person p WHERE p.epostadresse_duplisert <> EXISTS (SELECT 1"
+            " FROM person o WHERE o.epostadresse = p.epostadresse AND o.status = 'AKTIV'"
+            " AND o.personidentifikator <> p.personidentifikator)")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(rule).fetchone()[0] == 0
+        # an old instance moves two persons onto one address, and a third off an address it
+        # shared (its flag, true then, stays true)
+        ids = [r[0] for r in conn.execute(
+            "SELECT personidentifikator FROM person WHERE status = 'AKTIV' AND NOT"
+            " epostadresse_duplisert AND epostadresse IS NOT NULL ORDER BY 1 LIMIT 3")]
+        conn.execute("UPDATE person SET epostadresse = 'gammel@example.no'"
+                     f" WHERE personidentifikator IN ('{ids[0]}', '{ids[1]}')")
+        conn.execute("UPDATE person SET epostadresse = 'egen@example.no',"
+                     f" epostadresse_duplisert = 1 WHERE personidentifikator = '{ids[2]}'")
+        assert conn.execute(rule).fetchone()[0] >= 3
+    done = krr(cli_env, "oppdater-duplikater")
+    assert "recomputed" in done.stdout
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(rule).fetchone()[0] == 0
