@@ -168,6 +168,7 @@ _CONVERTERS = {dialect: _converters(dialect) for dialect in ("postgres", "sqlite
 
 
 def records(rows: Iterable[Sequence[Any]]) -> Iterator[PersonRecord]:
+    """PersonRecords from raw rows of `_select`, converted as the connection's driver needs."""
     converters = _CONVERTERS[db.dialect()]
     make = PersonRecord._make
     for row in rows:

@@ -344,9 +344,7 @@ async def les_endringer(
         raise UgyldigInput(f"antall must be from 1 to {MAX_ANTALL}; got {antall}")
     tilgang = await vurder_tilgang(foresporsel.principal, felter)
     kategorier = tilgang.kategorier
-    side = await register.hent_endringer(
-        fra_endrings_id, antall
-    )
+    side = await register.hent_endringer(fra_endrings_id, antall)
     personer = [
         utlever(record.personidentifikator, record, kategorier=kategorier,
                 filtrer_paa_varsling=False, now=foresporsel.now)

@@ -172,9 +172,7 @@ class Eksport:
         self, personfilter: store.Personfilter, tilgang: Tilgang, foresporsel: Foresporsel,
         etter: str | None,
     ) -> tuple[list[PersonRecord], list[PersonSvar], bool]:
-        records, flere = await store.side(
-            personfilter, foresporsel.now, SIDE, etter
-        )
+        records, flere = await store.side(personfilter, foresporsel.now, SIDE, etter)
         personer = await store.utlever_side(records, tilgang, foresporsel,
                                             filtrer_paa_varsling=False)
         return records, personer, flere

@@ -146,9 +146,7 @@ class TestpersonMutation:
             ids = await store.opprett_testpersoner(antall, profiles.Testprofil(profil), now)
         except UgyldigInput as exc:
             raise error(str(exc), BAD_USER_INPUT) from exc
-        records = await register.hent_personer(
-            ids
-        )
+        records = await register.hent_personer(ids)
         personer = [
             utlever(i, records.get(i), kategorier=tilgang.kategorier,
                     filtrer_paa_varsling=VARSLINGSSTATUS_FELT in felter, now=now)
@@ -200,9 +198,7 @@ class TestpersonQuery:
         now = context.clock()
         records, har_flere = [], False
         if edges or "pageInfo" in valgt:
-            records, har_flere = await store.side(
-                personfilter, now, antall, etter
-            )
+            records, har_flere = await store.side(personfilter, now, antall, etter)
         try:
             personer = await store.utlever_side(
                 records, tilgang, Foresporsel(principal, context.request_id, now),
