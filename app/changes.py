@@ -12,15 +12,20 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 
 async def neste_endrings_id(conn: BaseDBAsyncClient) -> int:
-    """Take the next change number. `conn` must be the writer's transaction (in_transaction).
+    """Take the next change number. `conn` must be the writer's transaction (in_transaction)."""
+    return await ta_endrings_ider(conn, 1)
+
+
+async def ta_endrings_ider(conn: BaseDBAsyncClient, antall: int) -> int:
+    """Take `antall` consecutive change numbers in one statement; the first of them.
 
     execute_query_dict, not execute_query: tortoise's asyncpg client runs a statement starting
     with UPDATE without fetching, so RETURNING would hand back no row on PostgreSQL.
     """
     rows = await conn.execute_query_dict(
-        "UPDATE endringsteller SET siste = siste + 1 WHERE id = 1 RETURNING siste"
+        f"UPDATE endringsteller SET siste = siste + {int(antall)} WHERE id = 1 RETURNING siste"
     )
-    return int(rows[0]["siste"])
+    return int(rows[0]["siste"]) - antall + 1
 
 
 async def siste_endrings_id(conn: BaseDBAsyncClient) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,27 @@ async def lifespan_db(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         await disconnect()
+
+
+class Sql:
+    """Parameters for a raw statement in either dialect: numbered placeholders ($n on PostgreSQL,
+    ?n on SQLite, so a value can be used twice), collected in `verdier` in order."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgres"
+        self.verdier: list[Any] = []
+
+    def __call__(self, verdi: Any) -> str:
+        self.verdier.append(verdi)
+        return f"${len(self.verdier)}" if self.postgres else f"?{len(self.verdier)}"
+
+    def tid(self, moment: dt.datetime) -> str:
+        """A moment as the column holds it: SQLite compares tortoise's UTC text."""
+        moment = moment.astimezone(dt.UTC)
+        return self(moment if self.postgres else moment.isoformat(" "))
+
+    def inn(self, kolonne: str, verdier: Sequence[str]) -> str:
+        """`kolonne` is one of `verdier`: one array parameter on PostgreSQL, a list on SQLite."""
+        if self.postgres:
+            return f"{kolonne} = ANY({self(list(verdier))}::varchar[])"
+        return f"{kolonne} IN ({', '.join(self(v) for v in verdier)})"

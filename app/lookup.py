@@ -49,7 +49,7 @@ class JaNei(StrEnum):
         return _JA_NEI[bool(value)]
 
 
-_JA_NEI = {True: JaNei.JA, False: JaNei.NEI}
+_JA_NEI = {True: JaNei.JA, False: JaNei.NEI}  # a lookup: cheaper per person than a call
 
 
 class UgyldigInput(ValueError):
@@ -220,31 +220,21 @@ def utlever(
 def _kontaktinformasjon(
     record: PersonRecord, vis_epost: bool, vis_mobil: bool
 ) -> Kontaktinformasjon:
-    epost = vis_epost and bool(record.epostadresse)
-    mobil = vis_mobil and bool(record.mobiltelefonnummer)
-    if epost and mobil:  # the usual case, built in one call
-        return Kontaktinformasjon(
-            record.epostadresse, record.epostadresse_oppdatert,
-            record.epostadresse_sist_verifisert, record.epostadresse_sist_validert,
-            _JA_NEI[record.epostadresse_duplisert],
-            record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
-            record.mobiltelefonnummer_sist_verifisert, record.mobiltelefonnummer_sist_validert,
-            _JA_NEI[record.mobiltelefonnummer_duplisert],
-        )
-    info = Kontaktinformasjon()
-    if epost:
-        info.epostadresse = record.epostadresse
-        info.epostadresse_oppdatert = record.epostadresse_oppdatert
-        info.epostadresse_sist_verifisert = record.epostadresse_sist_verifisert
-        info.epostadresse_sist_validert = record.epostadresse_sist_validert
-        info.epostadresse_duplisert = JaNei.of(record.epostadresse_duplisert)
-    if mobil:
-        info.mobiltelefonnummer = record.mobiltelefonnummer
-        info.mobiltelefonnummer_oppdatert = record.mobiltelefonnummer_oppdatert
-        info.mobiltelefonnummer_sist_verifisert = record.mobiltelefonnummer_sist_verifisert
-        info.mobiltelefonnummer_sist_validert = record.mobiltelefonnummer_sist_validert
-        info.mobiltelefonnummer_duplisert = JaNei.of(record.mobiltelefonnummer_duplisert)
-    return info
+    epost = (
+        (record.epostadresse, record.epostadresse_oppdatert, record.epostadresse_sist_verifisert,
+         record.epostadresse_sist_validert, _JA_NEI[record.epostadresse_duplisert])
+        if vis_epost and record.epostadresse else _INGEN_KANAL
+    )
+    mobil = (
+        (record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
+         record.mobiltelefonnummer_sist_verifisert, record.mobiltelefonnummer_sist_validert,
+         _JA_NEI[record.mobiltelefonnummer_duplisert])
+        if vis_mobil and record.mobiltelefonnummer else _INGEN_KANAL
+    )
+    return Kontaktinformasjon(*epost, *mobil)
+
+
+_INGEN_KANAL = (None,) * 5  # a channel withheld or absent: its five fields
 
 
 _ATTRIBUTT = {felt: re.sub(r"(?<!^)(?=[A-Z])", "_", felt).lower() for felt in PERSON_FELT}

@@ -96,17 +96,12 @@ async def oppdater_duplikater(
                                  strict=True):
         if not adresser and not pids:
             continue
-        verdier: list[Any] = [*adresser, *pids]
-        ph = _placeholders(conn, len(verdier))
-        hvem = []
-        if adresser:
-            hvem.append(f"{kolonne} IN ({', '.join(ph[:len(adresser)])})")
-        if pids:
-            hvem.append(f"personidentifikator IN ({', '.join(ph[len(adresser):])})")
+        sql = db.Sql(conn.capabilities.dialect)
+        hvem = [sql.inn(k, v) for k, v in ((kolonne, adresser), ("personidentifikator", pids)) if v]
         await conn.execute_query(
             f"UPDATE person SET {kolonne}_duplisert = {_DUPLIKAT.format(col=kolonne)}"
             f" WHERE {' OR '.join(hvem)}",
-            verdier,
+            sql.verdier,
         )
 
 
@@ -124,19 +119,9 @@ async def oppdater_alle_duplikater(conn: BaseDBAsyncClient) -> None:
             f" WHERE {delt}"
         )
         await conn.execute_script(
-            f"UPDATE person SET {kolonne}_duplisert = {_false(conn)}"
+            f"UPDATE person SET {kolonne}_duplisert = FALSE"
             f" WHERE {kolonne}_duplisert AND NOT ({delt} AND {kolonne} IS NOT NULL)"
         )
-
-
-def _false(conn: BaseDBAsyncClient) -> str:
-    return "FALSE" if conn.capabilities.dialect == "postgres" else "0"
-
-
-def _placeholders(conn: BaseDBAsyncClient, n: int) -> list[str]:
-    if conn.capabilities.dialect == "postgres":
-        return [f"${i}" for i in range(1, n + 1)]
-    return ["?"] * n
 
 
 def _to_datetime(value: Any) -> dt.datetime | None:
@@ -184,15 +169,9 @@ async def hent_personer(ids: Sequence[str]) -> dict[str, PersonRecord]:
     """The stored persons among `ids`, by id, in one statement. Absent ids are not registered."""
     if not ids:
         return {}
-    conn = db.connection()
-    if db.dialect() == "postgres":
-        sql = _select("p.personidentifikator = ANY($1::varchar[])")
-        values: list[Any] = [list(ids)]
-    else:
-        placeholders = ",".join("?" * len(ids))
-        sql = _select(f"p.personidentifikator IN ({placeholders})")
-        values = list(ids)
-    _, rows = await conn.execute_query(sql, values)
+    sql = db.Sql(db.dialect())
+    statement = _select(sql.inn("p.personidentifikator", ids))
+    _, rows = await db.connection().execute_query(statement, sql.verdier)
     return {r.personidentifikator: r for r in records(rows)}
 
 

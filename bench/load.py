@@ -41,6 +41,7 @@ from bench.lookup import (  # noqa: E402 - after the path is set
     free_port,
     krr,
     percentile,
+    person_count,
     sample_ids,
     wait_until_up,
 )
@@ -83,13 +84,6 @@ async def audit_totals(run: str | None = None) -> tuple[int, int]:
     )
 
 
-async def person_count() -> int:
-    try:
-        return (await _pg("SELECT count(*), 0 FROM person"))[0]
-    except Exception:  # no table yet: a fresh database
-        return 0
-
-
 async def client(
     number: int, url: str, token: str, batches: list[list[str]], run: str, until: float,
     tally: Tally,
@@ -129,9 +123,9 @@ async def run_load(args: argparse.Namespace) -> dict[str, object]:
     env = env_for(POSTGRES_BENCH, var_dir) | {
         "KRR_RATE_PERSONS": "10000000/s,10000000", "KRR_RATE_REQUESTS": "10000/s,10000",
     }
-    if await person_count() < 1000:
+    if await person_count(POSTGRES_BENCH) < 1000:
         krr(env, "seed", "--persons", str(args.persons), "--seed", "1")
-    persons_in_register = await person_count()
+    persons_in_register = await person_count(POSTGRES_BENCH)
     ids = await sample_ids(POSTGRES_BENCH, 1000 * args.batches, random.Random(args.seed))
     batches = [ids[i:i + 1000] for i in range(0, len(ids), 1000)]
     token = krr(env, "token", "--scope", SCOPES, "--consumer", CONSUMER, "--ttl", "7200").strip()

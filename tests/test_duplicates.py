@@ -18,7 +18,7 @@ from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 
 # The rule written out independently of app.register, as the oracle of these tests.
-_AVVIK = """SELECT p.personidentifikator FROM person p WHERE
+AVVIK = """SELECT p.personidentifikator FROM person p WHERE
  p.epostadresse_duplisert <> EXISTS (SELECT 1 FROM person o WHERE o.epostadresse = p.epostadresse
    AND o.status = 'AKTIV' AND o.personidentifikator <> p.personidentifikator)
  OR p.mobiltelefonnummer_duplisert <> EXISTS (SELECT 1 FROM person o
@@ -28,7 +28,7 @@ _AVVIK = """SELECT p.personidentifikator FROM person p WHERE
 
 async def avvik() -> list[str]:
     """Persons whose stored flags differ from the rule (none, when every writer kept them)."""
-    _, rows = await database.connection().execute_query(_AVVIK)
+    _, rows = await database.connection().execute_query(AVVIK)
     return [r[0] for r in rows]
 
 

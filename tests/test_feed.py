@@ -15,6 +15,7 @@ from app.db import connection
 from app.models import Person, Registerstatus
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, new_id, person, provider
+from tests.test_lookup import NO_VARSLING
 
 HENTENDRING = "krr:global/hentendring.read"
 KONTAKT = "krr:global/kontaktinformasjon.read"
@@ -23,17 +24,7 @@ SPRAAK = "krr:global/spraak.write"
 FOLKEREGISTER = "krr:admin/folkeregister"
 ALLE = f"{HENTENDRING} {KONTAKT} {POST}"
 
-FIELDS = """
-  personidentifikator status reservasjon reservasjonstidspunkt reservasjonOppdatert
-  spraak spraakOppdatert sertifikat
-  digitalPost { postkasseadresse postkasseleverandoeradresse }
-  kontaktinformasjon {
-    epostadresse epostadresseOppdatert epostadresseSistVerifisert epostadresseSistValidert
-    epostadresseDuplisert
-    mobiltelefonnummer mobiltelefonnummerOppdatert mobiltelefonnummerSistVerifisert
-    mobiltelefonnummerSistValidert mobiltelefonnummerDuplisert
-  }
-"""
+FIELDS = NO_VARSLING  # the feed has no varslingsstatus
 FEED = """query($fra: Int!, $antall: Int) {
   endringer(fraEndringsId: $fra, antall: $antall) {
     fraEndringsId tilEndringsId sisteEndringsId personer { %s }

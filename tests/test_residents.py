@@ -19,6 +19,7 @@ from app.models import Person, Registerstatus
 from authz.principal import Principal
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import CERT, DIGIPOST, EBOKS, months_ago, new_id, person, provider
+from tests.test_lookup import ALL_FIELDS
 
 READ = "krr:user/kontaktinformasjon.read"
 WRITE = "krr:user/kontaktinformasjon.write"
@@ -26,17 +27,7 @@ POST = "krr:user/digitalpost.read"
 SPRAAK = "krr:user/spraak.write"
 ALL = f"{READ} {WRITE} {POST} {SPRAAK}"
 
-PERSON = """
-  personidentifikator status reservasjon reservasjonstidspunkt reservasjonOppdatert
-  varslingsstatus spraak spraakOppdatert sertifikat
-  digitalPost { postkasseadresse postkasseleverandoeradresse }
-  kontaktinformasjon {
-    epostadresse epostadresseOppdatert epostadresseSistVerifisert epostadresseSistValidert
-    epostadresseDuplisert
-    mobiltelefonnummer mobiltelefonnummerOppdatert mobiltelefonnummerSistVerifisert
-    mobiltelefonnummerSistValidert mobiltelefonnummerDuplisert
-  }
-"""
+PERSON = ALL_FIELDS
 MEG = f"person {{ {PERSON} }} maaBekrefte utloperSnart utlopt"
 RESULTAT = f"meg {{ {MEG} }} advarsler {{ kode melding }}"
 NOW = FIXED_NOW.isoformat()

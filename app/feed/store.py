@@ -254,12 +254,8 @@ async def endre_identifikator(fra: str, til: str) -> Identifikatorendring:
                 await Person.filter(personidentifikator=pid).using_db(conn).update(
                     endrings_id=nummer, **endres[pid]
                 )
-        etter = [*adresser, *endres.values()]
         await register.oppdater_duplikater(
-            conn,
-            epost={r["epostadresse"] for r in etter if r.get("epostadresse")},
-            mobil={r["mobiltelefonnummer"] for r in etter if r.get("mobiltelefonnummer")},
-            personidentifikatorer=endres,
+            conn, **_adresser([*adresser, *endres.values()]), personidentifikatorer=endres
         )
         await renummerer(conn, delere)
     return Identifikatorendring(fra, til, True, flytting.flyttet, flytting.beholdt)
@@ -269,12 +265,15 @@ async def _laas_delere(
     conn: BaseDBAsyncClient, rader: Sequence[Rad], unntatt: Sequence[str]
 ) -> list[str]:
     """The other AKTIV holders of these rows' addresses, locked, in id order."""
-    return await laas_andre_innehavere(
-        conn,
-        epost={r["epostadresse"] for r in rader if r["epostadresse"]},
-        mobil={r["mobiltelefonnummer"] for r in rader if r["mobiltelefonnummer"]},
-        unntatt=unntatt,
-    )
+    return await laas_andre_innehavere(conn, **_adresser(rader), unntatt=unntatt)
+
+
+def _adresser(rader: Sequence[Rad]) -> dict[str, set[str]]:
+    """The e-mail addresses and mobile numbers these rows hold."""
+    return {
+        "epost": {r["epostadresse"] for r in rader if r["epostadresse"]},
+        "mobil": {r["mobiltelefonnummer"] for r in rader if r["mobiltelefonnummer"]},
+    }
 
 
 async def laas_andre_innehavere(

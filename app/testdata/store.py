@@ -11,13 +11,13 @@ import binascii
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app import db, paragraf32, register, seed
+from app.changes import ta_endrings_ider
 from app.feed.store import SPRAAK
 from app.lookup import (
     VARSLINGSSTATUS_FELT,
@@ -102,7 +102,7 @@ async def opprett_testpersoner(antall: int, profil: Testprofil, now: dt.datetime
                 # counter row is locked), so their stored duplicate flags are rightly false.
                 if profil is Testprofil.FULL:
                     await _sikre_leverandoerer(conn)
-                forste = await _ta_endrings_ider(conn, antall)
+                forste = await ta_endrings_ider(conn, antall)
                 rows = await _uten_kollisjoner(conn, tegner, tegner.rows(antall))
                 await seed._insert(conn, dialect, rows, forste)
         except _TATT:
@@ -124,15 +124,6 @@ async def _sikre_leverandoerer(conn: BaseDBAsyncClient) -> None:
             " ON CONFLICT (orgnr) DO NOTHING",
             [orgnr, navn, seed._certificate(pem)],
         )
-
-
-async def _ta_endrings_ider(conn: BaseDBAsyncClient, antall: int) -> int:
-    """Take `antall` consecutive change numbers in one statement; the first of them. Same row
-    and lock as app.changes.neste_endrings_id (execute_query_dict for the same reason)."""
-    rows = await conn.execute_query_dict(
-        f"UPDATE endringsteller SET siste = siste + {int(antall)} WHERE id = 1 RETURNING siste"
-    )
-    return int(rows[0]["siste"]) - antall + 1
 
 
 async def _uten_kollisjoner(
@@ -161,7 +152,7 @@ async def _tatte(
     conn: BaseDBAsyncClient, ids: list[str], epost: list[str], mobil: list[str]
 ) -> tuple[set[str], set[str], set[str]]:
     """Which of these ids, e-mail addresses and mobiles any stored entry holds."""
-    sql = _Sql(db.dialect())
+    sql = db.Sql(db.dialect())
     vilkaar = [sql.inn(f"p.{kol}", verdier) for kol, verdier in (
         ("personidentifikator", ids), ("epostadresse", epost), ("mobiltelefonnummer", mobil)
     ) if verdier]
@@ -216,28 +207,6 @@ class Personfilter:
         return felter
 
 
-class _Sql:
-    """Numbered placeholders ($n on PostgreSQL, ?n on SQLite), so a value can be used twice."""
-
-    def __init__(self, dialect: str) -> None:
-        self.postgres = dialect == "postgres"
-        self.verdier: list[Any] = []
-
-    def __call__(self, verdi: Any) -> str:
-        self.verdier.append(verdi)
-        return f"${len(self.verdier)}" if self.postgres else f"?{len(self.verdier)}"
-
-    def tid(self, moment: dt.datetime) -> str:
-        """A moment as the column holds it: SQLite compares tortoise's UTC text."""
-        moment = moment.astimezone(dt.UTC)
-        return self(moment if self.postgres else moment.isoformat(" "))
-
-    def inn(self, kolonne: str, verdier: Sequence[str]) -> str:
-        if self.postgres:
-            return f"{kolonne} = ANY({self(list(verdier))}::varchar[])"
-        return f"{kolonne} IN ({', '.join(self(v) for v in verdier)})"
-
-
 _AKTIV = "p.status = 'AKTIV'"
 _har = paragraf32.har_adresse_sql
 
@@ -246,7 +215,7 @@ def _ja_nei(vilkaar: str, ja: bool) -> str:
     return vilkaar if ja else f"NOT {vilkaar}"
 
 
-def _where(filter: Personfilter, now: dt.datetime, sql: _Sql) -> str:
+def _where(filter: Personfilter, now: dt.datetime, sql: db.Sql) -> str:
     """The filter as one NULL-safe condition (NOT of a part is its exact complement)."""
     deler = []
     if filter.status is not None:
@@ -272,7 +241,7 @@ def _where(filter: Personfilter, now: dt.datetime, sql: _Sql) -> str:
 
 async def tell(filter: Personfilter, now: dt.datetime) -> int:
     """How many entries match (one statement)."""
-    sql = _Sql(db.dialect())
+    sql = db.Sql(db.dialect())
     where = _where(filter, now, sql)
     _, rows = await db.connection().execute_query(
         f"SELECT COUNT(*) FROM person p WHERE {where}", sql.verdier
@@ -285,7 +254,7 @@ async def side(
 ) -> tuple[list[PersonRecord], bool]:
     """Up to `first` matching entries after id `etter`, in id order (one statement, keyset on the
     primary key), and whether more follow."""
-    sql = _Sql(db.dialect())
+    sql = db.Sql(db.dialect())
     where = _where(filter, now, sql)
     if etter is not None:
         where += f" AND p.personidentifikator > {sql(etter)}"
