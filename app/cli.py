@@ -52,7 +52,7 @@ def _migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 def _seed(settings: Settings, args: argparse.Namespace) -> int:
     from app import db
-    from app.seed import seed_register
+    from app.testdata.seed import seed_register
 
     if settings.is_prod:
         print("krr seed: refused with KRR_ENV=prod (it replaces the register)", file=sys.stderr)
@@ -107,7 +107,8 @@ def _oppdater_duplikater(settings: Settings, _: argparse.Namespace) -> int:
     previous-release instances wrote addresses without keeping the flags."""
     from tortoise.transactions import in_transaction
 
-    from app import db, register
+    from app import db
+    from app.personer import register
 
     async def run() -> None:
         await db.migrate(settings)
@@ -123,7 +124,7 @@ def _prune_audit(settings: Settings, _: argparse.Namespace) -> int:
     import datetime as dt
 
     from app import db
-    from app.audit.store import prune
+    from app.revisjon.store import prune
 
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=settings.audit_retention_days)
 
@@ -145,7 +146,7 @@ def _varsle_utlop(settings: Settings, _: argparse.Namespace) -> int:
     import datetime as dt
 
     from app import db
-    from app.messages.reminders import varsle_utlop
+    from app.meldinger.paaminnelser import varsle_utlop
 
     async def run() -> int:
         await db.migrate(settings)
@@ -160,8 +161,8 @@ def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
     import datetime as dt
 
     from app import db
-    from app.messages.outbox import send_ventende
-    from app.messages.senders import sender_for
+    from app.meldinger.outbox import send_ventende
+    from app.meldinger.senders import sender_for
 
     async def run() -> tuple[int, int]:
         await db.migrate(settings)
@@ -183,7 +184,7 @@ def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
-    from app.api.schema import export_sdl
+    from app.edge.schema import export_sdl
 
     sys.stdout.write(export_sdl())
     return 0

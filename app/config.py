@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from app.ratelimit import DEFAULT_LIMITS, Limits, parse_rate
+from app.edge.ratelimit import DEFAULT_LIMITS, Limits, parse_rate
 from authz.tokens import ISSUER_KINDS, TrustedIssuer
 
 Env = Literal["dev", "test", "prod"]

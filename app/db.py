@@ -17,7 +17,7 @@ from app.config import Settings
 
 APP_LABEL = "models"
 MODEL_MODULES = [
-    "app.models", "app.delegations.models", "app.audit.models", "app.messages.models"
+    "app.personer.models", "app.delegering.models", "app.revisjon.models", "app.meldinger.models"
 ]
 
 

@@ -29,9 +29,7 @@ from strawberry.asgi import GraphQL
 
 from app import db, faults, logs, observability
 from app.api.context import Clock, Context, utc_now
-from app.api.schema import build_schema
-from app.config import Settings
-from app.limits import (
+from app.api.limits import (
     MAX_BODY_BYTES,
     PayloadTooLarge,
     RequestLimits,
@@ -40,10 +38,12 @@ from app.limits import (
     payload_too_large,
     read_body,
 )
-from app.messages.senders import utsender
-from app.ratelimit import Limiter, build_limiter, over_limit, persons_asked
-from app.stats.page import side as statistikk_side
-from app.stats.store import Buffer as StatistikkBuffer
+from app.config import Settings
+from app.edge.ratelimit import Limiter, build_limiter, over_limit, persons_asked
+from app.edge.schema import build_schema
+from app.meldinger.senders import utsender
+from app.statistikk.page import side as statistikk_side
+from app.statistikk.store import Buffer as StatistikkBuffer
 from authz.dev_issuer import DevIssuer
 from authz.principal import Anonym, Caller
 from authz.scopes import OFFENTLIGE_FELT

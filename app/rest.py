@@ -28,10 +28,11 @@ from starlette.types import Receive, Scope, Send
 from app import logs
 from app.api.context import Clock
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE
-from app.feed import store as feed_store
+from app.api.limits import MAX_BODY_BYTES, PayloadTooLarge, payload_too_large, read_body
+from app.edge.ratelimit import over_limit
+from app.endringer import store as feed_store
 from app.http import bearer_token, replay_body, request_id_of, unauthorized
-from app.limits import MAX_BODY_BYTES, PayloadTooLarge, payload_too_large, read_body
-from app.lookup import (
+from app.personer.oppslag import (
     VARSLINGSSTATUS_FELT,
     Foresporsel,
     PersonSvar,
@@ -40,7 +41,6 @@ from app.lookup import (
     UgyldigInput,
     slaa_opp,
 )
-from app.ratelimit import over_limit
 from authz.delegation import Avslag
 from authz.principal import Principal
 from authz.scopes import (

@@ -21,7 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from app import identifiers
+from authz import identifikatorer as identifiers
 from authz.tokens import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno
 
 DEV_ISSUER = "https://krr.localhost/dev-issuer/"

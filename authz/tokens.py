@@ -32,7 +32,7 @@ from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 from stdnum.no import orgnr
 
-from app import identifiers
+from authz import identifikatorer as identifiers
 from authz.principal import Caller, Innbygger, Principal
 
 if TYPE_CHECKING:

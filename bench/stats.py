@@ -68,7 +68,7 @@ async def measure(url: str, runs: int, workdir: Path) -> dict[str, object]:
     from app import db
     from app.config import Settings
     from app.http import create_app
-    from app.stats.store import statistikk
+    from app.statistikk.store import statistikk
 
     settings = Settings(env="test", database_url=url, var_dir=workdir)
     await db.migrate(settings)

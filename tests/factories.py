@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from app import db, register
-from app.identifiers import make_id
-from app.models import Person, Postkasseleverandoer, Registerstatus
+from app import db
+from app.personer import register
+from app.personer.models import Person, Postkasseleverandoer, Registerstatus
+from authz.identifikatorer import make_id
 from tests.conftest import FIXED_NOW
 
 DIGIPOST = "984661185"

@@ -16,9 +16,9 @@ import pytest
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app import db as database
-from app.audit import store
-from app.audit.models import Oppslag, OppslagPerson
 from app.config import ConfigError, load_settings
+from app.revisjon import store
+from app.revisjon.models import Oppslag, OppslagPerson
 from authz.principal import Principal
 from authz.scopes import Kategori
 from tests.conftest import CONSUMER, FIXED_NOW

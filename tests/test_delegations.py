@@ -10,8 +10,8 @@ import uuid
 import httpx
 import pytest
 
-from app.delegations import store
-from app.delegations.models import Delegering, Delegeringsordning
+from app.delegering import store
+from app.delegering.models import Delegering, Delegeringsordning
 from app.http import create_app
 from authz import delegation as rules
 from authz.principal import Principal

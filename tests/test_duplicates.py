@@ -7,13 +7,13 @@ import asyncio
 import datetime as dt
 
 from app import db as database
-from app import register
-from app.feed.store import endre_identifikator
-from app.messages.models import Kanal
-from app.models import Person
-from app.residents import store as residents
-from app.seed import seed_register
+from app.endringer.store import endre_identifikator
+from app.innbyggere import store as residents
+from app.meldinger.models import Kanal
+from app.personer import register
+from app.personer.models import Person
 from app.testdata import store as testdata
+from app.testdata.seed import seed_register
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import Person, Registerstatus
+from app.personer.models import Person, Registerstatus
 from tests.factories import DIGIPOST, EBOKS, months_ago, new_id, provider
 from tests.test_feed import FOLKEREGISTER, gql, registrert, siste
 

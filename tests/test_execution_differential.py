@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from app import http as app_http
 from app.api.execution import PlannedExecutionContext
-from app.api.schema import build_schema
 from app.config import Settings
-from app.models import Registerstatus
+from app.edge.schema import build_schema
+from app.personer.models import Registerstatus
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, EBOKS, months_ago, new_id, person, provider
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import changes
 from app import db as database
-from app.models import Person
-from app.residents import store as residents
+from app.innbyggere import store as residents
+from app.personer import endringsnummer as changes
+from app.personer.models import Person
 from authz.scopes import DIGITALPOST_READ, KONTAKTINFORMASJON_READ
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
@@ -167,7 +167,7 @@ async def test_resident_change_fails_half_way_leaves_nothing(db, monkeypatch) ->
     """_endring creates the entry (first statement), then takes a change number: failing there
     must roll the insert back too."""
     pid = new_id(2)
-    monkeypatch.setattr("app.residents.store.neste_endrings_id", _fail)
+    monkeypatch.setattr("app.innbyggere.store.neste_endrings_id", _fail)
     with pytest.raises(Injected):
         await residents.reserver(pid, FIXED_NOW)
     assert not await Person.exists(personidentifikator=pid)
@@ -180,7 +180,7 @@ async def test_resident_update_fails_half_way_keeps_old_values(db, monkeypatch) 
     await person(pid, reservasjon=False)
     before = await Person.get(personidentifikator=pid)
     counter = await changes.siste_endrings_id(database.connection())
-    monkeypatch.setattr("app.feed.store.renummerer", _fail)
+    monkeypatch.setattr("app.endringer.store.renummerer", _fail)
     with pytest.raises(Injected):
         await residents.reserver(pid, FIXED_NOW)
     after = await Person.get(personidentifikator=pid)

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from tortoise.transactions import in_transaction
 
-from app.audit.models import Oppslag, OppslagPerson
-from app.changes import neste_endrings_id, siste_endrings_id
 from app.db import connection
-from app.models import Person, Registerstatus
+from app.personer.endringsnummer import neste_endrings_id, siste_endrings_id
+from app.personer.models import Person, Registerstatus
+from app.revisjon.models import Oppslag, OppslagPerson
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, new_id, person, provider
 from tests.test_lookup import NO_VARSLING
@@ -397,7 +397,7 @@ async def test_copy_is_exact_with_writers_running_concurrently(lookup_client, mi
 
 async def test_one_statement_per_page(client, mint, monkeypatch):
     """The page and the counter come from one statement (one snapshot)."""
-    from app import register
+    from app.personer import register
 
     for i in range(3):
         await registrert(new_id(400 + i))

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.no.fodselsnummer import calc_check_digit1, calc_check_digit2
 
-from app.identifiers import birth_date, check_digits, make_id, problem
+from authz.identifikatorer import birth_date, check_digits, make_id, problem
 
 VALID = [
     "17912099997",  # synthetic (month + 80)

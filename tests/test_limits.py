@@ -238,7 +238,7 @@ def literal(ids: list[str]) -> str:
 @pytest.fixture
 def lookups(monkeypatch):
     """Every call to the lookup, to show that a refused request looks nobody up."""
-    from app.persons import queries
+    from app.personer import graphql as queries
 
     calls: list[int] = []
     real = queries.slaa_opp

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.models import Registerstatus
+from app.personer.models import Registerstatus
 from tests.conftest import FIXED_NOW
 from tests.factories import CERT, DIGIPOST, months_ago, new_id, person, provider
 
@@ -144,7 +144,7 @@ async def test_more_than_1000_ids_are_refused(client, mint):
 
 
 async def test_1000_persons_are_read_with_one_sql_statement(client, mint, monkeypatch):
-    from app import register
+    from app.personer import register
 
     ids = [new_id(i) for i in range(1000)]
     for i in ids[:5]:

@@ -19,9 +19,9 @@ from tortoise.transactions import in_transaction
 
 from app import db as database
 from app.config import ConfigError, Settings, load_settings
-from app.messages import outbox
-from app.messages.models import Kanal, Melding
-from app.messages.outbox import (
+from app.meldinger import outbox
+from app.meldinger.models import Kanal, Melding
+from app.meldinger.outbox import (
     LEASE,
     SendeFeil,
     UtgaaendeMelding,
@@ -30,7 +30,7 @@ from app.messages.outbox import (
     legg_i_utboks,
     send_ventende,
 )
-from app.messages.senders import (
+from app.meldinger.senders import (
     IkkeKonfigurert,
     LoggingSender,
     SmsSender,

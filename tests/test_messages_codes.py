@@ -10,14 +10,14 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from app import db as database
-from app.messages.codes import (
+from app.meldinger.engangskoder import (
     MAKS_KODER,
     KodeFeil,
     Kodefeil,
     opprett_kode,
     verifiser_kode,
 )
-from app.messages.models import Engangskode, Kanal, Melding
+from app.meldinger.models import Engangskode, Kanal, Melding
 from tests.conftest import FIXED_NOW
 
 NOW = FIXED_NOW

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from dateutil.relativedelta import relativedelta
 
-from app.messages.models import Kanal, Melding
-from app.messages.reminders import varsle_utlop
-from app.models import Person, Registerstatus
+from app.meldinger.models import Kanal, Melding
+from app.meldinger.paaminnelser import varsle_utlop
+from app.personer.models import Person, Registerstatus
 from tests.conftest import FIXED_NOW
 from tests.factories import months_ago, new_id, person
 

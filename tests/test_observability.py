@@ -13,8 +13,9 @@ import httpx
 import orjson
 import pytest
 
-from app import cli, logs, observability, register
+from app import cli, logs, observability
 from app.http import create_app
+from app.personer import register
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 from tests.test_lookup import lookup
@@ -102,7 +103,7 @@ async def test_metrics_count_operations_disclosures_and_refusals(client, mint):
 def test_operation_label_uses_schema_fields_not_client_names():
     from graphql import parse
 
-    from app.api.schema import build_schema
+    from app.edge.schema import build_schema
 
     schema = build_schema()._schema
     doc = parse("query Kari17912099997 { a: personer(personidentifikatorer: []) { status } "

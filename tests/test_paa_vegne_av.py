@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from app.audit.models import Oppslag, OppslagPerson
-from app.delegations.models import Delegering, Delegeringsordning
+from app.delegering.models import Delegering, Delegeringsordning
+from app.revisjon.models import Oppslag, OppslagPerson
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import DIGIPOST, new_id, person, provider
 from tests.test_lookup import BOTH, KONTAKT, POST, lookup
@@ -138,7 +138,7 @@ async def test_forbidden_fields_are_not_logged_as_disclosed(client, mint):
 
 
 async def test_when_the_audit_log_cannot_be_written_nothing_is_disclosed(client, mint, monkeypatch):
-    from app.audit import store
+    from app.revisjon import store
 
     pid = await _person_with_mailbox()
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from app.paragraf32 import Kanal, Varslingsstatus, er_fersk, frist, vurder
+from app.personer.paragraf32 import Kanal, Varslingsstatus, er_fersk, frist, vurder
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 CUTOFF = dt.datetime(2024, 12, 15, 12, 0, tzinfo=dt.UTC)

@@ -14,8 +14,8 @@ import pytest
 import redis.asyncio as redis
 
 from app.config import ConfigError, Settings, load_settings
+from app.edge.ratelimit import Limits, MemoryLimiter, Rate, RedisLimiter, persons_asked
 from app.http import create_app
-from app.ratelimit import Limits, MemoryLimiter, Rate, RedisLimiter, persons_asked
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 
@@ -179,7 +179,7 @@ async def test_unreachable_redis_fails_open_to_the_local_limit(db, mint, caplog)
             assert_429(await c.post("/graphql", json=lookup_body([pid]), headers=token))
     finally:
         await limiter.aclose()
-    warnings = [r.getMessage() for r in caplog.records if r.name == "app.ratelimit"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "app.edge.ratelimit"
                 and r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "Redis unavailable" in warnings[0]
     assert pid not in caplog.text
@@ -192,7 +192,7 @@ def test_default_app_limits_in_process(db):
 
 
 def test_a_cost_of_exactly_the_burst_is_allowed_whatever_the_clock():
-    from app.ratelimit import _gcra
+    from app.edge.ratelimit import _gcra
 
     rate = Rate(3, 5)  # 1/3 s per unit: (now + 5/3) - now - 5/3 rounds above 0 at these clocks
     for now in (98_765.4321, 5e6 + 0.77, 1.7e9 + 0.123):

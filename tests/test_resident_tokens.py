@@ -22,8 +22,8 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from app.identifiers import make_id
 from authz.dev_issuer import DEV_ISSUER, DevIssuer
+from authz.identifikatorer import make_id
 from authz.principal import Innbygger, Principal
 from authz.tokens import TokenError, TokenVerifier, TrustedIssuer
 from tests.factories import new_id

@@ -10,12 +10,12 @@ import httpx
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from app.audit.store import skriv_oppslag
-from app.changes import siste_endrings_id
 from app.db import connection
 from app.http import create_app
-from app.messages.models import Engangskode, Melding
-from app.models import Person, Registerstatus
+from app.meldinger.models import Engangskode, Melding
+from app.personer.endringsnummer import siste_endrings_id
+from app.personer.models import Person, Registerstatus
+from app.revisjon.store import skriv_oppslag
 from authz.principal import Principal
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import CERT, DIGIPOST, EBOKS, months_ago, new_id, person, provider

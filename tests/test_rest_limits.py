@@ -6,8 +6,8 @@ import dataclasses
 
 import httpx
 
+from app.edge.ratelimit import Limits, MemoryLimiter, Rate
 from app.http import create_app
-from app.ratelimit import Limits, MemoryLimiter, Rate
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 

@@ -12,17 +12,17 @@ from cryptography.x509.oid import NameOID
 from dateutil.relativedelta import relativedelta
 
 from app import db as database
-from app import seed as seed_module
 from app.config import Settings
-from app.identifiers import birth_date, problem
-from app.models import Person, Postkasseleverandoer, Registerstatus
-from app.seed import (
+from app.personer.models import Person, Postkasseleverandoer, Registerstatus
+from app.testdata import seed as seed_module
+from app.testdata.seed import (
     DIGIPOST_ORGNR,
     EBOKS_ORGNR,
     EXAMPLE_IDS,
     NEVER_REGISTERED,
     seed_register,
 )
+from authz.identifikatorer import birth_date, problem
 
 NOW = dt.datetime(2026, 3, 15, 12, 0, tzinfo=dt.UTC)
 CUTOFF = NOW - relativedelta(months=18)  # the § 32 freshness limit

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.models import Person, Registerstatus
+from app.personer.models import Person, Registerstatus
 from tests.conftest import FIXED_NOW
 from tests.factories import months_ago, new_id
 from tests.test_feed import SPRAAK, gql, registrert, siste

@@ -11,12 +11,12 @@ import pytest
 from dateutil.relativedelta import relativedelta
 
 from app import db as database
-from app.audit.models import Oppslag
-from app.identifiers import birth_date, make_id
-from app.models import Person, Registerstatus
-from app.paragraf32 import Kanal, Varslingsstatus, frist, vurder
-from app.register import hent_personer
-from app.stats import store
+from app.personer.models import Person, Registerstatus
+from app.personer.paragraf32 import Kanal, Varslingsstatus, frist, vurder
+from app.personer.register import hent_personer
+from app.revisjon.models import Oppslag
+from app.statistikk import store
+from authz.identifikatorer import birth_date, make_id
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, EBOKS, months_ago, person, provider
 
@@ -290,7 +290,7 @@ async def test_page_without_a_token(db, client):
 
 @pytest.mark.parametrize("andel, text", [(0.4659, "46,59\u00a0%"), (1.0, "100,00\u00a0%")])
 def test_norwegian_number_format(andel, text):
-    from app.stats.page import prosent, tall
+    from app.statistikk.page import prosent, tall
 
     assert prosent(andel) == text
     assert tall(4331294) == "4\u00a0331\u00a0294"

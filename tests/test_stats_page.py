@@ -18,7 +18,7 @@ import httpx
 import pytest
 from dateutil.relativedelta import relativedelta
 
-from app.identifiers import make_id
+from authz.identifikatorer import make_id
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,14 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from app import identifiers, paragraf32
-from app.api.schema import build_schema
-from app.changes import siste_endrings_id
 from app.db import connection
+from app.edge.schema import build_schema
 from app.http import create_app
-from app.models import Person, Registerstatus
-from app.seed import DIGIPOST_ORGNR, EBOKS_ORGNR, _certificate
+from app.personer import paragraf32
+from app.personer.endringsnummer import siste_endrings_id
+from app.personer.models import Person, Registerstatus
 from app.testdata import csv_export, profiles, store
+from app.testdata.seed import DIGIPOST_ORGNR, EBOKS_ORGNR, _certificate
+from authz import identifikatorer as identifiers
 from authz.principal import Innbygger
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, months_ago, new_id, person, provider
@@ -156,7 +157,7 @@ async def test_full_creates_the_providers_with_the_seeds_certificates(client, mi
     await opprett(client, mint(ALT), 1, "FULL")
     first = await opprett(client, mint(ALT), 1, "FULL")  # the rows exist now: no conflict
     assert "errors" not in first
-    from app.models import Postkasseleverandoer
+    from app.personer.models import Postkasseleverandoer
 
     rows = {p.orgnr: p.sertifikat for p in await Postkasseleverandoer.all()}
     assert rows == {DIGIPOST_ORGNR: _certificate("digipost.pem"),

@@ -1,6 +1,6 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from app.messages.models import Kanal
+from app.meldinger.models import Kanal
 from tortoise import fields
 from tortoise.indexes import Index
 

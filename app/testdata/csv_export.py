@@ -26,12 +26,12 @@ from starlette.routing import Route
 
 from app.api.context import Clock
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE
-from app.feed.store import SPRAAK
+from app.endringer.store import SPRAAK
 from app.http import bearer_token, request_id_of, unauthorized
-from app.lookup import Foresporsel, PersonSvar, Revisjonsfeil, Tilgang, UgyldigInput
-from app.models import Registerstatus
-from app.paragraf32 import Varslingsstatus
-from app.register import PersonRecord
+from app.personer.models import Registerstatus
+from app.personer.oppslag import Foresporsel, PersonSvar, Revisjonsfeil, Tilgang, UgyldigInput
+from app.personer.paragraf32 import Varslingsstatus
+from app.personer.register import PersonRecord
 from app.testdata import store
 from authz.delegation import Avslag
 from authz.scopes import Handling

@@ -12,11 +12,15 @@ from typing import Any
 import strawberry
 from graphql import FieldNode, GraphQLError
 
-from app import lookup, register
 from app.api.context import Context
 from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE, error
 from app.api.selection import selected_subfields
-from app.lookup import (
+from app.innbyggere.graphql import PageInfo
+from app.personer import oppslag as lookup
+from app.personer import register
+from app.personer.avslag import tilbakeholdt
+from app.personer.models import Registerstatus as _Registerstatus
+from app.personer.oppslag import (
     VARSLINGSSTATUS_FELT,
     Foresporsel,
     Revisjonsfeil,
@@ -24,10 +28,7 @@ from app.lookup import (
     utlever,
     vurder_tilgang,
 )
-from app.models import Registerstatus as _Registerstatus
-from app.persons.refusals import tilbakeholdt
-from app.persons.types import JaNei, Person, Varslingsstatus
-from app.residents.graphql import PageInfo
+from app.personer.types import JaNei, Person, Varslingsstatus
 from app.testdata import profiles, store
 from authz.delegation import Avslag
 from authz.principal import Principal

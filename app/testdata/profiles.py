@@ -14,8 +14,8 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
-from app import seed
-from app.seed import (
+from app.testdata import seed
+from app.testdata.seed import (
     _AGE_CUMULATIVE,
     AGE_GROUPS,
     DIGIPOST_ORGNR,

@@ -16,10 +16,12 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app import db, paragraf32, register, seed
-from app.changes import ta_endrings_ider
-from app.feed.store import SPRAAK
-from app.lookup import (
+from app import db
+from app.endringer.store import SPRAAK
+from app.personer import paragraf32, register
+from app.personer.endringsnummer import ta_endrings_ider
+from app.personer.models import Registerstatus
+from app.personer.oppslag import (
     VARSLINGSSTATUS_FELT,
     Foresporsel,
     PersonSvar,
@@ -29,9 +31,9 @@ from app.lookup import (
     utlever,
     vurder_tilgang,
 )
-from app.models import Registerstatus
-from app.paragraf32 import Varslingsstatus
-from app.register import PersonRecord
+from app.personer.paragraf32 import Varslingsstatus
+from app.personer.register import PersonRecord
+from app.testdata import seed
 from app.testdata.profiles import Row, Testpersoner, Testprofil
 from authz.principal import Caller, Principal
 from authz.scopes import (

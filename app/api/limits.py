@@ -1,0 +1,271 @@
+"""Request limits: each refuses with its own code before any work beyond the check is done.
+
+- body size and batched (array) bodies: at the HTTP edge, before the token is verified;
+- tokens: while parsing (graphql-core stops counting at the maximum);
+- depth and aliases: validation rules;
+- person ids: a check in the request path after validation and before execution (it needs the
+  request's variables, which validation rules do not see), so nothing is looked up.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    ListValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+    ValueNode,
+    VariableNode,
+)
+from starlette.responses import JSONResponse, Response
+from starlette.types import Message, Receive, Scope
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from app.personer.oppslag import MAX_IDS
+
+QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
+TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
+TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
+TOO_MANY_PERSONS = "TOO_MANY_PERSONS"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+BATCH_NOT_ALLOWED = "BATCH_NOT_ALLOWED"
+
+MAX_BODY_BYTES = 1024 * 1024  # the default for KRR_MAX_BODY_BYTES
+PERSON_FIELD = "personer"
+PERSON_ARGUMENT = "personidentifikatorer"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestLimits:
+    """The configurable maxima (Settings carries them, from KRR_MAX_*)."""
+
+    max_depth: int = 10
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+# --- GraphQL ------------------------------------------------------------------------------------
+
+
+def _coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
+    """The rule with `code` on every error it reports, so clients can branch on it. Strawberry's
+    depth and alias rules report everything from __init__, so that is where errors are caught."""
+
+    class Coded(rule):  # type: ignore[valid-type, misc]
+        def __init__(self, context: ValidationContext) -> None:
+            report = context.report_error
+
+            def with_code(error: GraphQLError) -> None:
+                error.extensions = {**(error.extensions or {}), "code": code}
+                report(error)
+
+            context.report_error = with_code  # type: ignore[method-assign]
+            try:
+                super().__init__(context)
+            finally:
+                del context.report_error  # back to the class's method
+
+    return Coded
+
+
+def _coded_rules(extension: AddValidationRules, code: str) -> list[type[ValidationRule]]:
+    return [_coded(rule, code) for rule in extension.validation_rules]
+
+
+class CodedTokensLimiter(MaxTokensLimiter):
+    """Strawberry's token limit (the parser gives up at the maximum), with a code added."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message:
+                error.extensions = {**(error.extensions or {}), "code": TOO_MANY_TOKENS}
+
+
+class PersonLimit(SchemaExtension):
+    """At most MAX_IDS person ids per request, summed over every `personer` field (aliases,
+    fragments, all operations). Refused before execution, so nothing is looked up."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.result is None:
+            total, largest = person_id_counts(document.definitions, context.variables or {})
+            # One field over the limit is that field's bad input (BAD_USER_INPUT from the lookup,
+            # which refuses before any database work); the sum over fields is this check's.
+            if total > MAX_IDS and largest <= MAX_IDS:
+                context.result = ExecutionResult(data=None, errors=[GraphQLError(
+                    f"The request asks for {total} person ids; at most {MAX_IDS} are allowed "
+                    "in one request, however they are spread over fields",
+                    extensions={"code": TOO_MANY_PERSONS, "antall": total, "maks": MAX_IDS},
+                )])
+        yield
+
+
+def schema_extensions(limits: RequestLimits) -> list[Callable[[], SchemaExtension]]:
+    """Factories (not instances: strawberry wants one extension per request). The depth and
+    alias rules are made once here, so every request validates with the same rule classes
+    and strawberry's validation cache (keyed by them) serves repeated queries."""
+    rules = [
+        *_coded_rules(QueryDepthLimiter(max_depth=limits.max_depth), QUERY_TOO_DEEP),
+        *_coded_rules(MaxAliasesLimiter(max_alias_count=limits.max_aliases), TOO_MANY_ALIASES),
+    ]
+    return [
+        functools.partial(CodedTokensLimiter, max_token_count=limits.max_tokens),
+        functools.partial(AddValidationRules, rules),
+        PersonLimit,
+    ]
+
+
+# --- counting person ids ------------------------------------------------------------------------
+
+
+def count_person_ids(definitions: Any, variables: Mapping[str, Any]) -> int:
+    """Distinct ids per `personer` field (as the lookup counts them), summed over the fields each
+    operation would run; a fragment counts each time it is spread (memoised, so linear)."""
+    return person_id_counts(definitions, variables)[0]
+
+
+def person_id_counts(definitions: Any, variables: Mapping[str, Any]) -> tuple[int, int]:
+    """(the sum over all `personer` fields, the largest single field)."""
+    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
+    total = 0
+    largest = 0
+    for operation in definitions:
+        if not isinstance(operation, OperationDefinitionNode):
+            continue
+        values: dict[str, Any] = {
+            v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
+        }
+        values.update(variables)
+        counter = _Counter(fragments, values)
+        total += counter.selections(operation.selection_set)
+        largest = max(largest, counter.largest)
+    return total, largest
+
+
+class _Counter:
+    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode],
+                 variables: Mapping[str, Any]) -> None:
+        self.fragments = fragments
+        self.variables = variables
+        self.memo: dict[str, int] = {}
+        self.largest = 0
+
+    def selections(self, selection_set: SelectionSetNode | None, seen: frozenset[str] = frozenset()
+                   ) -> int:
+        total = 0
+        for node in selection_set.selections if selection_set else ():
+            if isinstance(node, FieldNode):
+                if node.name.value == PERSON_FIELD:
+                    total += self.field(node)
+                total += self.selections(node.selection_set, seen)
+            elif isinstance(node, InlineFragmentNode):
+                total += self.selections(node.selection_set, seen)
+            elif isinstance(node, FragmentSpreadNode):
+                name = node.name.value
+                if name in seen or name not in self.fragments:
+                    continue  # cycles and unknown fragments are validation errors already
+                if name not in self.memo:
+                    fragment = self.fragments[name]
+                    self.memo[name] = self.selections(fragment.selection_set, seen | {name})
+                total += self.memo[name]
+        return total
+
+    def field(self, node: FieldNode) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value == PERSON_ARGUMENT:
+                count = len(set(self.ids(argument.value)))
+                self.largest = max(self.largest, count)
+                return count
+        return 0
+
+    def ids(self, value: ValueNode | Any) -> list[str]:
+        """The ids a literal or variable stands for; non-strings are the type check's business."""
+        if isinstance(value, VariableNode):
+            value = self.variables.get(value.name.value)
+        if isinstance(value, ListValueNode):
+            return [i for v in value.values for i in self.ids(v)]
+        if isinstance(value, StringValueNode):
+            return [value.value]
+        if isinstance(value, list | tuple):
+            if all(type(v) is str for v in value):  # the usual variable: no walk per id
+                return list(value)
+            return [i for v in value for i in self.ids(v)]
+        if isinstance(value, str):
+            return [value]
+        return []
+
+
+# --- HTTP ---------------------------------------------------------------------------------------
+
+
+class PayloadTooLarge(Exception):
+    """The body is (or announces itself as) larger than the maximum."""
+
+
+def _refusal(status: int, code: str, message: str) -> Response:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
+                        status_code=status)
+
+
+def payload_too_large(max_bytes: int) -> Response:
+    return _refusal(413, PAYLOAD_TOO_LARGE, f"The request body exceeds {max_bytes} bytes")
+
+
+def batch_refused() -> Response:
+    return _refusal(400, BATCH_NOT_ALLOWED,
+                    "Batched (array) operations are not accepted: send one operation per request")
+
+
+def is_batch(body: bytes) -> bool:
+    """A JSON array body: strawberry would refuse it too (batching is off), but without a code."""
+    return body.lstrip()[:1] == b"["
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
+    """The body, refused as soon as Content-Length or the bytes received pass the maximum: a
+    large body is never read whole."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                announced = int(value)
+            except ValueError:
+                announced = 0
+            if announced > max_bytes:
+                raise PayloadTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)

@@ -1,0 +1,201 @@
+"""GraphQL of the delegation registry, always acting for the token's `consumer`.
+
+The rules live in authz.delegation; this module reads what they need, asks, and turns a refusal
+into an error: FORBIDDEN for who is asking, BAD_USER_INPUT for what is asked, with
+`extensions.reason` naming the rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+
+import strawberry
+from graphql import GraphQLError
+
+from app.api.context import Context
+from app.api.errors import BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, error
+from app.delegering import store
+from authz.delegation import (
+    ALLEREDE_TRUKKET_TILBAKE,
+    Avslag,
+    aktoer,
+    kan_administrere,
+    kan_delegere,
+    kan_se_delegeringer,
+    kan_trekke_tilbake,
+)
+
+UGYLDIG_ID = "UGYLDIG_ID"
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="An organisation by its organisation number.")
+class Organisasjon:
+    orgnr: str
+    navn: str | None = strawberry.field(description="Display name, when known to the register.")
+
+
+@strawberry.type(
+    description="A delegation scheme (an API in Altinn's words): a titled bundle of scopes."
+)
+class Delegeringsordning:
+    id: strawberry.ID
+    tittel: str
+    eier: Organisasjon
+    scopes: list[str]
+
+
+@strawberry.type(description="A grant from one organisation to another for one scheme.")
+class Delegering:
+    id: strawberry.ID
+    fra: Organisasjon = strawberry.field(description="The giver (the public body).")
+    til: Organisasjon = strawberry.field(description="The receiver (the vendor).")
+    ordning: Delegeringsordning
+    opprettet: dt.datetime
+    opprettet_av: str = strawberry.field(description="pid of the person, else the client_id.")
+    trukket_tilbake: dt.datetime | None
+    trukket_tilbake_av: str | None
+    aktiv: bool = strawberry.field(description="True until revoked.")
+
+
+@strawberry.type(description="The caller's organisation's delegations, newest first.")
+class Delegeringer:
+    gitt: list[Delegering] = strawberry.field(description="Given by the organisation.")
+    mottatt: list[Delegering] = strawberry.field(description="Received by the organisation.")
+
+
+class _Navn:
+    """Organisation names fetched once per request for everything in the answer."""
+
+    def __init__(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    @classmethod
+    async def for_(
+        cls, ordninger: Iterable[store.Ordning], rader: Iterable[store.DelegeringRad] = ()
+    ) -> _Navn:
+        orgnrs = {o.eier for o in ordninger}
+        for r in rader:
+            orgnrs.update((r.fra, r.til, r.ordning.eier))
+        return cls(await store.navn(orgnrs))
+
+    def org(self, orgnr: str) -> Organisasjon:
+        return Organisasjon(orgnr=orgnr, navn=self._names.get(orgnr))
+
+    def ordning(self, o: store.Ordning) -> Delegeringsordning:
+        return Delegeringsordning(
+            id=strawberry.ID(o.id), tittel=o.tittel, eier=self.org(o.eier), scopes=list(o.scopes)
+        )
+
+    def delegering(self, r: store.DelegeringRad) -> Delegering:
+        return Delegering(
+            id=strawberry.ID(str(r.id)),
+            fra=self.org(r.fra),
+            til=self.org(r.til),
+            ordning=self.ordning(r.ordning),
+            opprettet=r.opprettet,
+            opprettet_av=r.opprettet_av,
+            trukket_tilbake=r.trukket_tilbake,
+            trukket_tilbake_av=r.trukket_tilbake_av,
+            aktiv=r.aktiv,
+        )
+
+
+def _feil(avslag: Avslag) -> GraphQLError:
+    code = BAD_USER_INPUT if avslag.ugyldig_input else FORBIDDEN
+    return error(avslag.message, code, reason=avslag.code)
+
+
+async def _en(rad: store.DelegeringRad) -> Delegering:
+    return (await _Navn.for_((), [rad])).delegering(rad)
+
+
+@strawberry.type
+class DelegeringQuery:
+    @strawberry.field(description="The delegation schemes an organisation can grant.")
+    async def delegeringsordninger(self) -> list[Delegeringsordning]:
+        ordninger = await store.ordninger()
+        navn = await _Navn.for_(ordninger)
+        return [navn.ordning(o) for o in ordninger]
+
+    @strawberry.field(
+        description=(
+            "Delegations given and received by the caller's organisation, revoked ones included"
+            " (needs scope krr:admin/delegering.write)."
+        )
+    )
+    async def delegeringer(self, info: Info) -> Delegeringer:
+        principal = info.context.organisasjon
+        try:
+            kan_se_delegeringer(principal)
+        except Avslag as avslag:
+            raise _feil(avslag) from avslag
+        gitt, mottatt = await store.delegeringer_for(principal.consumer)
+        navn = await _Navn.for_((), [*gitt, *mottatt])
+        return Delegeringer(
+            gitt=[navn.delegering(r) for r in gitt],
+            mottatt=[navn.delegering(r) for r in mottatt],
+        )
+
+
+@strawberry.type
+class DelegeringMutation:
+    @strawberry.mutation(
+        description=(
+            "Delegate a scheme from the caller's organisation to another organisation (scope"
+            " krr:admin/delegering.write). Granting what is already active returns the active one."
+        )
+    )
+    async def deleger_tilgang(
+        self, info: Info, til: str, ordning: strawberry.ID
+    ) -> Delegering:
+        principal = info.context.organisasjon
+        try:
+            kan_administrere(principal)
+            funnet = await store.hent_ordning(str(ordning))
+            kan_delegere(principal, til, ordning_finnes=funnet is not None)
+        except Avslag as avslag:
+            raise _feil(avslag) from avslag
+        assert funnet is not None  # kan_delegere refuses an unknown scheme
+        rad = await store.gi(
+            principal.consumer, til, funnet.id, aktoer(principal), info.context.clock()
+        )
+        return await _en(rad)
+
+    @strawberry.mutation(
+        description=(
+            "Revoke a delegation the caller's organisation gave, or give up one it received"
+            " (scope krr:admin/delegering.write). The record stays, marked as revoked."
+        )
+    )
+    async def trekk_tilbake_tilgang(self, info: Info, id: strawberry.ID) -> Delegering:
+        principal = info.context.organisasjon
+        try:
+            kan_administrere(principal)
+        except Avslag as avslag:
+            raise _feil(avslag) from avslag
+        try:
+            delegering_id = uuid.UUID(str(id))
+        except ValueError as exc:
+            raise error(
+                f"{str(id)[:40]!r} is not a delegation id", BAD_USER_INPUT, reason=UGYLDIG_ID
+            ) from exc
+        rad = await store.hent(delegering_id)
+        if rad is None:
+            raise error(f"No delegation with id {delegering_id}", NOT_FOUND)
+        try:
+            kan_trekke_tilbake(principal, rad.fra, rad.til)
+        except Avslag as avslag:
+            raise _feil(avslag) from avslag
+        try:
+            rad = await store.trekk_tilbake(
+                delegering_id, aktoer(principal), info.context.clock()
+            )
+        except store.AlleredeTrukketTilbake as exc:
+            raise error(
+                str(exc), BAD_USER_INPUT, reason=ALLEREDE_TRUKKET_TILBAKE
+            ) from exc
+        return await _en(rad)

@@ -1,0 +1,241 @@
+"""The outbox: messages are queued in the transaction that causes them and sent later.
+
+Queuing is idempotent on `noekkel`. Sending claims one message at a time with a lease (an atomic
+UPDATE that moves `neste_forsok` into the future), so two dispatchers in two processes never
+send the same message at once; once `sendt` is set the message is never picked again. A failed
+send stays queued and is retried with exponential backoff. A dispatcher that dies between
+sending and marking leaves the lease to expire, so delivery is at least once, never lost.
+
+Logs name messages by id only: addresses and texts are personal data (and texts hold codes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from app import db
+from app.meldinger.models import Kanal
+
+log = logging.getLogger(__name__)
+
+LEASE = dt.timedelta(minutes=5)  # longer than any sender's timeout
+BACKOFF_START = dt.timedelta(seconds=30)
+BACKOFF_MAKS = dt.timedelta(hours=1)
+KODE_PREFIKS = "kode:"  # messages carrying a one-time code: text removed once sent
+FJERNET_TEKST = "[engangskode fjernet etter sending]"
+MAKS_FEILTEKST = 500
+
+
+@dataclass(frozen=True, slots=True)
+class UtgaaendeMelding:
+    """What a sender needs: one message to one address."""
+
+    id: int
+    kanal: Kanal
+    mottaker: str
+    emne: str
+    tekst: str
+
+
+class SendeFeil(Exception):
+    """A send failed. The message is safe to log and store: it never holds an address or text."""
+
+
+class Sender(Protocol):
+    async def send(self, melding: UtgaaendeMelding) -> None: ...
+
+
+# --- SQL that runs on both dialects ----------------------------------------------------------
+
+
+def is_postgres(conn: BaseDBAsyncClient) -> bool:
+    return conn.capabilities.dialect == "postgres"
+
+
+def sql(conn: BaseDBAsyncClient, query: str) -> str:
+    """Queries are written with `?`; PostgreSQL (asyncpg) wants $1, $2, ..."""
+    if not is_postgres(conn):
+        return query
+    parts = query.split("?")
+    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
+
+
+def ts(conn: BaseDBAsyncClient, value: dt.datetime) -> Any:
+    """A datetime parameter: asyncpg takes it as is; SQLite gets tortoise's UTC text, so that
+    text order is time order against what the ORM wrote."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("message timestamps must be timezone-aware")
+    return value if is_postgres(conn) else value.astimezone(dt.UTC).isoformat(" ")
+
+
+def fra_db(value: Any) -> dt.datetime | None:
+    """SQLite hands back ISO text, PostgreSQL datetimes; both become aware datetimes."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+async def query(
+    conn: BaseDBAsyncClient, text: str, values: Sequence[Any] = ()
+) -> tuple[int, Sequence[Any]]:
+    return await conn.execute_query(sql(conn, text), list(values))
+
+
+# --- queuing ---------------------------------------------------------------------------------
+
+_INSERT = """INSERT INTO melding (noekkel, kanal, mottaker, emne, tekst, opprettet, forsok,
+                                  neste_forsok)
+VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (noekkel) DO NOTHING RETURNING id"""
+
+
+async def legg_i_utboks(
+    conn: BaseDBAsyncClient,
+    *,
+    noekkel: str,
+    kanal: Kanal,
+    mottaker: str,
+    emne: str,
+    tekst: str,
+    naa: dt.datetime,
+) -> bool:
+    """Queue a message in the caller's transaction `conn`; due at once. False when a message
+    with this `noekkel` is already queued or sent (queuing twice is harmless)."""
+    if not mottaker:
+        raise ValueError("a message needs an address")
+    # tortoise's asyncpg client drops the rows of a statement that starts with INSERT (and
+    # reports no row count for INSERT): wrapped in a CTE, RETURNING tells whether it inserted.
+    text = f"WITH m AS ({_INSERT}) SELECT id FROM m" if is_postgres(conn) else _INSERT
+    _, rows = await query(
+        conn, text,
+        [noekkel, Kanal(kanal).value, mottaker, emne, tekst, ts(conn, naa), ts(conn, naa)],
+    )
+    return bool(rows)
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+def backoff(forsok: int) -> dt.timedelta:
+    """Wait before the next try, after `forsok` failed tries: 30 s, 1 min, 2 min, ... 1 h."""
+    return min(BACKOFF_START * 2 ** min(max(forsok - 1, 0), 20), BACKOFF_MAKS)
+
+
+def feiltekst(exc: BaseException) -> str:
+    """What is stored and logged about a failure: our own SendeFeil texts (which never hold
+    personal data), otherwise only the exception's type (its text might hold an address)."""
+    text = str(exc) if isinstance(exc, SendeFeil) else type(exc).__name__
+    return text[:MAKS_FEILTEKST]
+
+
+async def _claim(conn: BaseDBAsyncClient, melding_id: int, naa: dt.datetime) -> bool:
+    """Take the lease on one due, unsent message; only one dispatcher's UPDATE matches."""
+    count, _ = await query(
+        conn,
+        "UPDATE melding SET neste_forsok = ? WHERE id = ? AND sendt IS NULL"
+        " AND neste_forsok <= ?",
+        [ts(conn, naa + LEASE), melding_id, ts(conn, naa)],
+    )
+    return count == 1
+
+
+async def _send_one(
+    conn: BaseDBAsyncClient, sender: Sender, melding_id: int, naa: dt.datetime
+) -> bool | None:
+    """Claim, send and mark one message: True sent, False failed, None taken by another."""
+    if not await _claim(conn, melding_id, naa):
+        return None
+    _, rows = await query(
+        conn,
+        "SELECT id, kanal, mottaker, emne, tekst, noekkel, forsok FROM melding WHERE id = ?",
+        [melding_id],
+    )
+    row = rows[0]
+    melding = UtgaaendeMelding(int(row[0]), Kanal(row[1]), row[2], row[3], row[4])
+    forsok = int(row[6])
+    try:
+        await sender.send(melding)
+    except Exception as exc:  # any failure leaves the message queued for a later try
+        feil = feiltekst(exc)
+        await query(
+            conn,
+            "UPDATE melding SET forsok = forsok + 1, siste_feil = ?, neste_forsok = ?"
+            " WHERE id = ? AND sendt IS NULL",
+            [feil, ts(conn, naa + backoff(forsok + 1)), melding_id],
+        )
+        log.warning("melding %d: forsøk %d feilet (%s)", melding_id, forsok + 1, feil)
+        return False
+    kode = str(row[5]).startswith(KODE_PREFIKS)
+    await query(
+        conn,
+        "UPDATE melding SET sendt = ?, siste_feil = NULL"
+        + (", tekst = ?" if kode else "")
+        + " WHERE id = ? AND sendt IS NULL",
+        [ts(conn, naa), *([FJERNET_TEKST] if kode else []), melding_id],
+    )
+    log.info("melding %d sendt (%s)", melding_id, melding.kanal.value)
+    return True
+
+
+async def send_ventende(
+    sender: Sender,
+    naa: dt.datetime,
+    *,
+    batch: int = 100,
+    stopp: asyncio.Event | None = None,
+) -> tuple[int, int]:
+    """Send up to `batch` due messages once each; returns (sent, failed). Safe to run in
+    several processes at once. `stopp` ends the batch early between two messages."""
+    conn = db.connection()
+    _, rows = await query(
+        conn,
+        "SELECT id FROM melding WHERE sendt IS NULL AND neste_forsok <= ?"
+        " ORDER BY neste_forsok, id LIMIT ?",
+        [ts(conn, naa), batch],
+    )
+    sent = failed = 0
+    for row in rows:
+        if stopp is not None and stopp.is_set():
+            break
+        result = await _send_one(conn, sender, int(row[0]), naa)
+        if result is True:
+            sent += 1
+        elif result is False:
+            failed += 1
+    return sent, failed
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def kjoer_utsender(
+    sender: Sender,
+    *,
+    intervall: float,
+    stopp: asyncio.Event,
+    batch: int = 100,
+) -> None:
+    """The app's dispatcher: send due messages every `intervall` seconds until `stopp` is set.
+    A failing round (database down, say) is logged and the loop goes on: it never takes the
+    app down. A full batch is followed at once by the next."""
+    while not stopp.is_set():
+        full = False
+        try:
+            sent, failed = await send_ventende(sender, _utc_now(), batch=batch, stopp=stopp)
+            full = sent + failed >= batch
+        except Exception:
+            log.exception("utboksen: utsendingen feilet, prøver igjen om %s s", intervall)
+        if full:
+            continue
+        try:
+            await asyncio.wait_for(stopp.wait(), timeout=intervall)
+        except TimeoutError:
+            pass

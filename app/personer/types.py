@@ -1,0 +1,72 @@
+"""GraphQL types of a person's entry. Resolvers hand back app.lookup's objects as they are."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from app.personer import oppslag as lookup
+from app.personer.paragraf32 import Varslingsstatus as _Varslingsstatus
+
+Status = strawberry.enum(
+    lookup.Status, name="Status", description="The entry's state in the register."
+)
+JaNei = strawberry.enum(lookup.JaNei, name="JaNei")
+Varslingsstatus = strawberry.enum(
+    _Varslingsstatus,
+    name="Varslingsstatus",
+    description="Whether a § 8 notice may be sent digitally (eForvaltningsforskriften § 32).",
+)
+
+
+@strawberry.type(description="E-mail and mobile with the dates that decide § 32 freshness.")
+class Kontaktinformasjon:
+    epostadresse: str | None
+    epostadresse_oppdatert: dt.datetime | None
+    epostadresse_sist_verifisert: dt.datetime | None = strawberry.field(
+        description="Last confirmed as correct by the person."
+    )
+    epostadresse_sist_validert: dt.datetime | None = strawberry.field(
+        description="Last proved with a one-time code."
+    )
+    epostadresse_duplisert: JaNei | None = strawberry.field(  # type: ignore[valid-type]
+        description="JA when another active person has the same address."
+    )
+    mobiltelefonnummer: str | None
+    mobiltelefonnummer_oppdatert: dt.datetime | None
+    mobiltelefonnummer_sist_verifisert: dt.datetime | None
+    mobiltelefonnummer_sist_validert: dt.datetime | None
+    mobiltelefonnummer_duplisert: JaNei | None  # type: ignore[valid-type]
+
+
+@strawberry.type(description="The person's digital mailbox.")
+class DigitalPost:
+    postkasseadresse: str
+    postkasseleverandoeradresse: str = strawberry.field(
+        description="Organisation number of the mailbox provider."
+    )
+
+
+@strawberry.type(description="One person's entry as disclosed to the caller.")
+class Person:
+    personidentifikator: str
+    status: Status  # type: ignore[valid-type]
+    reservasjon: JaNei | None  # type: ignore[valid-type]
+    reservasjonstidspunkt: dt.datetime | None = strawberry.field(
+        description="Only when reserved."
+    )
+    reservasjon_oppdatert: dt.datetime | None
+    varslingsstatus: Varslingsstatus | None = strawberry.field(  # type: ignore[valid-type]
+        description=(
+            "Selecting it switches § 32 filtering on: for KAN_IKKE_VARSLES persons no contact "
+            "information, mailbox or certificate is given, and expired channels are withheld."
+        )
+    )
+    kontaktinformasjon: Kontaktinformasjon | None
+    digital_post: DigitalPost | None
+    sertifikat: str | None = strawberry.field(
+        description="The mailbox provider's X.509 encryption certificate (PEM)."
+    )
+    spraak: str | None = strawberry.field(description="nb, nn, en or se.")
+    spraak_oppdatert: dt.datetime | None

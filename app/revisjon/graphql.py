@@ -1,0 +1,103 @@
+"""The `bruk` query: the calling organisation's usage report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from app.api.context import Context
+from app.api.errors import BAD_USER_INPUT, FORBIDDEN, error
+from app.revisjon import bruk as report
+from authz.scopes import HANDLING_SCOPES, Handling, manglende_scope_for_handling
+
+
+@strawberry.type(description="Use of the register: requests and persons disclosed in them.")
+class Bruk:
+    oppslag: int = strawberry.field(description="Requests that disclosed person data.")
+    personer: int = strawberry.field(
+        description="Persons disclosed, summed over requests (a person in two requests counts "
+        "twice)."
+    )
+
+
+@strawberry.type(description="Use on the organisation's behalf by one vendor (its supplier).")
+class LeverandoerBruk:
+    leverandoer: str = strawberry.field(description="The vendor's organisation number.")
+    oppslag: int
+    personer: int
+
+
+@strawberry.type(description="One day (Europe/Oslo) with use.")
+class Bruksdag:
+    dag: dt.date
+    egen_bruk: Bruk = strawberry.field(description="The organisation's own lookups.")
+    paa_vegne_av: list[LeverandoerBruk] = strawberry.field(
+        description="Lookups by vendors on the organisation's behalf, by organisation number."
+    )
+
+
+@strawberry.type(description="An organisation's use of the register over a period.")
+class Bruksrapport:
+    organisasjon: str
+    fra: dt.date
+    til: dt.date
+    dager: list[Bruksdag] = strawberry.field(
+        description="Days with use, oldest first; days without any use are left out."
+    )
+    totalt: Bruk = strawberry.field(description="The whole period, own use and vendors' alike.")
+
+
+def _bruk(b: report.Bruk) -> Bruk:
+    return Bruk(oppslag=b.oppslag, personer=b.personer)
+
+
+def _rapport(r: report.Bruksrapport) -> Bruksrapport:
+    return Bruksrapport(
+        organisasjon=r.organisasjon,
+        fra=r.fra,
+        til=r.til,
+        dager=[
+            Bruksdag(
+                dag=d.dag,
+                egen_bruk=_bruk(d.egen_bruk),
+                paa_vegne_av=[
+                    LeverandoerBruk(leverandoer=orgnr, oppslag=b.oppslag, personer=b.personer)
+                    for orgnr, b in sorted(d.paa_vegne_av.items())
+                ],
+            )
+            for d in r.dager
+        ],
+        totalt=_bruk(r.totalt),
+    )
+
+
+@strawberry.type
+class BrukQuery:
+    @strawberry.field(
+        description=(
+            "Lookups by the calling organisation (the token's consumer) per Oslo day from fra "
+            f"to til inclusive (at most {report.MAX_DAGER} days), split into own use and use "
+            "on its behalf by each vendor. Needs scope "
+            + " or ".join(HANDLING_SCOPES[Handling.SE_BRUK])
+            + "."
+        )
+    )
+    async def bruk(
+        self, info: strawberry.Info[Context, None], fra: dt.date, til: dt.date
+    ) -> Bruksrapport:
+        principal = info.context.organisasjon
+        mangler = manglende_scope_for_handling(principal, Handling.SE_BRUK)
+        if mangler is not None:
+            raise error(f"The usage report needs scope {mangler}", FORBIDDEN, scope=mangler)
+        if principal.supplier is not None:
+            # The report shows every vendor's use: not for a vendor acting for the body.
+            raise error(
+                "The usage report is for the organisation itself, not a vendor acting for it",
+                FORBIDDEN,
+            )
+        try:
+            rapport = await report.bruksrapport(principal.consumer, fra, til)
+        except report.UgyldigPeriode as exc:
+            raise error(str(exc), BAD_USER_INPUT) from exc
+        return _rapport(rapport)

@@ -1,0 +1,260 @@
+"""The register's key figures, summed in the database in three scans, each giving many figures.
+
+1. One pass over `person` with COUNT(*) FILTER: entries, active, deleted, channels, mailboxes,
+   reserved and the § 32 count (against `paragraf32.frist(now)`, the rule's only cutoff).
+2. One pass over the active persons grouped by (age, provider): the age comes from the id's
+   birth date decoded in SQL, so ~100 ages x providers rows come back, which Python folds into
+   seed 004's age groups and the mailboxes per provider.
+3. One pass over the audit log's requests grouped by month.
+
+The expressions are the same on SQLite and PostgreSQL (CAST, % and integer division behave
+alike); only placeholders, the month of a date and the optimisation fence differ. The decoding
+is tested against `app.identifiers.birth_date` on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app import db
+from app.personer import paragraf32
+from app.personer.paragraf32 import frist
+from app.testdata.seed import AGE_GROUPS
+from authz.identifikatorer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET
+
+OSLO = ZoneInfo("Europe/Oslo")
+TTL_SEKUNDER = 60.0  # how old the public figures may be (Buffer)
+
+
+@dataclass(frozen=True, slots=True)
+class Aldersgruppe:
+    """Seed 004's row: active persons of these ages and how many have a digital mailbox."""
+
+    fra: int
+    til: int | None  # None: open upwards ("90+")
+    innbyggere: int
+    med_postkasse: int
+
+    @property
+    def navn(self) -> str:
+        return f"{self.fra}-{self.til}" if self.til is not None else f"{self.fra - 1}+"
+
+    @property
+    def andel(self) -> float:
+        """Share (0..1) with a digital mailbox; 0 for an empty group."""
+        return self.med_postkasse / self.innbyggere if self.innbyggere else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Leverandoerandel:
+    orgnr: str
+    navn: str
+    antall: int  # active persons with a mailbox at this provider
+
+
+@dataclass(frozen=True, slots=True)
+class Oppslagsmaaned:
+    maaned: str  # YYYY-MM (the audit log's Oslo day)
+    oppslag: int  # requests
+    personer: int  # persons disclosed, summed over requests
+    konsumenter: int  # distinct consuming organisations
+
+
+@dataclass(frozen=True, slots=True)
+class Statistikk:
+    tidspunkt: dt.datetime
+    dato: dt.date  # the Oslo date ages are computed at
+    registrerte: int
+    aktive: int
+    slettede: int
+    med_epost: int
+    med_mobil: int
+    med_postkasse: int
+    reserverte: int
+    kan_varsles: int
+    postkasser: list[Leverandoerandel]
+    aldersgrupper: list[Aldersgruppe]
+    oppslag: list[Oppslagsmaaned]
+
+
+_has = paragraf32.har_adresse_sql
+
+_ACTIVE = "p.status = 'AKTIV'"
+_MAILBOX = f"({_has('postkasseadresse')} AND p.postkasseleverandoeradresse IS NOT NULL)"
+# Channels, mailboxes and reservations count for active entries only: a deleted entry's
+# leftovers are nobody's contact information. COUNT(*) FILTER: SQLite >= 3.30, PostgreSQL.
+_TOTALS = f"""
+SELECT COUNT(*),
+       COUNT(*) FILTER (WHERE {_ACTIVE}),
+       COUNT(*) FILTER (WHERE p.status = 'SLETTET'),
+       COUNT(*) FILTER (WHERE {_ACTIVE} AND {_has('epostadresse')}),
+       COUNT(*) FILTER (WHERE {_ACTIVE} AND {_has('mobiltelefonnummer')}),
+       COUNT(*) FILTER (WHERE {_ACTIVE} AND {_MAILBOX}),
+       COUNT(*) FILTER (WHERE {_ACTIVE} AND p.reservasjon),
+       COUNT(*) FILTER (WHERE {paragraf32.kan_varsles_sql('f.frist')})
+FROM person p CROSS JOIN (SELECT {{frist}} AS frist) f"""
+
+# The id's first nine digits as one integer (DDMMYYIII): a single text-to-number conversion per
+# row; the parts below are integer arithmetic on it.
+FIRST_NINE = "CAST(p.personidentifikator AS BIGINT) / 100"
+
+
+def birth_yyyymmdd(n: str) -> str:
+    """SQL for the birth date as the integer YYYYMMDD from `n` (SQL for DDMMYYIII), or NULL
+    where the individual number gives no century (app.identifiers.birth_year). Day % 40 and
+    month % 80 undo the D-number and synthetic offsets (valid days 1-31, months 1-12)."""
+    yy, individual = f"({n} / 1000 % 100)", f"({n} % 1000)"
+    century = (
+        f"CASE WHEN {individual} < 500 THEN 1900"
+        f" WHEN {individual} < 750 AND {yy} >= 54 THEN 1800"
+        f" WHEN {yy} < 40 THEN 2000 WHEN {individual} >= 900 THEN 1900 END"
+    )
+    return (
+        f"(({century}) + {yy}) * 10000 + ({n} / 100000 % 100 % {SYNTHETIC_MONTH_OFFSET}) * 100"
+        f" + {n} / 10000000 % {D_NUMBER_DAY_OFFSET}"
+    )
+
+
+def age_sql(n: str, today: str) -> str:
+    """SQL for completed years at `today` (SQL for the integer YYYYMMDD): the difference of two
+    YYYYMMDD numbers divided by 10000 (a birthday not reached yet this year borrows the year)."""
+    return f"(({today}) - ({birth_yyyymmdd(n)})) / 10000"
+
+
+# The inner query converts each id once; {fence} keeps the planner from inlining `n` into each
+# of its uses in the outer expression (which made it 1.5x slower on both databases).
+_BY_AGE = f"""
+SELECT {age_sql('a.n', '{idag}')} AS alder, a.leverandoer, COUNT(*)
+FROM (SELECT {FIRST_NINE} AS n,
+             CASE WHEN {_MAILBOX} THEN p.postkasseleverandoeradresse END AS leverandoer
+      FROM person p WHERE {_ACTIVE} {{fence}}) a
+GROUP BY 1, 2"""
+
+_PROVIDERS = "SELECT orgnr, navn FROM postkasseleverandoer ORDER BY navn, orgnr"
+
+_MONTHS = """
+SELECT {month} AS maaned, COUNT(*), SUM(antall), COUNT(DISTINCT consumer)
+FROM oppslag GROUP BY 1 ORDER BY 1"""
+
+
+def _yyyymmdd(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def gruppe_for(alder: int) -> int | None:
+    """Index into AGE_GROUPS for an age; the last group is open upwards, under 15 is none."""
+    for i, (lo, hi, _, _) in enumerate(AGE_GROUPS):
+        if alder >= lo and (alder <= hi or i == len(AGE_GROUPS) - 1):
+            return i
+    return None
+
+
+async def _rows(sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+    _, rows = await db.connection().execute_query(sql, values)
+    return [tuple(row) for row in rows]
+
+
+async def statistikk(now: dt.datetime) -> Statistikk:
+    """The key figures at `now` (aware): § 32 freshness against frist(now), ages at its Oslo
+    date."""
+    postgres = db.dialect() == "postgres"
+    cutoff = frist(now)
+    today = now.astimezone(OSLO).date()
+    if postgres:
+        totals_sql = _TOTALS.format(frist="$1::timestamptz")
+        by_age_sql = _BY_AGE.format(idag="$1::integer", fence="OFFSET 0")
+        months_sql = _MONTHS.format(month="to_char(dag, 'YYYY-MM')")
+        cutoff_value: Any = cutoff
+    else:
+        totals_sql = _TOTALS.format(frist="?")
+        by_age_sql = _BY_AGE.format(idag="?", fence="LIMIT -1 OFFSET 0")
+        months_sql = _MONTHS.format(month="substr(dag, 1, 7)")
+        cutoff_value = cutoff.astimezone(dt.UTC).isoformat(" ")  # the ORM's UTC text
+
+    (totals,) = await _rows(totals_sql, [cutoff_value])
+    by_age = await _rows(by_age_sql, [_yyyymmdd(today)])
+    providers = await _rows(_PROVIDERS, [])
+    months = await _rows(months_sql, [])
+
+    residents = [0] * len(AGE_GROUPS)
+    with_mailbox = [0] * len(AGE_GROUPS)
+    per_provider: dict[str, int] = {}
+    for alder, leverandoer, antall in by_age:
+        antall = int(antall)
+        if leverandoer is not None:
+            per_provider[leverandoer] = per_provider.get(leverandoer, 0) + antall
+        gruppe = None if alder is None else gruppe_for(int(alder))
+        if gruppe is not None:
+            residents[gruppe] += antall
+            if leverandoer is not None:
+                with_mailbox[gruppe] += antall
+
+    last = len(AGE_GROUPS) - 1
+    registrerte, aktive, slettede, epost, mobil, postkasser, reserverte, kan_varsles = (
+        int(v or 0) for v in totals
+    )
+    return Statistikk(
+        tidspunkt=now,
+        dato=today,
+        registrerte=registrerte,
+        aktive=aktive,
+        slettede=slettede,
+        med_epost=epost,
+        med_mobil=mobil,
+        med_postkasse=postkasser,
+        reserverte=reserverte,
+        kan_varsles=kan_varsles,
+        postkasser=sorted(
+            (Leverandoerandel(orgnr, navn, per_provider.get(orgnr, 0))
+             for orgnr, navn in providers),
+            key=lambda p: (-p.antall, p.navn),
+        ),
+        aldersgrupper=[
+            Aldersgruppe(lo, None if i == last else hi, residents[i], with_mailbox[i])
+            for i, (lo, hi, _, _) in enumerate(AGE_GROUPS)
+        ],
+        oppslag=[
+            Oppslagsmaaned(str(m), int(n), int(p or 0), int(k)) for m, n, p, k in months
+        ],
+    )
+
+
+class Buffer:
+    """The figures are public (no token) and take a second or two on a million rows, so a
+    process computes them at most once per `ttl` seconds; concurrent callers share that one
+    computation instead of each starting a scan."""
+
+    def __init__(self, ttl: float = TTL_SEKUNDER) -> None:
+        self.ttl = ttl
+        self._value: Statistikk | None = None
+        self._at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _fresh(self) -> Statistikk | None:
+        if self._value is not None and time.monotonic() - self._at < self.ttl:
+            return self._value
+        return None
+
+    async def hent(self, now: dt.datetime) -> Statistikk:
+        if (value := self._fresh()) is not None:
+            return value
+        async with self._lock:
+            if (value := self._fresh()) is not None:
+                return value
+            self._value = await statistikk(now)
+            self._at = time.monotonic()
+            return self._value
+
+
+async def hent(state: object, now: dt.datetime) -> Statistikk:
+    """Through the application's buffer (`app.state.statistikk`, set by create_app) when it has
+    one, else computed now."""
+    buffer = getattr(state, "statistikk", None)
+    if isinstance(buffer, Buffer):
+        return await buffer.hent(now)
+    return await statistikk(now)
