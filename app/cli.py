@@ -16,7 +16,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app import db, logs
-    from app.http import create_app
+    from app.edge.app import create_app
 
     if args.workers < 1:
         print("krr serve: --workers must be 1 or more", file=sys.stderr)
@@ -37,7 +37,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **log_options)
     else:  # each worker process builds its own app (and pool) from the same environment
-        uvicorn.run("app.http:app_from_env", factory=True, workers=args.workers,
+        uvicorn.run("app.edge.app:app_from_env", factory=True, workers=args.workers,
                     host=args.host, port=args.port, **log_options)
     return 0
 

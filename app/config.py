@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from app.edge.ratelimit import DEFAULT_LIMITS, Limits, parse_rate
 from authz.tokens import ISSUER_KINDS, TrustedIssuer
 
 Env = Literal["dev", "test", "prod"]
@@ -19,6 +19,44 @@ ENVIRONMENTS: tuple[Env, ...] = ("dev", "test", "prod")
 
 class ConfigError(ValueError):
     """A setting in the environment is missing or malformed."""
+
+
+# --- rate limits (enforced by app.edge.ratelimit) --------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """`per_second` sustained, up to `burst` at once."""
+
+    per_second: float
+    burst: float
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    requests: Rate
+    persons: Rate
+
+
+DEFAULT_LIMITS = Limits(requests=Rate(50, 200), persons=Rate(20_000, 40_000))
+
+
+def parse_rate(name: str, raw: str | None, default: Rate) -> Rate:
+    """`RATE[/s][,BURST]`, e.g. `50/s,200`; burst defaults to the rate. Errors name `name`."""
+    if raw is None or not raw.strip():
+        return default
+    rate_part, _, burst_part = raw.strip().partition(",")
+    rate_part = rate_part.strip().removesuffix("/s")
+    try:
+        rate = float(rate_part)
+        burst = float(burst_part) if burst_part.strip() else rate
+    except ValueError:
+        rate = burst = 0.0
+    if not (0 < rate < 1e9 and 1 <= burst < 1e9) or math.isnan(rate + burst):
+        raise ConfigError(
+            f"{name} must be 'RATE/s' or 'RATE/s,BURST' with RATE > 0 and BURST >= 1 "
+            f"(got {raw!r})"
+        )
+    return Rate(rate, burst)
 
 
 

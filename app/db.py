@@ -99,24 +99,55 @@ async def lifespan_db(settings: Settings) -> AsyncIterator[None]:
 
 
 class Sql:
-    """Parameters for a raw statement in either dialect: numbered placeholders ($n on PostgreSQL,
-    ?n on SQLite, so a value can be used twice), collected in `verdier` in order."""
+    """The one helper for raw SQL in either dialect: numbered placeholders ($n on PostgreSQL,
+    ?n on SQLite, so a value can be used twice), collected in `verdier` in order, and values
+    as each driver takes them. Every raw statement is built with it.
 
-    def __init__(self, dialect: str) -> None:
-        self.postgres = dialect == "postgres"
+    Moments are stored as tortoise writes an aware DatetimeField: timestamptz on PostgreSQL,
+    UTC text ("2026-01-02 03:04:05.123456+00:00") on SQLite, so that text order is time order;
+    days as dates, or ISO text on SQLite."""
+
+    def __init__(self, dialekt: str | None = None) -> None:
+        """`dialekt`: 'postgres' or 'sqlite'; the default connection's when not given."""
+        self.postgres = (dialekt or dialect()) == "postgres"
         self.verdier: list[Any] = []
+
+    @classmethod
+    def paa(cls, conn: BaseDBAsyncClient) -> Sql:
+        """For a statement run on `conn` (a transaction's connection, say)."""
+        return cls(conn.capabilities.dialect)
 
     def __call__(self, verdi: Any) -> str:
         self.verdier.append(verdi)
         return f"${len(self.verdier)}" if self.postgres else f"?{len(self.verdier)}"
 
     def tid(self, moment: dt.datetime) -> str:
-        """A moment as the column holds it: SQLite compares tortoise's UTC text."""
+        """A moment as the column holds it (aware; SQLite compares the ORM's UTC text)."""
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise ValueError("moments written to the database must be timezone-aware")
         moment = moment.astimezone(dt.UTC)
         return self(moment if self.postgres else moment.isoformat(" "))
+
+    def dato(self, dag: dt.date) -> str:
+        """A day as a DateField holds it."""
+        return self(dag if self.postgres else dag.isoformat())
 
     def inn(self, kolonne: str, verdier: Sequence[str]) -> str:
         """`kolonne` is one of `verdier`: one array parameter on PostgreSQL, a list on SQLite."""
         if self.postgres:
             return f"{kolonne} = ANY({self(list(verdier))}::varchar[])"
         return f"{kolonne} IN ({', '.join(self(v) for v in verdier)})"
+
+
+def tid(value: Any) -> dt.datetime | None:
+    """A moment as read: PostgreSQL hands back datetimes, SQLite ISO text; both become aware
+    datetimes (UTC where the text has no offset)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def dato(value: Any) -> dt.date:
+    """A day as read (a date on PostgreSQL, ISO text on SQLite)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)

@@ -1,23 +1,37 @@
-"""An unreachable database is a 503 SERVICE_UNAVAILABLE the client can retry, never a 500 or
-a hang: connection errors are recognised here, for GraphQL (an extension) and for every other
-route (Starlette exception handlers). The pool reconnects by itself once the database is back."""
+"""The one mapping from a failure to the answer the client gets, in every environment.
+
+GraphQL (app.api.errors) and every HTTP route (app.edge) ask `answer_for`; whatever it does not
+know is unexpected: a 500, or in GraphQL an error masked in prod. The failures:
+
+- a `ClientError` (app.errors): its own status, code and headers;
+- a refusal by the rules in authz (`Avslag`): 403 FORBIDDEN, or 400 BAD_USER_INPUT when the
+  refusal is about what was asked (an invalid organisation number, say);
+- a refused token: 401 with the RFC 6750 challenge;
+- an unreachable database (refused, reset, timed out, a pooled connection a restart killed):
+  503 SERVICE_UNAVAILABLE with Retry-After, never a 500 or a hang. The pool reconnects by
+  itself once the database is back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from graphql import GraphQLError
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from strawberry.extensions import SchemaExtension
-from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
+from tortoise.exceptions import DBConnectionError
 
-from app.api.errors import SERVICE_UNAVAILABLE
+from app.errors import (
+    BAD_USER_INPUT,
+    FORBIDDEN,
+    RETRY_AFTER_SECONDS,
+    SERVICE_UNAVAILABLE,
+    UNAUTHENTICATED,
+    ClientError,
+)
+from authz.delegation import Avslag
+from authz.tokens import TokenError
 
-MESSAGE = "The register's database is unavailable; try again shortly"
-RETRY_AFTER = "2"
+DATABASE_UNAVAILABLE = "The register's database is unavailable; try again shortly"
 
 # Raised on the way to or from the database when it is down, restarting or unreachable.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -28,6 +42,21 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # 57: admin shutdown, cannot connect now
     asyncpg.exceptions.ConnectionDoesNotExistError,  # a pooled connection the restart killed
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the client is told: the HTTP status, the error (message and extensions with its
+    code) and any headers the status calls for."""
+
+    status: int
+    message: str
+    extensions: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return str(self.extensions["code"])
 
 
 def unavailable(exc: BaseException | None) -> bool:
@@ -42,48 +71,32 @@ def unavailable(exc: BaseException | None) -> bool:
     return False
 
 
-def _uncoded_outage(err: GraphQLError) -> bool:
-    """An outage no resolver handled itself (a coded error is the resolver's own answer)."""
-    return not (err.extensions or {}).get("code") and unavailable(err.original_error)
+def challenge(reason: str, message: str) -> str:
+    """The WWW-Authenticate value of a refused token. Header values are Latin-1 on the wire,
+    and the message may quote what the token held: only printable ASCII goes in."""
+    description = "".join(
+        c if " " <= c <= "~" and c not in '"\\' else "?" for c in message
+    )
+    return f'Bearer error="invalid_token", error_description="{description}"'
 
 
-class DatabaseUnavailable(SchemaExtension):
-    """Replaces resolver errors caused by an unreachable database with SERVICE_UNAVAILABLE
-    (no driver detail leaks) and makes the HTTP status 503."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        if not any(_uncoded_outage(err) for err in result.errors):
-            return
-        result.errors = [
-            GraphQLError(MESSAGE, path=err.path, extensions={"code": SERVICE_UNAVAILABLE})
-            if _uncoded_outage(err) else err
-            for err in result.errors
-        ]
-        request = getattr(self.execution_context.context, "request", None)
-        response = getattr(getattr(request, "state", None), "sub_response", None)
-        if response is not None:
-            response.status_code = 503
-            response.headers["Retry-After"] = RETRY_AFTER
-
-
-def response(request_id: str | None = None) -> Response:
-    body: dict[str, Any] = {"message": MESSAGE, "extensions": {"code": SERVICE_UNAVAILABLE}}
-    if request_id:
-        body["extensions"]["request_id"] = request_id
-    return JSONResponse({"errors": [body]}, status_code=503, headers={"Retry-After": RETRY_AFTER})
-
-
-async def _handler(_: Request, exc: Exception) -> Response:
-    if not unavailable(exc):  # anything else stays the usual 500
-        raise exc
-    return response()
-
-
-def exception_handlers() -> Mapping[Any, Any]:
-    """For Starlette(exception_handlers=...): REST routes and anything escaping GraphQL;
-    tortoise's wrappers are included because they carry the driver error as their cause."""
-    return {cls: _handler for cls in (*UNAVAILABLE, OperationalError, TransactionManagementError)}
+def answer_for(exc: BaseException) -> Answer | None:
+    """The answer to `exc`, or None when it is unexpected (a bug: 500, masked in prod)."""
+    if isinstance(exc, ClientError):
+        return Answer(exc.status, exc.message, dict(exc.extensions), dict(exc.headers))
+    if isinstance(exc, Avslag):
+        extensions: dict[str, Any] = {
+            "code": BAD_USER_INPUT if exc.ugyldig_input else FORBIDDEN, "reason": exc.code,
+        }
+        if exc.scope is not None:
+            extensions["scope"] = exc.scope
+        return Answer(400 if exc.ugyldig_input else 403, exc.message, extensions)
+    if isinstance(exc, TokenError):
+        return Answer(
+            401, exc.message, {"code": UNAUTHENTICATED, "reason": exc.reason},
+            {"WWW-Authenticate": challenge(exc.reason, exc.message)},
+        )
+    if unavailable(exc):
+        return Answer(503, DATABASE_UNAVAILABLE, {"code": SERVICE_UNAVAILABLE},
+                      {"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return None

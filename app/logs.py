@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from authz.principal import Caller, Principal
+
 # Per request: a mutable dict so that what the token check learns later in the same request
 # (consumer, supplier) is seen by the access log line written around it.
 _request: ContextVar[dict[str, str | None] | None] = ContextVar("krr_log_request", default=None)
@@ -37,11 +39,9 @@ def bind(**fields: str | None) -> None:
         current.update(fields)
 
 
-def bind_caller(principal: object) -> None:
+def bind_caller(principal: Caller) -> None:
     """An organisation's consumer and supplier (organisation numbers, not personal data); a
     resident's identity is never bound."""
-    from authz.principal import Principal
-
     if isinstance(principal, Principal):
         bind(consumer=principal.consumer, supplier=principal.supplier)
 

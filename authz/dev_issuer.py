@@ -21,8 +21,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from authz import identifikatorer as identifiers
-from authz.tokens import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno
+from authz.identifikatorer import is_valid_orgno, problem
+from authz.tokens import CONSUMER_AUTHORITY, ORGNO_PREFIX
 
 DEV_ISSUER = "https://krr.localhost/dev-issuer/"
 KEY_FILE_NAME = "dev-issuer-key.json"
@@ -151,7 +151,7 @@ def _require_orgno(field: str, value: object) -> None:
 
 
 def _require_pid(value: object) -> None:
-    why = identifiers.problem(value) if isinstance(value, str) else "must be a string"
+    why = problem(value) if isinstance(value, str) else "must be a string"
     if why is not None:
         raise ValueError(
             f"pid must be a valid personal id (fødselsnummer, D-number or synthetic), got "

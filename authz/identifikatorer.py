@@ -1,4 +1,5 @@
-"""Personal identifiers: fødselsnummer, D-number and synthetic (Tenor) test numbers.
+"""Identifiers: a person's (fødselsnummer, D-number, synthetic Tenor number) and an
+organisation's number. Pure rules, used by the token check and the register alike.
 
 python-stdnum's validation rejects D-numbers from before 1900 and synthetic numbers (month + 80),
 which the register must accept, so the date rules live here.
@@ -7,7 +8,10 @@ which the register must accept, so the date rules live here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from operator import mul
+
+from stdnum.no import orgnr
 
 SYNTHETIC_MONTH_OFFSET = 80
 D_NUMBER_DAY_OFFSET = 40
@@ -82,3 +86,17 @@ def make_id(birth: dt.date, individual: int, *, d_number: bool = False,
     first_nine = f"{day:02d}{month:02d}{birth.year % 100:02d}{individual:03d}"
     digits = check_digits(first_nine)
     return None if digits is None else first_nine + digits
+
+
+_ORGNO_RE = re.compile(r"[0-9]{9}")
+
+
+def is_valid_orgno(value: object) -> bool:
+    """Nine ASCII digits with a correct mod-11 check digit.
+
+    The digit check comes first because stdnum alone tolerates spaces and separators, and an
+    identifier used for access control must have exactly one spelling.
+    """
+    return (
+        isinstance(value, str) and _ORGNO_RE.fullmatch(value) is not None and orgnr.is_valid(value)
+    )

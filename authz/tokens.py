@@ -30,9 +30,8 @@ from joserfc.errors import (
 )
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
-from stdnum.no import orgnr
 
-from authz import identifikatorer as identifiers
+from authz.identifikatorer import is_valid_orgno, problem
 from authz.principal import Caller, Innbygger, Principal
 
 if TYPE_CHECKING:
@@ -47,7 +46,6 @@ __all__ = [
     "TokenError",
     "TokenVerifier",
     "TrustedIssuer",
-    "is_valid_orgno",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,20 +78,8 @@ class TrustedIssuer:
     jwks: str
     kind: IssuerKind = "maskinporten"
 
-_ORGNO_RE = re.compile(r"[0-9]{9}")
 _B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 _ORG_CLAIM_KEYS = frozenset({"authority", "ID"})
-
-
-def is_valid_orgno(value: object) -> bool:
-    """Nine ASCII digits with a correct mod-11 check digit.
-
-    The digit check comes first because stdnum alone tolerates spaces and separators, and an
-    identifier used for access control must have exactly one spelling.
-    """
-    return (
-        isinstance(value, str) and _ORGNO_RE.fullmatch(value) is not None and orgnr.is_valid(value)
-    )
 
 
 def _show(value: object, limit: int = 80) -> str:
@@ -570,7 +556,7 @@ def _innbygger(issuer: str, claims: dict[str, Any]) -> Innbygger:
     if pid is None:
         raise TokenError("invalid_pid", "The token has no pid claim (the resident's personal id).")
     # The value is not repeated: a personal id does not belong in error messages or logs.
-    why = identifiers.problem(pid) if isinstance(pid, str) else "is not a string"
+    why = problem(pid) if isinstance(pid, str) else "is not a string"
     if why is not None:
         raise TokenError("invalid_pid", f"The token's pid claim is not a valid personal id: {why}.")
     acr = claims.get("acr")

@@ -88,7 +88,7 @@ import datetime as dt  # noqa: E402
 
 import httpx  # noqa: E402
 
-from app.http import create_app  # noqa: E402
+from app.edge.app import create_app  # noqa: E402
 from authz.dev_issuer import DevIssuer  # noqa: E402
 
 CONSUMER = "974760673"  # a valid organisation number (a public body)

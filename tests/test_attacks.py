@@ -15,7 +15,7 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from app.http import create_app
+from app.edge.app import create_app
 from authz.tokens import TokenVerifier
 from tests.conftest import FIXED_NOW
 from tests.test_tokens import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.config import ConfigError, load_settings
-from app.http import build_verifier, create_app
+from app.edge.app import build_verifier, create_app
 from authz.tokens import TrustedIssuer
 
 

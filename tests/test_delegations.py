@@ -12,9 +12,12 @@ import pytest
 
 from app.delegering import store
 from app.delegering.models import Delegering, Delegeringsordning
-from app.http import create_app
+from app.edge.app import create_app
+from authz import avslag as reasons
 from authz import delegation as rules
+from authz.avslag import Avslag
 from authz.principal import Principal
+from authz.tillatelse import organisasjon
 from tests.conftest import CONSUMER, FIXED_NOW
 
 ADMIN = "krr:admin/delegering.write"
@@ -218,14 +221,14 @@ async def test_receiver_gives_the_right_up(client, mint):
 @pytest.mark.parametrize(
     ("scope", "token_kwargs", "til", "ordning", "code", "reason"),
     [
-        ("openid", {}, VENDOR, SCHEME, "FORBIDDEN", rules.MANGLER_SCOPE),
-        (ADMIN, {"supplier": OTHER_VENDOR}, VENDOR, SCHEME, "FORBIDDEN", rules.VIDEREDELEGERING),
-        (ADMIN, {}, PUBLIC_BODY, SCHEME, "BAD_USER_INPUT", rules.DELEGERING_TIL_SEG_SELV),
-        (ADMIN, {}, "123456789", SCHEME, "BAD_USER_INPUT", rules.UGYLDIG_ORGNR),
-        (ADMIN, {}, "88964078", SCHEME, "BAD_USER_INPUT", rules.UGYLDIG_ORGNR),
-        (ADMIN, {}, " 889640782", SCHEME, "BAD_USER_INPUT", rules.UGYLDIG_ORGNR),
-        (ADMIN, {}, "８８９６４０７８２", SCHEME, "BAD_USER_INPUT", rules.UGYLDIG_ORGNR),
-        (ADMIN, {}, VENDOR, "no-such-scheme", "BAD_USER_INPUT", rules.UKJENT_ORDNING),
+        ("openid", {}, VENDOR, SCHEME, "FORBIDDEN", reasons.MANGLER_SCOPE),
+        (ADMIN, {"supplier": OTHER_VENDOR}, VENDOR, SCHEME, "FORBIDDEN", reasons.VIDEREDELEGERING),
+        (ADMIN, {}, PUBLIC_BODY, SCHEME, "BAD_USER_INPUT", reasons.DELEGERING_TIL_SEG_SELV),
+        (ADMIN, {}, "123456789", SCHEME, "BAD_USER_INPUT", reasons.UGYLDIG_ORGNR),
+        (ADMIN, {}, "88964078", SCHEME, "BAD_USER_INPUT", reasons.UGYLDIG_ORGNR),
+        (ADMIN, {}, " 889640782", SCHEME, "BAD_USER_INPUT", reasons.UGYLDIG_ORGNR),
+        (ADMIN, {}, "８８９６４０７８２", SCHEME, "BAD_USER_INPUT", reasons.UGYLDIG_ORGNR),
+        (ADMIN, {}, VENDOR, "no-such-scheme", "BAD_USER_INPUT", reasons.UKJENT_ORDNING),
     ],
     ids=["no-admin-scope", "supplier-token", "to-self", "mod11", "8-digits", "space",
          "fullwidth-digits", "unknown-scheme"],
@@ -239,13 +242,13 @@ async def test_grant_refusals(client, mint, scope, token_kwargs, til, ordning, c
 
 async def test_listing_needs_the_admin_scope(client, mint):
     body = await gql(client, mint("krr:global/kontaktinformasjon.read"), LIST)
-    refusal(body, "FORBIDDEN", rules.MANGLER_SCOPE)
+    refusal(body, "FORBIDDEN", reasons.MANGLER_SCOPE)
 
 
 async def test_a_third_organisation_cannot_revoke(client, mint):
     d = await grant(client, mint(ADMIN))
     body = await gql(client, mint(ADMIN, consumer=OTHER_VENDOR), REVOKE, id=d["id"])
-    err = refusal(body, "FORBIDDEN", rules.IKKE_PART)
+    err = refusal(body, "FORBIDDEN", reasons.IKKE_PART)
     assert OTHER_VENDOR in err["message"]
     assert (await store.hent(uuid.UUID(d["id"]))).aktiv
 
@@ -253,8 +256,8 @@ async def test_a_third_organisation_cannot_revoke(client, mint):
 @pytest.mark.parametrize(
     ("scope", "token_kwargs", "reason"),
     [
-        ("openid", {}, rules.MANGLER_SCOPE),
-        (ADMIN, {"supplier": VENDOR}, rules.VIDEREDELEGERING),
+        ("openid", {}, reasons.MANGLER_SCOPE),
+        (ADMIN, {"supplier": VENDOR}, reasons.VIDEREDELEGERING),
     ],
     ids=["no-admin-scope", "supplier-token"],
 )
@@ -269,7 +272,7 @@ async def test_revoking_twice_is_refused_and_the_first_revoker_stays(client, min
     d = await grant(client, mint(ADMIN))
     await revoke(client, mint(ADMIN, pid=PID), d["id"])
     body = await gql(client, mint(ADMIN, consumer=VENDOR), REVOKE, id=d["id"])
-    refusal(body, "BAD_USER_INPUT", rules.ALLEREDE_TRUKKET_TILBAKE)
+    refusal(body, "BAD_USER_INPUT", reasons.ALLEREDE_TRUKKET_TILBAKE)
     assert (await store.hent(uuid.UUID(d["id"]))).trukket_tilbake_av == PID
 
 
@@ -344,56 +347,69 @@ def principal(scopes=(ADMIN,), consumer=PUBLIC_BODY, **kwargs):
 
 
 def refused(call, *args, **kwargs):
-    with pytest.raises(rules.Avslag) as caught:
+    with pytest.raises(Avslag) as caught:
         call(*args, **kwargs)
     return caught.value
 
 
+def delegere(p, til, ordning_finnes):
+    """delegerTilgang's whole decision: its declared permission, then the rule."""
+    rules.ADMINISTRERE.kontroller(p)
+    rules.kan_delegere(p, til, ordning_finnes=ordning_finnes)
+
+
+def trekke_tilbake(p, fra, til):
+    """trekkTilbakeTilgang's whole decision: its declared permission, then the rule."""
+    rules.ADMINISTRERE.kontroller(p)
+    rules.kan_trekke_tilbake(p, fra, til)
+
+
 def test_rules_allow_an_admin_to_delegate_and_either_party_to_revoke():
-    rules.kan_delegere(principal(), VENDOR, ordning_finnes=True)
-    rules.kan_trekke_tilbake(principal(), PUBLIC_BODY, VENDOR)
-    rules.kan_trekke_tilbake(principal(consumer=VENDOR), PUBLIC_BODY, VENDOR)
-    rules.kan_se_delegeringer(principal())
+    delegere(principal(), VENDOR, ordning_finnes=True)
+    trekke_tilbake(principal(), PUBLIC_BODY, VENDOR)
+    trekke_tilbake(principal(consumer=VENDOR), PUBLIC_BODY, VENDOR)
+    rules.ADMINISTRERE.kontroller(principal())  # listing
 
 
 @pytest.mark.parametrize(
     ("p", "til", "finnes", "reason", "bad_input"),
     [
-        (principal(scopes=()), VENDOR, True, rules.MANGLER_SCOPE, False),
-        (principal(supplier=OTHER_VENDOR), VENDOR, True, rules.VIDEREDELEGERING, False),
-        (principal(), "123456789", True, rules.UGYLDIG_ORGNR, True),
-        (principal(), "8896407820", True, rules.UGYLDIG_ORGNR, True),
-        (principal(), PUBLIC_BODY, True, rules.DELEGERING_TIL_SEG_SELV, True),
-        (principal(), VENDOR, False, rules.UKJENT_ORDNING, True),
+        (principal(scopes=()), VENDOR, True, reasons.MANGLER_SCOPE, False),
+        (principal(supplier=OTHER_VENDOR), VENDOR, True, reasons.VIDEREDELEGERING, False),
+        (principal(), "123456789", True, reasons.UGYLDIG_ORGNR, True),
+        (principal(), "8896407820", True, reasons.UGYLDIG_ORGNR, True),
+        (principal(), PUBLIC_BODY, True, reasons.DELEGERING_TIL_SEG_SELV, True),
+        (principal(), VENDOR, False, reasons.UKJENT_ORDNING, True),
     ],
 )
 def test_rules_refuse_delegating(p, til, finnes, reason, bad_input):
-    avslag = refused(rules.kan_delegere, p, til, ordning_finnes=finnes)
+    avslag = refused(delegere, p, til, ordning_finnes=finnes)
     assert avslag.code == reason
     assert avslag.ugyldig_input is bad_input
     assert str(avslag) == avslag.message
 
 
 def test_rules_refuse_revoking():
-    assert refused(rules.kan_trekke_tilbake, principal(scopes=()), PUBLIC_BODY, VENDOR).code == (
-        rules.MANGLER_SCOPE
+    assert refused(trekke_tilbake, principal(scopes=()), PUBLIC_BODY, VENDOR).code == (
+        reasons.MANGLER_SCOPE
     )
     assert refused(
-        rules.kan_trekke_tilbake, principal(supplier=VENDOR), PUBLIC_BODY, VENDOR
-    ).code == rules.VIDEREDELEGERING
-    third = refused(rules.kan_trekke_tilbake, principal(consumer=OTHER_VENDOR), PUBLIC_BODY, VENDOR)
-    assert third.code == rules.IKKE_PART
+        trekke_tilbake, principal(supplier=VENDOR), PUBLIC_BODY, VENDOR
+    ).code == reasons.VIDEREDELEGERING
+    third = refused(trekke_tilbake, principal(consumer=OTHER_VENDOR), PUBLIC_BODY, VENDOR)
+    assert third.code == reasons.IKKE_PART
     assert not third.ugyldig_input
-    assert refused(rules.kan_se_delegeringer, principal(scopes=("openid",))).code == (
-        rules.MANGLER_SCOPE
+    assert refused(rules.ADMINISTRERE.kontroller, principal(scopes=("openid",))).code == (
+        reasons.MANGLER_SCOPE
     )
 
 
 def test_on_behalf_of_needs_an_active_delegation():
-    rules.kontroller_paa_vegne_av(principal(scopes=()), frozenset())  # acting for itself
-    rules.kontroller_paa_vegne_av(principal(supplier=VENDOR), frozenset(SCHEME_SCOPES))
-    avslag = refused(rules.kontroller_paa_vegne_av, principal(supplier=VENDOR), frozenset())
-    assert avslag.code == rules.MANGLER_DELEGERING
+    paa_vegne_av = organisasjon(paa_vegne_av=True)  # e.g. the lookup's declaration
+    paa_vegne_av.kontroller(principal(scopes=()), frozenset())  # acting for itself
+    paa_vegne_av.kontroller(principal(supplier=VENDOR), frozenset(SCHEME_SCOPES))
+    avslag = refused(paa_vegne_av.kontroller, principal(supplier=VENDOR), frozenset())
+    assert avslag.code == reasons.MANGLER_DELEGERING
     assert not avslag.ugyldig_input
     assert avslag.message == f"No active delegation from {PUBLIC_BODY} to {VENDOR}"
 

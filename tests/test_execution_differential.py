@@ -22,9 +22,9 @@ import strawberry
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import http as app_http
 from app.api.execution import PlannedExecutionContext
 from app.config import Settings
+from app.edge import app as app_http
 from app.edge.schema import build_schema
 from app.personer.models import Registerstatus
 from tests.conftest import FIXED_NOW

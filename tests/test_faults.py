@@ -180,7 +180,7 @@ async def test_resident_update_fails_half_way_keeps_old_values(db, monkeypatch) 
     await person(pid, reservasjon=False)
     before = await Person.get(personidentifikator=pid)
     counter = await changes.siste_endrings_id(database.connection())
-    monkeypatch.setattr("app.endringer.store.renummerer", _fail)
+    monkeypatch.setattr("app.personer.register.renummerer", _fail)
     with pytest.raises(Injected):
         await residents.reserver(pid, FIXED_NOW)
     after = await Person.get(personidentifikator=pid)

@@ -221,7 +221,8 @@ async def test_varslingsstatus_cannot_be_selected(client, mint, fields):
 async def test_the_feed_needs_its_scope(client, mint):
     body = await side(client, mint(f"{KONTAKT} {POST}"), 0, 10, "personidentifikator")
     [err] = body["errors"]
-    assert err["extensions"] == {"code": "FORBIDDEN", "scope": HENTENDRING}
+    assert err["extensions"] == {"code": "FORBIDDEN", "reason": "MANGLER_SCOPE",
+                                  "scope": HENTENDRING}
 
 
 async def test_a_residents_token_is_refused(client, mint):

@@ -10,7 +10,7 @@ import pytest
 from graphql import Lexer, Source, TokenKind
 
 from app.config import ConfigError, load_settings
-from app.http import create_app
+from app.edge.app import create_app
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id
 

@@ -13,8 +13,10 @@ import httpx
 import orjson
 import pytest
 
-from app import cli, logs, observability
-from app.http import create_app
+from app import cli, logs
+from app.api import metrics as graphql_metrics
+from app.edge import probes
+from app.edge.app import create_app
 from app.personer import register
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
@@ -34,12 +36,14 @@ async def test_healthz_and_readyz_need_no_token(client):
 
 
 async def test_readyz_is_503_when_a_migration_is_pending(client, monkeypatch):
-    applied = observability.expected_migrations()
-    monkeypatch.setattr(observability, "expected_migrations", lambda: applied | {"0099_neste"})
+    applied = probes.expected_migrations()
+    monkeypatch.setattr(probes, "expected_migrations", lambda: applied | {"0099_neste"})
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {
-        "status": "unavailable", "reason": "migrations pending", "pending": ["0099_neste"]
+        "status": "unavailable", "reason": "migrations pending", "pending": ["0099_neste"],
+        "errors": [{"message": "Not ready: migrations pending",
+                    "extensions": {"code": "SERVICE_UNAVAILABLE"}}],
     }
 
 
@@ -47,7 +51,7 @@ async def test_readyz_is_503_when_the_database_fails_or_hangs(client, monkeypatc
     def broken() -> object:
         raise ConnectionRefusedError("no database")
 
-    monkeypatch.setattr(observability.db, "connection", broken)
+    monkeypatch.setattr(probes.db, "connection", broken)
     response = await client.get("/readyz")
     assert (response.status_code, response.json()["reason"]) == (503, "database unreachable")
     assert (await client.get("/healthz")).status_code == 200  # the process is still up
@@ -56,8 +60,8 @@ async def test_readyz_is_503_when_the_database_fails_or_hangs(client, monkeypatc
         await asyncio.sleep(10)
         return []
 
-    monkeypatch.setattr(observability, "_pending_migrations", hangs)
-    monkeypatch.setattr(observability, "READY_TIMEOUT", 0.05)
+    monkeypatch.setattr(probes, "_pending_migrations", hangs)
+    monkeypatch.setattr(probes, "READY_TIMEOUT", 0.05)
     response = await client.get("/readyz")
     assert (response.status_code, response.json()["reason"]) == (503, "database timeout")
 
@@ -108,9 +112,9 @@ def test_operation_label_uses_schema_fields_not_client_names():
     schema = build_schema()._schema
     doc = parse("query Kari17912099997 { a: personer(personidentifikatorer: []) { status } "
                 "...F } fragment F on Query { statistikk { __typename } ukjent }")
-    assert observability.operation_label(doc, None, schema) == ("personer,statistikk", "query")
-    assert observability.operation_label(doc, "Annen", schema) == ("invalid", "unknown")
-    assert observability.operation_label(None, None, schema) == ("invalid", "unknown")
+    assert graphql_metrics.operation_label(doc, None, schema) == ("personer,statistikk", "query")
+    assert graphql_metrics.operation_label(doc, "Annen", schema) == ("invalid", "unknown")
+    assert graphql_metrics.operation_label(None, None, schema) == ("invalid", "unknown")
 
 
 async def test_each_app_has_its_own_registry(db):
@@ -223,7 +227,7 @@ def test_serve_logs_json_and_turns_uvicorn_access_log_off(settings, monkeypatch)
     async def no_migrate(_: object) -> None:
         return None
 
-    monkeypatch.setattr(observability.db, "migrate", no_migrate)
+    monkeypatch.setattr(probes.db, "migrate", no_migrate)
     assert cli._serve(settings, cli.parser().parse_args(["serve"])) == 0
     (options,) = calls
     assert options["access_log"] is False

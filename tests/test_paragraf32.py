@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from app.personer.paragraf32 import Kanal, Varslingsstatus, er_fersk, frist, vurder
+from app.personer.paragraf32 import Kontaktpunkt, Varslingsstatus, er_fersk, frist, vurder
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 CUTOFF = dt.datetime(2024, 12, 15, 12, 0, tzinfo=dt.UTC)
@@ -12,7 +12,7 @@ US = dt.timedelta(microseconds=1)
 
 
 def kanal(oppdatert=None, verifisert=None, adresse="a@example.no"):
-    return Kanal(adresse, oppdatert, verifisert)
+    return Kontaktpunkt(adresse, oppdatert, verifisert)
 
 
 def test_cutoff_is_18_calendar_months_back():

@@ -13,9 +13,11 @@ import orjson
 import pytest
 import redis.asyncio as redis
 
-from app.config import ConfigError, Settings, load_settings
-from app.edge.ratelimit import Limits, MemoryLimiter, Rate, RedisLimiter, persons_asked
-from app.http import create_app
+from app.api.limits import persons_in_body
+from app.config import ConfigError, Limits, Rate, Settings, load_settings
+from app.edge.app import create_app
+from app.edge.ratelimit import MemoryLimiter, RedisLimiter
+from app.edge.schema import PERSONFELT
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 
@@ -103,6 +105,10 @@ async def test_residents_and_anonymous_callers_are_limited_too(limited, mint):
     for _ in range(2):
         assert (await client.post("/graphql", json=public)).status_code == 200
     assert_429(await client.post("/graphql", json=public))
+
+
+def persons_asked(body: bytes) -> int:
+    return persons_in_body(body, PERSONFELT)
 
 
 def test_persons_asked_counts_literals_variables_aliases_and_fragments():

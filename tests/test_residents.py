@@ -11,7 +11,7 @@ import pytest
 from dateutil.relativedelta import relativedelta
 
 from app.db import connection
-from app.http import create_app
+from app.edge.app import create_app
 from app.meldinger.models import Engangskode, Melding
 from app.personer.endringsnummer import siste_endrings_id
 from app.personer.models import Person, Registerstatus

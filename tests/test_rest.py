@@ -12,10 +12,10 @@ import httpx
 import orjson
 import pytest
 
+from app.edge.app import create_app
 from app.endringer import store as feed_store
-from app.http import create_app
 from app.personer.models import Postkasseleverandoer, Registerstatus
-from app.rest import felter_for
+from app.personer.rest import felter_for
 from app.revisjon.models import Oppslag, OppslagPerson
 from authz.principal import Principal
 from tests.conftest import CONSUMER
@@ -492,7 +492,8 @@ async def test_feed_without_its_scope_is_403(client, mint):
     response = await rest(client, ENDRINGER, mint(BOTH), {"fraEndringsId": 0})
     assert response.status_code == 403
     error = response.json()["errors"][0]
-    assert error["extensions"] == {"code": "FORBIDDEN", "scope": HENTENDRING}
+    assert error["extensions"] == {"code": "FORBIDDEN", "reason": "MANGLER_SCOPE",
+                                  "scope": HENTENDRING}
     graphql = await side(client, mint(BOTH), 0, None, "personidentifikator")
     assert graphql["errors"][0]["message"] == error["message"]
 

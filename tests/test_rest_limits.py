@@ -6,8 +6,9 @@ import dataclasses
 
 import httpx
 
-from app.edge.ratelimit import Limits, MemoryLimiter, Rate
-from app.http import create_app
+from app.config import Limits, Rate
+from app.edge.app import create_app
+from app.edge.ratelimit import MemoryLimiter
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 

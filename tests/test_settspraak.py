@@ -116,7 +116,8 @@ async def test_an_invalid_id_is_bad_user_input(client, mint, bad):
 async def test_needs_its_scope(client, mint):
     body = await sett(client, mint("krr:global/kontaktinformasjon.read"), new_id(7))
     [err] = body["errors"]
-    assert err["extensions"] == {"code": "FORBIDDEN", "scope": SPRAAK}
+    assert err["extensions"] == {"code": "FORBIDDEN", "reason": "MANGLER_SCOPE",
+                                  "scope": SPRAAK}
     assert await Person.all().count() == 0
 
 

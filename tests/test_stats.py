@@ -12,7 +12,7 @@ from dateutil.relativedelta import relativedelta
 
 from app import db as database
 from app.personer.models import Person, Registerstatus
-from app.personer.paragraf32 import Kanal, Varslingsstatus, frist, vurder
+from app.personer.paragraf32 import Kontaktpunkt, Varslingsstatus, frist, vurder
 from app.personer.register import hent_personer
 from app.revisjon.models import Oppslag
 from app.statistikk import store
@@ -175,9 +175,10 @@ async def test_notifiable_count_agrees_with_paragraf32(db):
         vurder(
             aktiv=r.status is Registerstatus.AKTIV,
             reservert=r.reservasjon,
-            epost=Kanal(r.epostadresse, r.epostadresse_oppdatert, r.epostadresse_sist_verifisert),
-            mobil=Kanal(r.mobiltelefonnummer, r.mobiltelefonnummer_oppdatert,
-                        r.mobiltelefonnummer_sist_verifisert),
+            epost=Kontaktpunkt(r.epostadresse, r.epostadresse_oppdatert,
+                               r.epostadresse_sist_verifisert),
+            mobil=Kontaktpunkt(r.mobiltelefonnummer, r.mobiltelefonnummer_oppdatert,
+                               r.mobiltelefonnummer_sist_verifisert),
             now=FIXED_NOW,
         ).varslingsstatus is Varslingsstatus.KAN_VARSLES
         for r in records.values()

@@ -12,14 +12,15 @@ import httpx
 import pytest
 
 from app.db import connection
+from app.edge.app import create_app
 from app.edge.schema import build_schema
-from app.http import create_app
 from app.personer import paragraf32
 from app.personer.endringsnummer import siste_endrings_id
 from app.personer.models import Person, Registerstatus
 from app.testdata import csv_export, profiles, store
 from app.testdata.seed import DIGIPOST_ORGNR, EBOKS_ORGNR, _certificate
 from authz import identifikatorer as identifiers
+from authz.avslag import Avslag
 from authz.principal import Innbygger
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, months_ago, new_id, person, provider
@@ -378,8 +379,8 @@ async def test_search_scope_refusals(client, mint, register):
 
 async def test_only_organisations_may_search():
     resident = Innbygger(pid=new_id(5), scopes=frozenset({SOK}), issuer="x", acr="high")
-    with pytest.raises(store.Nektet):
-        store.krev(resident, store.Handling.SOKE_PERSONER, paa_vegne_av=True)
+    with pytest.raises(Avslag):
+        store.SOKE.kontroller(resident)
 
 
 async def test_a_search_page_is_recorded_in_the_audit_log(client, mint, register):
@@ -483,7 +484,8 @@ async def test_csv_auth_errors(client, mint, register):
         refused = await export(client, token, **params)
         assert refused.status_code == 403
         error = refused.json()["errors"][0]
-        assert error["extensions"] == {"code": "FORBIDDEN", "scope": scope}
+        assert error["extensions"] == {"code": "FORBIDDEN", "reason": "MANGLER_SCOPE",
+                                       "scope": scope}
         assert "personidentifikator" not in refused.text
 
 

@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from authz.identifikatorer import is_valid_orgno
 from authz.principal import Principal
 from authz.tokens import (
     ALLOWED_ALGORITHMS,
     MAX_TOKEN_LENGTH,
     TokenError,
     TokenVerifier,
-    is_valid_orgno,
 )
 
 ISSUER = "https://test.maskinporten.no/"

@@ -1,49 +1,53 @@
-"""What a resolver knows about the request: who is asking, the clock, and errors to report."""
+"""What a resolver knows about its request, and the one place strawberry's raw info is read.
+
+Resolvers are typed `info: Info`. The verified request (who calls, request id, the moment) is
+`info.context.foresporsel`; which fields the query selects below a field, with fragments and
+@skip/@include resolved, comes from `valgte_felt` (strawberry keeps graphql-core's info, whose
+nodes the errors point at, in a private attribute: it is read here and nowhere else).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from graphql import GraphQLError
+import strawberry
+from graphql import FieldNode, GraphQLError
 from starlette.requests import Request
+from starlette.responses import Response
 
-from app.api.errors import FORBIDDEN, error
-from authz.principal import Caller, Innbygger, Principal
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+from app.api.selection import selected_subfields
+from app.foresporsel import Foresporsel
 
 
 @dataclass(slots=True)
 class Context:
     request: Request | None
-    principal: Caller
-    request_id: str
-    clock: Clock = utc_now
+    foresporsel: Foresporsel
+    # The sub-response whose status and headers go on the HTTP answer (a 503, say).
+    response: Response | None = None
     # Errors that accompany data (e.g. one FORBIDDEN per withheld field, not one per person).
     errors: list[GraphQLError] = field(default_factory=list)
 
-    @property
-    def organisasjon(self) -> Principal:
-        """The caller as an organisation (Maskinporten); a resident's token is refused."""
-        if not isinstance(self.principal, Principal):
-            raise error(
-                "This operation is for organisations (a Maskinporten token); "
-                "a resident's token cannot use it",
-                FORBIDDEN,
-            )
-        return self.principal
 
-    @property
-    def innbygger(self) -> Innbygger:
-        """The caller as a logged-in resident (ID-porten); an organisation's token is refused."""
-        if not isinstance(self.principal, Innbygger):
-            raise error(
-                "This operation is for a logged-in resident (an ID-porten token)", FORBIDDEN
-            )
-        return self.principal
+Info = strawberry.Info[Context, None]
+
+
+def valgte_felt(
+    info: Info, under: Sequence[FieldNode] | None = None
+) -> dict[str, list[FieldNode]]:
+    """Field name -> the nodes selecting it, below this field (or below `under`: the nodes of
+    a field further down, as returned here)."""
+    raw = info._raw_info
+    nodes = raw.field_nodes if under is None else under
+    return selected_subfields(nodes, raw.fragments, raw.variable_values)
+
+
+def sti(info: Info) -> list[str | int]:
+    """The response path of this field."""
+    return list(info.path.as_list())
+
+
+def noekkel(node: FieldNode) -> str:
+    """The response key of a selected field: its alias, else its name."""
+    return (node.alias or node.name).value

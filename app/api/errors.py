@@ -1,70 +1,108 @@
-"""GraphQL errors with the `extensions.code` that clients branch on."""
+"""GraphQL's side of the one error mapping (app.faults).
+
+A resolver raises what went wrong (a `ClientError`, an authz `Avslag`, or whatever the database
+driver raised) and never builds a GraphQL error for it: graphql-core already copies a
+`ClientError`'s message and code, and `ErrorAnswers` gives every other error the mapping knows
+its answer once the operation has run. An unreachable database nobody answered for makes the
+HTTP answer 503 with Retry-After; in prod, an unexpected error says only "internal error" with
+the request id, its detail going to the log (`log_errors`) and nowhere else.
+"""
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Iterator
-from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-BAD_USER_INPUT = "BAD_USER_INPUT"
-FORBIDDEN = "FORBIDDEN"
-SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
-NOT_FOUND = "NOT_FOUND"
-CONFLICT = "CONFLICT"
+from app.errors import INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE
+from app.faults import answer_for
+
+log = logging.getLogger("krr.graphql")
 
 
-def error(message: str, code: str, **extensions: Any) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code, **extensions})
+def _code(err: GraphQLError) -> str | None:
+    code = (err.extensions or {}).get("code")
+    return None if code is None else str(code)
 
 
-class ContextErrors(SchemaExtension):
-    """Adds the errors resolvers collected in the context to the response."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        context = self.execution_context.context
-        result = self.execution_context.result
-        extra = getattr(context, "errors", None)
-        if extra and result is not None:
-            # Root fields resolve concurrently, so they add their errors in whichever order they
-            # finish; the response lists them in the order of the fields instead.
-            order = {key: i for i, key in enumerate(result.data or {})}
-            extra = sorted(extra, key=lambda e: order.get(e.path[0], len(order)) if e.path else -1)
-            result.errors = [*(result.errors or []), *extra]
-
-
-INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
-
-
-def unexpected(err: GraphQLError) -> bool:
-    """A resolver's own failure: not a GraphQL (syntax, validation) error, no code of ours."""
+def _unexpected(err: GraphQLError) -> bool:
+    """A resolver's own failure that no rule answers for (not a syntax or validation error)."""
     original = err.original_error
     return (
-        (err.extensions or {}).get("code") is None
+        _code(err) is None
         and original is not None
         and not isinstance(original, GraphQLError)
+        and answer_for(original) is None
     )
 
 
-class MaskUnexpectedErrors(SchemaExtension):
-    """Prod: an unexpected error says only "internal error" with the request id; the detail is
-    in the log (KrrSchema.process_errors runs before this). Listed last: errors that other
-    extensions give a code (e.g. SERVICE_UNAVAILABLE) are not masked."""
+def log_errors(errors: list[GraphQLError]) -> None:
+    """Errors are logged without their messages or the query: both can hold personal ids and
+    addresses, which never go into a log line. An unexpected one is logged with its frames."""
+    for err in errors:
+        path = ".".join(str(p) for p in err.path or ()) or "-"
+        if _unexpected(err):
+            original = err.original_error
+            assert original is not None
+            frames = "".join(traceback.format_tb(original.__traceback__))
+            log.error("unexpected %s at path=%s\n%s", type(original).__name__, path, frames)
+            continue
+        answer = None if err.original_error is None else answer_for(err.original_error)
+        code = _code(err) or (answer.code if answer else "GRAPHQL_VALIDATION")
+        log.info("graphql error code=%s path=%s", code, path)
+
+
+class ErrorAnswers(SchemaExtension):
+    """After the operation: the errors resolvers collected in the context (one FORBIDDEN per
+    withheld field, say) join the response in field order; every error without a code gets the
+    answer the one mapping gives it; and, with `mask` (prod), what is left unexpected is masked.
+    Listed last, so it sees the errors every other extension left."""
+
+    def __init__(self, *, mask: bool = False) -> None:
+        self.mask = mask
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors or not any(map(unexpected, result.errors)):
+        context = self.execution_context.context
+        if result is None:
             return
-        request_id = getattr(self.execution_context.context, "request_id", None) or "-"
-        result.errors = [
-            GraphQLError(
-                f"internal error (request id {request_id})",
-                nodes=err.nodes, source=err.source, positions=err.positions, path=err.path,
-                extensions={"code": INTERNAL_SERVER_ERROR, "request_id": request_id},
-            )
-            if unexpected(err) else err
-            for err in result.errors
-        ]
+        extra = getattr(context, "errors", None)
+        if extra:
+            # Root fields resolve concurrently, so they add their errors in whichever order
+            # they finish; the response lists them in the order of the fields instead.
+            order = {key: i for i, key in enumerate(result.data or {})}
+            extra = sorted(extra, key=lambda e: order.get(e.path[0], len(order)) if e.path else -1)
+            result.errors = [*(result.errors or []), *extra]
+        if not result.errors:
+            return
+        request_id = getattr(getattr(context, "foresporsel", None), "request_id", None) or "-"
+        unavailable: dict[str, str] | None = None  # the headers of a 503 answer, when one is
+        answered = []
+        for err in result.errors:
+            answer = None
+            if _code(err) is None and err.original_error is not None:
+                answer = answer_for(err.original_error)
+            if answer is not None:
+                if answer.code == SERVICE_UNAVAILABLE:
+                    unavailable = answer.headers
+                err = GraphQLError(
+                    answer.message, nodes=err.nodes, source=err.source, positions=err.positions,
+                    path=err.path, original_error=err.original_error,
+                    extensions=answer.extensions,
+                )
+            elif self.mask and _unexpected(err):
+                err = GraphQLError(
+                    f"internal error (request id {request_id})",
+                    nodes=err.nodes, source=err.source, positions=err.positions, path=err.path,
+                    extensions={"code": INTERNAL_SERVER_ERROR, "request_id": request_id},
+                )
+            answered.append(err)
+        result.errors = answered
+        response = getattr(context, "response", None)
+        if unavailable is not None and response is not None:
+            response.status_code = 503
+            response.headers.update(unavailable)

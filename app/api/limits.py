@@ -1,10 +1,12 @@
-"""Request limits: each refuses with its own code before any work beyond the check is done.
+"""GraphQL's request limits: each refuses with its own code before any work beyond the check.
 
-- body size and batched (array) bodies: at the HTTP edge, before the token is verified;
+- body size and batched (array) bodies: at the edge (app.edge), before the token is verified;
 - tokens: while parsing (graphql-core stops counting at the maximum);
 - depth and aliases: validation rules;
 - person ids: a check in the request path after validation and before execution (it needs the
-  request's variables, which validation rules do not see), so nothing is looked up.
+  request's variables, which validation rules do not see), so nothing is looked up. Which
+  fields name persons, and how many a request may name, is the composing layer's to say
+  (`Personfelt`); the rate limit counts them the same way (`persons_in_body`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import (
     ExecutionResult,
     FieldNode,
@@ -30,9 +33,8 @@ from graphql import (
     ValidationRule,
     ValueNode,
     VariableNode,
+    parse,
 )
-from starlette.responses import JSONResponse, Response
-from starlette.types import Message, Receive, Scope
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -41,18 +43,22 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 
-from app.personer.oppslag import MAX_IDS
-
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
 TOO_MANY_PERSONS = "TOO_MANY_PERSONS"
-PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
-BATCH_NOT_ALLOWED = "BATCH_NOT_ALLOWED"
 
 MAX_BODY_BYTES = 1024 * 1024  # the default for KRR_MAX_BODY_BYTES
-PERSON_FIELD = "personer"
-PERSON_ARGUMENT = "personidentifikatorer"
+
+
+@dataclass(frozen=True, slots=True)
+class Personfelt:
+    """A field that names persons in an argument (`personer(personidentifikatorer: ...)`), and
+    how many distinct persons one request may name over all such fields."""
+
+    felt: str
+    argument: str
+    maks: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,26 +110,34 @@ class CodedTokensLimiter(MaxTokensLimiter):
 
 
 class PersonLimit(SchemaExtension):
-    """At most MAX_IDS person ids per request, summed over every `personer` field (aliases,
+    """At most `personfelt.maks` person ids per request, summed over every such field (aliases,
     fragments, all operations). Refused before execution, so nothing is looked up."""
+
+    def __init__(self, *, personfelt: Personfelt) -> None:
+        self.personfelt = personfelt
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
+        maks = self.personfelt.maks
         if document is not None and context.result is None:
-            total, largest = person_id_counts(document.definitions, context.variables or {})
+            total, largest = person_id_counts(
+                document.definitions, context.variables or {}, self.personfelt
+            )
             # One field over the limit is that field's bad input (BAD_USER_INPUT from the lookup,
             # which refuses before any database work); the sum over fields is this check's.
-            if total > MAX_IDS and largest <= MAX_IDS:
+            if total > maks and largest <= maks:
                 context.result = ExecutionResult(data=None, errors=[GraphQLError(
-                    f"The request asks for {total} person ids; at most {MAX_IDS} are allowed "
+                    f"The request asks for {total} person ids; at most {maks} are allowed "
                     "in one request, however they are spread over fields",
-                    extensions={"code": TOO_MANY_PERSONS, "antall": total, "maks": MAX_IDS},
+                    extensions={"code": TOO_MANY_PERSONS, "antall": total, "maks": maks},
                 )])
         yield
 
 
-def schema_extensions(limits: RequestLimits) -> list[Callable[[], SchemaExtension]]:
+def schema_extensions(
+    limits: RequestLimits, personfelt: Personfelt
+) -> list[Callable[[], SchemaExtension]]:
     """Factories (not instances: strawberry wants one extension per request). The depth and
     alias rules are made once here, so every request validates with the same rule classes
     and strawberry's validation cache (keyed by them) serves repeated queries."""
@@ -134,21 +148,25 @@ def schema_extensions(limits: RequestLimits) -> list[Callable[[], SchemaExtensio
     return [
         functools.partial(CodedTokensLimiter, max_token_count=limits.max_tokens),
         functools.partial(AddValidationRules, rules),
-        PersonLimit,
+        functools.partial(PersonLimit, personfelt=personfelt),
     ]
 
 
 # --- counting person ids ------------------------------------------------------------------------
 
 
-def count_person_ids(definitions: Any, variables: Mapping[str, Any]) -> int:
-    """Distinct ids per `personer` field (as the lookup counts them), summed over the fields each
+def count_person_ids(
+    definitions: Any, variables: Mapping[str, Any], personfelt: Personfelt
+) -> int:
+    """Distinct ids per person field (as the lookup counts them), summed over the fields each
     operation would run; a fragment counts each time it is spread (memoised, so linear)."""
-    return person_id_counts(definitions, variables)[0]
+    return person_id_counts(definitions, variables, personfelt)[0]
 
 
-def person_id_counts(definitions: Any, variables: Mapping[str, Any]) -> tuple[int, int]:
-    """(the sum over all `personer` fields, the largest single field)."""
+def person_id_counts(
+    definitions: Any, variables: Mapping[str, Any], personfelt: Personfelt
+) -> tuple[int, int]:
+    """(the sum over all person fields, the largest single field)."""
     fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
     total = 0
     largest = 0
@@ -159,7 +177,7 @@ def person_id_counts(definitions: Any, variables: Mapping[str, Any]) -> tuple[in
             v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
         }
         values.update(variables)
-        counter = _Counter(fragments, values)
+        counter = _Counter(fragments, values, personfelt)
         total += counter.selections(operation.selection_set)
         largest = max(largest, counter.largest)
     return total, largest
@@ -167,8 +185,9 @@ def person_id_counts(definitions: Any, variables: Mapping[str, Any]) -> tuple[in
 
 class _Counter:
     def __init__(self, fragments: Mapping[str, FragmentDefinitionNode],
-                 variables: Mapping[str, Any]) -> None:
+                 variables: Mapping[str, Any], personfelt: Personfelt) -> None:
         self.fragments = fragments
+        self.personfelt = personfelt
         self.variables = variables
         self.memo: dict[str, int] = {}
         self.largest = 0
@@ -178,7 +197,7 @@ class _Counter:
         total = 0
         for node in selection_set.selections if selection_set else ():
             if isinstance(node, FieldNode):
-                if node.name.value == PERSON_FIELD:
+                if node.name.value == self.personfelt.felt:
                     total += self.field(node)
                 total += self.selections(node.selection_set, seen)
             elif isinstance(node, InlineFragmentNode):
@@ -195,7 +214,7 @@ class _Counter:
 
     def field(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
-            if argument.name.value == PERSON_ARGUMENT:
+            if argument.name.value == self.personfelt.argument:
                 count = len(set(self.ids(argument.value)))
                 self.largest = max(self.largest, count)
                 return count
@@ -218,54 +237,25 @@ class _Counter:
         return []
 
 
-# --- HTTP ---------------------------------------------------------------------------------------
-
-
-class PayloadTooLarge(Exception):
-    """The body is (or announces itself as) larger than the maximum."""
-
-
-def _refusal(status: int, code: str, message: str) -> Response:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                        status_code=status)
-
-
-def payload_too_large(max_bytes: int) -> Response:
-    return _refusal(413, PAYLOAD_TOO_LARGE, f"The request body exceeds {max_bytes} bytes")
-
-
-def batch_refused() -> Response:
-    return _refusal(400, BATCH_NOT_ALLOWED,
-                    "Batched (array) operations are not accepted: send one operation per request")
-
-
-def is_batch(body: bytes) -> bool:
-    """A JSON array body: strawberry would refuse it too (batching is off), but without a code."""
-    return body.lstrip()[:1] == b"["
-
-
-async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
-    """The body, refused as soon as Content-Length or the bytes received pass the maximum: a
-    large body is never read whole."""
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                announced = int(value)
-            except ValueError:
-                announced = 0
-            if announced > max_bytes:
-                raise PayloadTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message: Message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+def persons_in_body(body: bytes, personfelt: Personfelt) -> int:
+    """How many person ids a GraphQL request body asks for, counted as PersonLimit counts them
+    (for the rate limit, before the request is parsed for real). Unparsable requests count 0:
+    GraphQL refuses them without looking anyone up."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return 0
+    items = payload if isinstance(payload, list) else [payload]
+    total = 0
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+            continue
+        try:
+            document = parse(item["query"], no_location=True, max_tokens=50_000)
+        except GraphQLError:
+            continue
+        variables = item.get("variables")
+        total += count_person_ids(
+            document.definitions, variables if isinstance(variables, dict) else {}, personfelt
+        )
+    return total

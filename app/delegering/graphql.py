@@ -1,8 +1,9 @@
 """GraphQL of the delegation registry, always acting for the token's `consumer`.
 
-The rules live in authz.delegation; this module reads what they need, asks, and turns a refusal
-into an error: FORBIDDEN for who is asking, BAD_USER_INPUT for what is asked, with
-`extensions.reason` naming the rule.
+Who may administer is each operation's declared permission (the admin scope, and the
+organisation itself: a vendor acting for it cannot delegate onward); what may be granted or
+revoked are the rules in authz.delegation. A refusal is their `Avslag`, answered FORBIDDEN for
+who is asking, BAD_USER_INPUT for what is asked, with `extensions.reason` naming the rule.
 """
 
 from __future__ import annotations
@@ -12,24 +13,15 @@ import uuid
 from collections.abc import Iterable
 
 import strawberry
-from graphql import GraphQLError
 
-from app.api.context import Context
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, NOT_FOUND, error
+from app.api.context import Info
+from app.api.tilgang import felt, mutasjon
 from app.delegering import store
-from authz.delegation import (
-    ALLEREDE_TRUKKET_TILBAKE,
-    Avslag,
-    aktoer,
-    kan_administrere,
-    kan_delegere,
-    kan_se_delegeringer,
-    kan_trekke_tilbake,
-)
+from app.errors import BadInput, NotFound
+from authz.delegation import ADMINISTRERE, aktoer, kan_delegere, kan_trekke_tilbake
+from authz.tillatelse import INNLOGGET
 
 UGYLDIG_ID = "UGYLDIG_ID"
-
-Info = strawberry.Info[Context, None]
 
 
 @strawberry.type(description="An organisation by its organisation number.")
@@ -104,35 +96,27 @@ class _Navn:
         )
 
 
-def _feil(avslag: Avslag) -> GraphQLError:
-    code = BAD_USER_INPUT if avslag.ugyldig_input else FORBIDDEN
-    return error(avslag.message, code, reason=avslag.code)
-
-
 async def _en(rad: store.DelegeringRad) -> Delegering:
     return (await _Navn.for_((), [rad])).delegering(rad)
 
 
 @strawberry.type
 class DelegeringQuery:
-    @strawberry.field(description="The delegation schemes an organisation can grant.")
+    @felt(INNLOGGET, description="The delegation schemes an organisation can grant.")
     async def delegeringsordninger(self) -> list[Delegeringsordning]:
         ordninger = await store.ordninger()
         navn = await _Navn.for_(ordninger)
         return [navn.ordning(o) for o in ordninger]
 
-    @strawberry.field(
+    @felt(
+        ADMINISTRERE,
         description=(
             "Delegations given and received by the caller's organisation, revoked ones included"
             " (needs scope krr:admin/delegering.write)."
-        )
+        ),
     )
     async def delegeringer(self, info: Info) -> Delegeringer:
-        principal = info.context.organisasjon
-        try:
-            kan_se_delegeringer(principal)
-        except Avslag as avslag:
-            raise _feil(avslag) from avslag
+        principal = info.context.foresporsel.organisasjon
         gitt, mottatt = await store.delegeringer_for(principal.consumer)
         navn = await _Navn.for_((), [*gitt, *mottatt])
         return Delegeringer(
@@ -143,59 +127,44 @@ class DelegeringQuery:
 
 @strawberry.type
 class DelegeringMutation:
-    @strawberry.mutation(
+    @mutasjon(
+        ADMINISTRERE,
         description=(
             "Delegate a scheme from the caller's organisation to another organisation (scope"
             " krr:admin/delegering.write). Granting what is already active returns the active one."
-        )
+        ),
     )
     async def deleger_tilgang(
         self, info: Info, til: str, ordning: strawberry.ID
     ) -> Delegering:
-        principal = info.context.organisasjon
-        try:
-            kan_administrere(principal)
-            funnet = await store.hent_ordning(str(ordning))
-            kan_delegere(principal, til, ordning_finnes=funnet is not None)
-        except Avslag as avslag:
-            raise _feil(avslag) from avslag
+        foresporsel = info.context.foresporsel
+        principal = foresporsel.organisasjon
+        funnet = await store.hent_ordning(str(ordning))
+        kan_delegere(principal, til, ordning_finnes=funnet is not None)
         assert funnet is not None  # kan_delegere refuses an unknown scheme
-        rad = await store.gi(
-            principal.consumer, til, funnet.id, aktoer(principal), info.context.clock()
-        )
+        rad = await store.gi(principal.consumer, til, funnet.id, aktoer(principal),
+                             foresporsel.now)
         return await _en(rad)
 
-    @strawberry.mutation(
+    @mutasjon(
+        ADMINISTRERE,
         description=(
             "Revoke a delegation the caller's organisation gave, or give up one it received"
             " (scope krr:admin/delegering.write). The record stays, marked as revoked."
-        )
+        ),
     )
     async def trekk_tilbake_tilgang(self, info: Info, id: strawberry.ID) -> Delegering:
-        principal = info.context.organisasjon
-        try:
-            kan_administrere(principal)
-        except Avslag as avslag:
-            raise _feil(avslag) from avslag
+        foresporsel = info.context.foresporsel
+        principal = foresporsel.organisasjon
         try:
             delegering_id = uuid.UUID(str(id))
         except ValueError as exc:
-            raise error(
-                f"{str(id)[:40]!r} is not a delegation id", BAD_USER_INPUT, reason=UGYLDIG_ID
+            raise BadInput(
+                f"{str(id)[:40]!r} is not a delegation id", reason=UGYLDIG_ID
             ) from exc
         rad = await store.hent(delegering_id)
         if rad is None:
-            raise error(f"No delegation with id {delegering_id}", NOT_FOUND)
-        try:
-            kan_trekke_tilbake(principal, rad.fra, rad.til)
-        except Avslag as avslag:
-            raise _feil(avslag) from avslag
-        try:
-            rad = await store.trekk_tilbake(
-                delegering_id, aktoer(principal), info.context.clock()
-            )
-        except store.AlleredeTrukketTilbake as exc:
-            raise error(
-                str(exc), BAD_USER_INPUT, reason=ALLEREDE_TRUKKET_TILBAKE
-            ) from exc
+            raise NotFound(f"No delegation with id {delegering_id}")
+        kan_trekke_tilbake(principal, rad.fra, rad.til)
+        rad = await store.trekk_tilbake(delegering_id, aktoer(principal), foresporsel.now)
         return await _en(rad)

@@ -17,6 +17,8 @@ from tortoise.transactions import in_transaction
 
 from app import db
 from app.delegering.models import Delegering, Delegeringsordning, Organisasjon
+from app.errors import BadInput
+from authz.avslag import ALLEREDE_TRUKKET_TILBAKE
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,11 @@ class DelegeringRad:
         return self.trukket_tilbake is None
 
 
-class AlleredeTrukketTilbake(Exception):
+class AlleredeTrukketTilbake(BadInput):
     """The delegation was revoked before (possibly by a concurrent request)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason=ALLEREDE_TRUKKET_TILBAKE)
 
 
 def _scopes(text: str) -> tuple[str, ...]:
@@ -72,23 +77,15 @@ def _rad(row: Delegering) -> DelegeringRad:
     )
 
 
-# The per-request check; served by delegering_fra_til_idx (and the partial unique index).
-_AKTIVE_SCOPES_SQL = (
-    "SELECT o.scopes FROM delegering d JOIN delegeringsordning o ON o.id = d.ordning_id"
-    " WHERE d.fra = {p1} AND d.til = {p2} AND d.trukket_tilbake IS NULL"
-)
-
-
 async def aktive_scopes(fra: str, til: str) -> frozenset[str]:
-    """The scopes covered by the active delegations from `fra` to `til`, in one statement.
-
-    Empty when there is no active delegation.
-    """
-    if db.dialect() == "postgres":
-        sql = _AKTIVE_SCOPES_SQL.format(p1="$1", p2="$2")
-    else:
-        sql = _AKTIVE_SCOPES_SQL.format(p1="?", p2="?")
-    _, rows = await db.connection().execute_query(sql, [fra, til])
+    """The scopes covered by the active delegations from `fra` to `til`, in one statement
+    (served by delegering_fra_til_idx). Empty when there is no active delegation."""
+    sql = db.Sql()
+    _, rows = await db.connection().execute_query(
+        "SELECT o.scopes FROM delegering d JOIN delegeringsordning o ON o.id = d.ordning_id"
+        f" WHERE d.fra = {sql(fra)} AND d.til = {sql(til)} AND d.trukket_tilbake IS NULL",
+        sql.verdier,
+    )
     return frozenset(scope for (scopes,) in rows for scope in scopes.split())
 
 

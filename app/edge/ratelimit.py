@@ -1,5 +1,5 @@
-"""Rate limits per consumer organisation (requests and persons per second), checked at the HTTP
-edge after the token and before any database work.
+"""Rate limits per caller (requests and persons per second), charged by the edge's guard after
+the token and before any database work.
 
 GCRA (a token bucket kept as one "theoretical arrival time" per key): in process by default, in
 Redis when KRR_REDIS_URL is set so that every instance holds one shared limit. If Redis cannot be
@@ -14,58 +14,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-import orjson
-from graphql import GraphQLError, parse
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+import redis.asyncio as redis
 
+from app.config import Limits, Rate
 from authz.principal import Anonym, Caller, Innbygger
 
 log = logging.getLogger(__name__)
-
-RATE_LIMITED = "RATE_LIMITED"
-PERSON_ARGUMENT = "personidentifikatorer"
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """`per_second` sustained, up to `burst` at once."""
-
-    per_second: float
-    burst: float
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    requests: Rate
-    persons: Rate
-
-
-DEFAULT_LIMITS = Limits(requests=Rate(50, 200), persons=Rate(20_000, 40_000))
-
-
-def parse_rate(name: str, raw: str | None, default: Rate) -> Rate:
-    """`RATE[/s][,BURST]`, e.g. `50/s,200`; burst defaults to the rate. Errors name `name`."""
-    if raw is None or not raw.strip():
-        return default
-    rate_part, _, burst_part = raw.strip().partition(",")
-    rate_part = rate_part.strip().removesuffix("/s")
-    try:
-        rate = float(rate_part)
-        burst = float(burst_part) if burst_part.strip() else rate
-    except ValueError:
-        rate = burst = 0.0
-    if not (0 < rate < 1e9 and 1 <= burst < 1e9) or math.isnan(rate + burst):
-        from app.config import ConfigError  # here: app.config imports this module
-
-        raise ConfigError(
-            f"{name} must be 'RATE/s' or 'RATE/s,BURST' with RATE > 0 and BURST >= 1 "
-            f"(got {raw!r})"
-        )
-    return Rate(rate, burst)
 
 
 def subject_of(principal: Caller, client_ip: str | None) -> tuple[str, bool]:
@@ -76,30 +32,6 @@ def subject_of(principal: Caller, client_ip: str | None) -> tuple[str, bool]:
     if isinstance(principal, Anonym):
         return f"ip:{client_ip or 'unknown'}", False
     return f"org:{principal.consumer}", True
-
-
-def persons_asked(body: bytes) -> int:
-    """How many person ids a GraphQL request body asks for, counted as app.limits counts them.
-    Unparsable requests count 0: GraphQL refuses them without looking anyone up."""
-    from app.api.limits import count_person_ids  # here: app.limits imports the lookup, config us
-
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return 0
-    items = payload if isinstance(payload, list) else [payload]
-    total = 0
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
-            continue
-        try:
-            document = parse(item["query"], no_location=True, max_tokens=50_000)
-        except GraphQLError:
-            continue
-        variables = item.get("variables")
-        total += count_person_ids(document.definitions, variables if isinstance(variables, dict)
-                                  else {})
-    return total
 
 
 class Limiter(Protocol):
@@ -182,8 +114,6 @@ class RedisLimiter:
 
     def __init__(self, url: str, limits: Limits, prefix: str = "krr:rl:",
                  fallback: Limiter | None = None) -> None:
-        import redis.asyncio as redis
-
         self.limits = limits
         self.prefix = prefix
         self.fallback = fallback or MemoryLimiter(limits)
@@ -217,35 +147,3 @@ def build_limiter(limits: Limits, redis_url: str | None) -> Limiter:
     return RedisLimiter(redis_url, limits) if redis_url else MemoryLimiter(limits)
 
 
-async def over_limit(
-    limiter: Limiter | None, request: Request, principal: Caller, persons: int
-) -> Response | None:
-    """The rate limit for one request, checked once the caller is known and before any work:
-    None to go on, or the 429 to answer (counted in the app's metrics)."""
-    if limiter is None:
-        return None
-    client_ip = request.client.host if request.client else None
-    subject, counts_persons = subject_of(principal, client_ip)
-    wait = await limiter.charge(subject, persons if counts_persons else 0)
-    if wait <= 0:
-        return None
-    metrics = getattr(request.app.state, "metrics", None) if "app" in request.scope else None
-    if metrics is not None:
-        metrics.rate_limited.inc()
-    return too_many(wait, subject)
-
-
-def too_many(wait: float, subject: str) -> Response:
-    """429 with a whole number of seconds to wait (at least 1); no work has been done."""
-    retry_after = max(1, math.ceil(wait))
-    kind = subject.split(":", 1)[0]
-    # Organisation numbers are not personal data; a pid hash or an IP address is.
-    log.info("rate limited: %s", subject if kind == "org" else kind)
-    return JSONResponse(
-        {"errors": [{
-            "message": f"Rate limit exceeded; retry after {retry_after} s",
-            "extensions": {"code": RATE_LIMITED, "retryAfter": retry_after},
-        }]},
-        status_code=429,
-        headers={"Retry-After": str(retry_after)},
-    )

@@ -1,50 +1,50 @@
 """Writes that keep the register current for others, and reading the change feed.
 
-Every write takes its change numbers (app.changes) inside its own transaction, after it has
-locked the rows it changes, so numbers become visible in the order they were taken. Only rows
-that actually change get a number: a call that changes nothing leaves the feed alone.
+Every write takes its change numbers (app.personer.endringsnummer) inside its own transaction,
+after it has locked the rows it changes, so numbers become visible in the order they were taken.
+Only rows that actually change get a number: a call that changes nothing leaves the feed alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app.errors import BadInput, Conflict
+from app.foresporsel import Foresporsel
 from app.personer import register
 from app.personer.endringsnummer import neste_endrings_id
-from app.personer.models import Person, Registerstatus
-from app.personer.oppslag import (
-    Avslag,
-    Foresporsel,
-    PersonSvar,
-    UgyldigInput,
-    revider,
-    utlever,
-    vurder_tilgang,
-)
-from authz import identifikatorer as identifiers
+from app.personer.felt import GRUPPEDATO, GRUPPER, SPRAAK, Feltgruppe, Registerstatus
+from app.personer.models import Person
+from app.personer.oppslag import UgyldigInput, revider, tilgang
+from app.personer.utlevering import Feltavslag, PersonSvar, utlever
+from authz.identifikatorer import problem
+from authz.scopes import Handling
+from authz.tillatelse import organisasjon
 
-SPRAAK = ("nb", "nn", "en", "se")
 MAX_ANTALL = 1000
 
+# The operations' declared permissions (authz.tillatelse), for GraphQL and REST alike. Only the
+# feed is open to a vendor acting for the organisation; the writes are the organisation's own.
+LESE_ENDRINGER = organisasjon(Handling.HENTE_ENDRINGER, paa_vegne_av=True)
+SETTE_SPRAAK = organisasjon(Handling.SETTE_SPRAAK)
+ENDRE_IDENTIFIKATOR = organisasjon(Handling.ENDRE_IDENTIFIKATOR)
 
-class Konflikt(Exception):
+
+class Konflikt(Conflict):
     """The write would overwrite a choice the register already holds; nothing was changed."""
 
 
 def _valider_id(navn: str, personidentifikator: str) -> None:
-    problem = identifiers.problem(personidentifikator)
-    if problem is not None:
+    hvorfor = problem(personidentifikator)
+    if hvorfor is not None:
         raise UgyldigInput(
-            f"Invalid {navn}: {personidentifikator!r} {problem}", [personidentifikator]
+            f"Invalid {navn}: {personidentifikator!r} {hvorfor}", [personidentifikator]
         )
 
 
@@ -73,7 +73,7 @@ async def sett_spraak(personidentifikator: str, spraak: str, now: dt.datetime) -
     """
     _valider_id("personidentifikator", personidentifikator)
     if spraak not in SPRAAK:
-        raise UgyldigInput(f"spraak must be one of {', '.join(SPRAAK)}; got {spraak!r}")
+        raise BadInput(f"spraak must be one of {', '.join(SPRAAK)}; got {spraak!r}")
     try:
         async with in_transaction() as conn:
             person = await (
@@ -108,35 +108,9 @@ async def sett_spraak(personidentifikator: str, spraak: str, now: dt.datetime) -
 
 # --- endreIdentifikator ----------------------------------------------------------------------
 
-class Feltgruppe(StrEnum):
-    """The parts of an entry that move together, each with the date that says how new it is."""
-
-    EPOST = "EPOST"
-    MOBIL = "MOBIL"
-    RESERVASJON = "RESERVASJON"
-    SPRAAK = "SPRAAK"
-    POSTKASSE = "POSTKASSE"
-
-
-_GRUPPE_FELT: dict[Feltgruppe, tuple[str, ...]] = {
-    Feltgruppe.EPOST: ("epostadresse", "epostadresse_oppdatert", "epostadresse_sist_verifisert",
-                       "epostadresse_sist_validert"),
-    Feltgruppe.MOBIL: ("mobiltelefonnummer", "mobiltelefonnummer_oppdatert",
-                       "mobiltelefonnummer_sist_verifisert", "mobiltelefonnummer_sist_validert"),
-    Feltgruppe.RESERVASJON: ("reservasjon", "reservasjonstidspunkt", "reservasjon_oppdatert"),
-    Feltgruppe.SPRAAK: ("spraak", "spraak_oppdatert"),
-    Feltgruppe.POSTKASSE: ("postkasseadresse", "postkasseleverandoer_id"),
-}
-# The date that decides which side's group is newer (a mailbox has none: `til` keeps its own).
-_GRUPPE_DATO: dict[Feltgruppe, str] = {
-    Feltgruppe.EPOST: "epostadresse_oppdatert",
-    Feltgruppe.MOBIL: "mobiltelefonnummer_oppdatert",
-    Feltgruppe.RESERVASJON: "reservasjon_oppdatert",
-    Feltgruppe.SPRAAK: "spraak_oppdatert",
-}
 # What the old id loses; its reservation stays (a SLETTET entry still shows it, as in lookups).
 _TOEMMES = (Feltgruppe.EPOST, Feltgruppe.MOBIL, Feltgruppe.SPRAAK, Feltgruppe.POSTKASSE)
-_FELT = ("status", *(f for felt in _GRUPPE_FELT.values() for f in felt))
+_FELT = ("status", *(f for felt in GRUPPER.values() for f in felt))
 _TOM: dict[str, Any] = {f: None for f in _FELT} | {
     "status": Registerstatus.AKTIV, "reservasjon": False
 }
@@ -159,7 +133,7 @@ class Identifikatorendring:
 def _har(gruppe: Feltgruppe, rad: Rad) -> bool:
     if gruppe is Feltgruppe.RESERVASJON:
         return bool(rad["reservasjon"]) or rad["reservasjon_oppdatert"] is not None
-    return rad[_GRUPPE_FELT[gruppe][0]] is not None
+    return rad[GRUPPER[gruppe][0]] is not None
 
 
 def _nyere(a: dt.datetime | None, b: dt.datetime | None) -> bool:
@@ -174,7 +148,7 @@ def _fra_vinner(gruppe: Feltgruppe, fra: Rad, til: Rad | None) -> bool:
         return True
     if gruppe is Feltgruppe.POSTKASSE:
         return False
-    return _nyere(fra[_GRUPPE_DATO[gruppe]], til[_GRUPPE_DATO[gruppe]])
+    return _nyere(fra[GRUPPEDATO[gruppe]], til[GRUPPEDATO[gruppe]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +163,7 @@ def _flytt(fra: Rad, til: Rad | None) -> _Flytting:
     """The merge as a pure decision: each group goes to the side with the newer value."""
     ny_til = dict(til if til is not None else _TOM)
     flyttet, beholdt = [], []
-    for gruppe, felter in _GRUPPE_FELT.items():
+    for gruppe, felter in GRUPPER.items():
         if _fra_vinner(gruppe, fra, til):
             flyttet.append(gruppe)
             ny_til.update({f: fra[f] for f in felter})
@@ -202,7 +176,7 @@ def _flytt(fra: Rad, til: Rad | None) -> _Flytting:
         ny_til["status"] = aktiv
     ny_fra = dict(fra, status=Registerstatus.SLETTET)
     for gruppe in _TOEMMES:
-        ny_fra.update(dict.fromkeys(_GRUPPE_FELT[gruppe]))
+        ny_fra.update(dict.fromkeys(GRUPPER[gruppe]))
     opprett = til is not None or flyttet or fra["status"] is aktiv
     return _Flytting(ny_fra, ny_til if opprett else None, flyttet, beholdt)
 
@@ -244,7 +218,9 @@ async def endre_identifikator(fra: str, til: str) -> Identifikatorendring:
         if not endres:
             return Identifikatorendring(fra, til, False, [], flytting.beholdt)
         adresser = [r for r in (gammel, ny) if r is not None]
-        delere = await _laas_delere(conn, adresser, unntatt=(fra, til))
+        delere = await register.laas_andre_innehavere(
+            conn, **_adresser(adresser), unntatt=(fra, til)
+        )
         for pid in sorted(endres):
             nummer = await neste_endrings_id(conn)
             if pid == til and ny is None:
@@ -258,15 +234,8 @@ async def endre_identifikator(fra: str, til: str) -> Identifikatorendring:
         await register.oppdater_duplikater(
             conn, **_adresser([*adresser, *endres.values()]), personidentifikatorer=endres
         )
-        await renummerer(conn, delere)
+        await register.renummerer(conn, delere)
     return Identifikatorendring(fra, til, True, flytting.flyttet, flytting.beholdt)
-
-
-async def _laas_delere(
-    conn: BaseDBAsyncClient, rader: Sequence[Rad], unntatt: Sequence[str]
-) -> list[str]:
-    """The other AKTIV holders of these rows' addresses, locked, in id order."""
-    return await laas_andre_innehavere(conn, **_adresser(rader), unntatt=unntatt)
 
 
 def _adresser(rader: Sequence[Rad]) -> dict[str, set[str]]:
@@ -275,35 +244,6 @@ def _adresser(rader: Sequence[Rad]) -> dict[str, set[str]]:
         "epost": {r["epostadresse"] for r in rader if r["epostadresse"]},
         "mobil": {r["mobiltelefonnummer"] for r in rader if r["mobiltelefonnummer"]},
     }
-
-
-async def laas_andre_innehavere(
-    conn: BaseDBAsyncClient, *, epost: set[str], mobil: set[str], unntatt: Sequence[str]
-) -> list[str]:
-    """Lock and name the AKTIV persons (other than `unntatt`) holding any of these addresses:
-    their duplicate flags change with ours, so they take new change numbers too (renummerer).
-    Locked in id order, before any change number is taken, so writers never deadlock."""
-    if not epost and not mobil:
-        return []
-    andre = await (
-        Person.filter(Q(epostadresse__in=list(epost)) | Q(mobiltelefonnummer__in=list(mobil)),
-                      status=Registerstatus.AKTIV)
-        .exclude(personidentifikator__in=list(unntatt))
-        .order_by("personidentifikator").select_for_update().using_db(conn)
-    )
-    return [p.personidentifikator for p in andre]
-
-
-async def renummerer(conn: BaseDBAsyncClient, personidentifikatorer: Iterable[str]) -> None:
-    """Give these rows new change numbers though their own columns did not change.
-
-    The feed shows duplicate flags, which depend on other rows: when the AKTIV holders of an
-    address change, each remaining holder must reappear in the feed for a copy to stay exact.
-    Any writer that changes addresses or status should call this for the other holders.
-    """
-    for pid in personidentifikatorer:
-        nummer = await neste_endrings_id(conn)
-        await Person.filter(personidentifikator=pid).using_db(conn).update(endrings_id=nummer)
 
 
 # --- the change feed -------------------------------------------------------------------------
@@ -316,7 +256,7 @@ class Endringsside:
     fra_endrings_id: int
     til_endrings_id: int
     siste_endrings_id: int
-    avslag: list[Avslag]
+    avslag: list[Feltavslag]
 
 
 async def les_endringer(
@@ -335,18 +275,16 @@ async def les_endringer(
     any more cannot stall a reader). A reader ahead of the register (after a reseed) gets its
     own number back, above `siste_endrings_id`, and should start over from 0.
 
-    Raises UgyldigInput, authz.delegation's refusal (a vendor without delegation) and
-    Revisjonsfeil (audit not written: nothing disclosed).
+    Raises BadInput, and Revisjonsfeil (audit not written: nothing disclosed).
     """
     if fra_endrings_id < 0:
-        raise UgyldigInput(f"fraEndringsId must be 0 or more; got {fra_endrings_id}")
+        raise BadInput(f"fraEndringsId must be 0 or more; got {fra_endrings_id}")
     if not 1 <= antall <= MAX_ANTALL:
-        raise UgyldigInput(f"antall must be from 1 to {MAX_ANTALL}; got {antall}")
-    tilgang = await vurder_tilgang(foresporsel.principal, felter)
-    kategorier = tilgang.kategorier
+        raise BadInput(f"antall must be from 1 to {MAX_ANTALL}; got {antall}")
+    synlig = await tilgang(foresporsel, felter)
     side = await register.hent_endringer(fra_endrings_id, antall)
     personer = [
-        utlever(record.personidentifikator, record, kategorier=kategorier,
+        utlever(record.personidentifikator, record, kategorier=synlig.kategorier,
                 filtrer_paa_varsling=False, now=foresporsel.now)
         for _, record in side.personer
     ]
@@ -355,5 +293,5 @@ async def les_endringer(
     else:
         til = max(fra_endrings_id, side.siste_endrings_id)
     if personer and revider_personer:
-        await revider(foresporsel, kategorier, False, personer, tilgang.synlige)
-    return Endringsside(personer, fra_endrings_id, til, side.siste_endrings_id, tilgang.avslag)
+        await revider(foresporsel, synlig, personer, varslingsstatus=False)
+    return Endringsside(personer, fra_endrings_id, til, side.siste_endrings_id, synlig.avslag)

@@ -1,8 +1,8 @@
 """GraphQL of a resident's own entry: the `meg` query and the mutations that keep the entry.
 
-Every operation reads: resident's token (Context.innbygger) -> scope (authz.scopes) ->
-validation (app.residents.validation) -> one transaction (app.residents.store). The entry is
-always the token's own `pid`: there is no argument naming a person.
+Every operation reads: resident's token and scope (its declared permission) -> validation
+(app.innbyggere.validering) -> one transaction (app.innbyggere.store). The entry is always the
+token's own `pid`: there is no argument naming a person.
 """
 
 from __future__ import annotations
@@ -11,41 +11,44 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import strawberry
 
-from app.api.context import Context
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, error
-from app.api.selection import selected_subfields
-from app.delegering import store as delegations_store
+from app.api.context import Info, sti, valgte_felt
+from app.api.relay import PageInfo
+from app.api.tilgang import felt, mutasjon
+from app.delegering import store as delegering
 from app.delegering.graphql import Organisasjon
-from app.innbyggere import frister, store
-from app.innbyggere import validering as validation
-from app.meldinger.models import Kanal as _Kanal
+from app.errors import BadInput
+from app.innbyggere import frister, store, validering
 from app.personer.avslag import tilbakeholdt
-from app.personer.oppslag import Avslag, PersonSvar, utlever
-from app.personer.register import PersonRecord
+from app.personer.felt import Kanal, PersonRecord
 from app.personer.types import Person
+from app.personer.utlevering import Feltavslag, PersonSvar, utlever
 from authz.principal import Innbygger
-from authz.scopes import HANDLING_SCOPES, Handling, manglende_scope_for_handling
-from authz.scopes import Kategori as _Kategori
+from authz.scopes import HANDLING_SCOPES, Handling, Kategori, manglende_scope_for_handling
+from authz.tillatelse import innbygger
 
-Info = strawberry.Info[Context, None]
-
-Kanal = strawberry.enum(_Kanal, name="Kanal", description="A contact channel.")
-Postkasseleverandoer = strawberry.enum(
-    validation.Leverandoer,
+strawberry.enum(Kanal, name="Kanal", description="A contact channel.")
+strawberry.enum(
+    validering.Leverandoer,
     name="Postkasseleverandoer",
     description="A digital mailbox provider: Digipost (984661185) or e-Boks (922020175).",
 )
-Kategori = strawberry.enum(
-    _Kategori,
+strawberry.enum(
+    Kategori,
     name="Kategori",
     description=(
         "What a lookup disclosed: GRUNNDATA (id, status, reservation), KONTAKTINFORMASJON, "
         "DIGITAL_POST."
     ),
 )
+
+# The operations' declared permissions: a resident's own token with the handling's scope.
+SE_MEG = innbygger(Handling.SE_MEG)
+ENDRE_MEG = innbygger(Handling.ENDRE_MEG)
+VELGE_SPRAAK = innbygger(Handling.VELGE_SPRAAK)
 
 OPPSLAG_FIRST = 20
 OPPSLAG_MAKS = 100
@@ -70,21 +73,13 @@ class Oppslag:
         description="The public body a vendor looked up on behalf of; null when it looked up "
         "itself."
     )
-    kategorier: list[Kategori] = strawberry.field(  # type: ignore[valid-type]
-        description="What was disclosed."
-    )
+    kategorier: list[Kategori] = strawberry.field(description="What was disclosed.")
 
 
 @strawberry.type
 class OppslagEdge:
     node: Oppslag
     cursor: str = strawberry.field(description="Pass as `after` for the lookups after this one.")
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type(description="Who looked the resident up, newest first.")
@@ -104,11 +99,11 @@ class Meg:
         description="True when the entry has contact information and it was last confirmed "
         "(bekreftKontaktinformasjon) over three months ago, or never."
     )
-    utloper_snart: list[Kanal] = strawberry.field(  # type: ignore[valid-type]
+    utloper_snart: list[Kanal] = strawberry.field(
         description="Channels that pass 18 months since last updated or confirmed within two "
         "months; confirm them to keep receiving notices there."
     )
-    utlopt: list[Kanal] = strawberry.field(  # type: ignore[valid-type]
+    utlopt: list[Kanal] = strawberry.field(
         description="Channels past 18 months: public bodies may not send notices there "
         "(eForvaltningsforskriften § 32) until updated or confirmed."
     )
@@ -128,22 +123,19 @@ class Meg:
         if not self.se_kontakt:
             svar.kontaktinformasjon = None
             svar.varslingsstatus = None
-        return svar  # type: ignore[return-value]
+        return cast(Person, svar)  # utlevering's answer; Person reads the same attributes
 
-    @strawberry.field(description="Who looked me up, newest first, from the audit log.")
+    @felt(SE_MEG, description="Who looked me up, newest first, from the audit log.")
     async def oppslag(
         self, first: int | None = OPPSLAG_FIRST, after: str | None = None
     ) -> OppslagConnection:
-        if not self.se_kontakt:
-            scopes = " or ".join(HANDLING_SCOPES[Handling.SE_MEG])
-            raise error(f"The token lacks scope {scopes}", FORBIDDEN, scope=scopes)
         antall = OPPSLAG_FIRST if first is None else first
         if not 1 <= antall <= OPPSLAG_MAKS:
-            raise error(f"first must be between 1 and {OPPSLAG_MAKS}", BAD_USER_INPUT)
+            raise BadInput(f"first must be between 1 and {OPPSLAG_MAKS}")
         before = _fra_cursor(after) if after is not None else None
         rader = await store.oppslag(self.pid, limit=antall + 1, before=before)
         side = rader[:antall]
-        navn = await delegations_store.navn(
+        navn = await delegering.navn(
             {r.consumer for r in side} | {r.supplier for r in side if r.supplier}
         )
 
@@ -189,9 +181,9 @@ class Endringsresultat:
 def _person(
     pid: str, record: PersonRecord | None, naa: dt.datetime, se_post: bool
 ) -> PersonSvar:
-    kategorier = frozenset({_Kategori.GRUNNDATA, _Kategori.KONTAKTINFORMASJON})
+    kategorier = frozenset({Kategori.GRUNNDATA, Kategori.KONTAKTINFORMASJON})
     if se_post:
-        kategorier |= {_Kategori.DIGITAL_POST}
+        kategorier |= {Kategori.DIGITAL_POST}
     return utlever(pid, record, kategorier=kategorier, filtrer_paa_varsling=False, now=naa)
 
 
@@ -200,14 +192,12 @@ def _avslaa(info: Info, stengt: list[Handling]) -> None:
     `personer` does)."""
     if not stengt:
         return
-    raw = info._raw_info
-    felter = selected_subfields(raw.field_nodes, raw.fragments, raw.variable_values)
     avslag = [
-        Avslag(felt, " or ".join(HANDLING_SCOPES[handling]))
+        Feltavslag(felt_, " or ".join(HANDLING_SCOPES[handling]))
         for handling in stengt
-        for felt in _TILBAKEHOLDT[handling]
+        for felt_ in _TILBAKEHOLDT[handling]
     ]
-    info.context.errors.extend(tilbakeholdt(avslag, felter, info.path.as_list()))
+    info.context.errors.extend(tilbakeholdt(avslag, valgte_felt(info), sti(info)))
 
 
 def _cursor(keyset: tuple[dt.datetime, int]) -> str:
@@ -224,30 +214,20 @@ def _fra_cursor(cursor: str) -> tuple[dt.datetime, int]:
             raise ValueError("naive")
         return moment, int(rad)
     except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise error(
+        raise BadInput(
             "after is not a cursor from this connection (pass an edge's cursor or "
-            "pageInfo.endCursor as it was given)",
-            BAD_USER_INPUT,
+            "pageInfo.endCursor as it was given)"
         ) from exc
 
 
-def _innbygger(info: Info, handling: Handling) -> Innbygger:
-    """The logged-in resident, when the token opens `handling`; else FORBIDDEN."""
-    innbygger = info.context.innbygger
-    mangler = manglende_scope_for_handling(innbygger, handling)
-    if mangler is not None:
-        raise error(f"The token lacks scope {mangler}", FORBIDDEN, scope=mangler)
-    return innbygger
-
-
-async def _meg(innbygger: Innbygger, naa: dt.datetime) -> Meg:
-    record = await store.hent(innbygger.pid)
+async def _meg(beboer: Innbygger, naa: dt.datetime) -> Meg:
+    record = await store.hent(beboer.pid)
     return Meg(
-        pid=innbygger.pid,
+        pid=beboer.pid,
         record=record,
         naa=naa,
-        se_kontakt=manglende_scope_for_handling(innbygger, Handling.SE_MEG) is None,
-        se_post=manglende_scope_for_handling(innbygger, Handling.SE_MIN_POSTKASSE) is None,
+        se_kontakt=manglende_scope_for_handling(beboer, Handling.SE_MEG) is None,
+        se_post=manglende_scope_for_handling(beboer, Handling.SE_MIN_POSTKASSE) is None,
         maa_bekrefte=frister.maa_bekrefte(record, naa),
         utloper_snart=frister.utloper_snart(record, naa),
         utlopt=frister.utlopt(record, naa),
@@ -257,18 +237,13 @@ async def _meg(innbygger: Innbygger, naa: dt.datetime) -> Meg:
 Endre = Callable[[str, dt.datetime], Awaitable[list[store.Advarsel]]]
 
 
-async def _endre(info: Info, handling: Handling, endre: Endre) -> Endringsresultat:
-    """Scope, then the change (validation inside `endre`), then the entry as it now is."""
-    innbygger = _innbygger(info, handling)
-    naa = info.context.clock()
-    try:
-        advarsler = await endre(innbygger.pid, naa)
-    except store.UgyldigKode as exc:
-        raise error(str(exc), BAD_USER_INPUT, reason=exc.grunn) from exc
-    except validation.UgyldigEndring as exc:
-        raise error(str(exc), BAD_USER_INPUT) from exc
+async def _endre(info: Info, endre: Endre) -> Endringsresultat:
+    """The change (validation inside `endre`), then the entry as it now is."""
+    foresporsel = info.context.foresporsel
+    beboer = foresporsel.innbygger
+    advarsler = await endre(beboer.pid, foresporsel.now)
     return Endringsresultat(
-        meg=await _meg(innbygger, naa),
+        meg=await _meg(beboer, foresporsel.now),
         advarsler=[Advarsel(kode=a.kode, melding=a.melding) for a in advarsler],
     )
 
@@ -278,18 +253,20 @@ async def _endre(info: Info, handling: Handling, endre: Endre) -> Endringsresult
 
 @strawberry.type
 class MegQuery:
-    @strawberry.field(
+    @felt(
+        SE_MEG,
         description="The logged-in resident's own entry (an ID-porten token with "
-        "krr:user/kontaktinformasjon.read). Absent from the register: status IKKE_REGISTRERT."
+        "krr:user/kontaktinformasjon.read). Absent from the register: status IKKE_REGISTRERT.",
     )
     async def meg(self, info: Info) -> Meg:
-        innbygger = _innbygger(info, Handling.SE_MEG)
-        return await _meg(innbygger, info.context.clock())
+        foresporsel = info.context.foresporsel
+        return await _meg(foresporsel.innbygger, foresporsel.now)
 
 
 @strawberry.type
 class MegMutation:
-    @strawberry.mutation(
+    @mutasjon(
+        ENDRE_MEG,
         description=(
             "Register or change e-mail and/or mobile. Each new address is marked updated now and "
             "not yet validated, and gets a one-time code (verifiserKode). Creates the entry if "
@@ -297,7 +274,7 @@ class MegMutation:
             "is a warning (DUPLIKAT_EPOST, DUPLIKAT_MOBIL), not a refusal. Mobile: +47 assumed "
             "without a country code, stored as E.164. E-mail: international domains accepted, "
             "the part before @ must be ASCII."
-        )
+        ),
     )
     async def oppdater_kontaktinformasjon(
         self,
@@ -306,76 +283,75 @@ class MegMutation:
         mobiltelefonnummer: str | None = None,
     ) -> Endringsresultat:
         async def endre(pid: str, naa: dt.datetime) -> list[store.Advarsel]:
-            nye = validation.kontaktinformasjon(epostadresse, mobiltelefonnummer)
+            nye = validering.kontaktinformasjon(epostadresse, mobiltelefonnummer)
             return await store.oppdater_kontaktinformasjon(pid, nye, naa)
 
-        return await _endre(info, Handling.ENDRE_MEG, endre)
+        return await _endre(info, endre)
 
-    @strawberry.mutation(description="Send a new one-time code to the channel's address.")
-    async def send_kode(self, info: Info, kanal: Kanal) -> Endringsresultat:  # type: ignore[valid-type]
-        return await _endre(
-            info, Handling.ENDRE_MEG, lambda pid, naa: store.send_kode(pid, kanal, naa)
-        )
+    @mutasjon(ENDRE_MEG, description="Send a new one-time code to the channel's address.")
+    async def send_kode(self, info: Info, kanal: Kanal) -> Endringsresultat:
+        return await _endre(info, lambda pid, naa: store.send_kode(pid, kanal, naa))
 
-    @strawberry.mutation(
+    @mutasjon(
+        ENDRE_MEG,
         description="Prove a channel with the six-digit code sent to it (valid 10 minutes, "
-        "five wrong tries and it is void); sets the channel's validated date."
+        "five wrong tries and it is void); sets the channel's validated date.",
     )
-    async def verifiser_kode(
-        self, info: Info, kanal: Kanal, kode: str  # type: ignore[valid-type]
-    ) -> Endringsresultat:
+    async def verifiser_kode(self, info: Info, kanal: Kanal, kode: str) -> Endringsresultat:
         async def endre(pid: str, naa: dt.datetime) -> list[store.Advarsel]:
-            return await store.verifiser_kode(pid, kanal, validation.kode(kode), naa)
+            return await store.verifiser_kode(pid, kanal, validering.kode(kode), naa)
 
-        return await _endre(info, Handling.ENDRE_MEG, endre)
+        return await _endre(info, endre)
 
-    @strawberry.mutation(
+    @mutasjon(
+        ENDRE_MEG,
         description="Confirm that the registered contact information is right: sets the "
-        "confirmed date of each present channel, restarting its 18-month clock."
+        "confirmed date of each present channel, restarting its 18-month clock.",
     )
     async def bekreft_kontaktinformasjon(self, info: Info) -> Endringsresultat:
-        return await _endre(info, Handling.ENDRE_MEG, store.bekreft)
+        return await _endre(info, store.bekreft)
 
-    @strawberry.mutation(
+    @mutasjon(
+        ENDRE_MEG,
         description="Reserve against digital communication from public bodies (letters come on "
-        "paper). Creates the entry if there is none."
+        "paper). Creates the entry if there is none.",
     )
     async def reserver(self, info: Info) -> Endringsresultat:
-        return await _endre(info, Handling.ENDRE_MEG, store.reserver)
+        return await _endre(info, store.reserver)
 
-    @strawberry.mutation(description="Lift the reservation against digital communication.")
+    @mutasjon(ENDRE_MEG, description="Lift the reservation against digital communication.")
     async def opphev_reservasjon(self, info: Info) -> Endringsresultat:
-        return await _endre(info, Handling.ENDRE_MEG, store.opphev_reservasjon)
+        return await _endre(info, store.opphev_reservasjon)
 
-    @strawberry.mutation(
+    @mutasjon(
+        VELGE_SPRAAK,
         description="The language letters should come in: nb, nn, en or se (scope "
-        "krr:user/spraak.write or krr:user/kontaktinformasjon.write)."
+        "krr:user/spraak.write or krr:user/kontaktinformasjon.write).",
     )
     async def velg_spraak(self, info: Info, spraak: str) -> Endringsresultat:
         async def endre(pid: str, naa: dt.datetime) -> list[store.Advarsel]:
-            return await store.velg_spraak(pid, validation.spraak(spraak), naa)
+            return await store.velg_spraak(pid, validering.spraak(spraak), naa)
 
-        return await _endre(info, Handling.VELGE_SPRAAK, endre)
+        return await _endre(info, endre)
 
-    @strawberry.mutation(
+    @mutasjon(
+        ENDRE_MEG,
         description="Choose a digital mailbox at DIGIPOST or EBOKS (the provider must be in "
-        "the register). Creates the entry if there is none."
+        "the register). Creates the entry if there is none.",
     )
     async def velg_digital_postkasse(
-        self, info: Info, leverandoer: Postkasseleverandoer  # type: ignore[valid-type]
+        self, info: Info, leverandoer: validering.Leverandoer
     ) -> Endringsresultat:
-        return await _endre(
-            info, Handling.ENDRE_MEG,
-            lambda pid, naa: store.velg_postkasse(pid, leverandoer, naa),
-        )
+        return await _endre(info, lambda pid, naa: store.velg_postkasse(pid, leverandoer, naa))
 
-    @strawberry.mutation(description="Remove the digital mailbox.")
+    @mutasjon(ENDRE_MEG, description="Remove the digital mailbox.")
     async def fjern_digital_postkasse(self, info: Info) -> Endringsresultat:
-        return await _endre(info, Handling.ENDRE_MEG, store.fjern_postkasse)
+        return await _endre(info, store.fjern_postkasse)
 
-    @strawberry.mutation(
+    @mutasjon(
+        ENDRE_MEG,
         description="Delete the contact information and mailbox: the entry becomes SLETTET and "
-        "letters come on paper (advarsel PAPIRPOST). Reservation and language stay."
+        "letters come on paper (advarsel PAPIRPOST). Reservation and language stay.",
     )
     async def slett_kontaktinformasjon(self, info: Info) -> Endringsresultat:
-        return await _endre(info, Handling.ENDRE_MEG, store.slett)
+        return await _endre(info, store.slett)

@@ -19,15 +19,13 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from app.endringer import store as feed_store
 from app.innbyggere.validering import Leverandoer, UgyldigEndring
-from app.meldinger import engangskoder as codes
-from app.meldinger.models import Kanal
+from app.meldinger import engangskoder
 from app.personer import register
 from app.personer.endringsnummer import neste_endrings_id
-from app.personer.models import Person, Postkasseleverandoer, Registerstatus
-from app.personer.register import PersonRecord
-from app.revisjon import store as audit_store
+from app.personer.felt import ADRESSE, Kanal, PersonRecord, Registerstatus
+from app.personer.models import Person, Postkasseleverandoer
+from app.revisjon import store as revisjon
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +40,8 @@ class UgyldigKode(UgyldigEndring):
     """A one-time code was refused (wrong, expired, used up) or not issued (too many asked
     for); `grunn` is app.messages.codes' reason, the message is Norwegian, for the resident."""
 
-    def __init__(self, feil: codes.KodeFeil) -> None:
-        super().__init__(feil.melding)
+    def __init__(self, feil: engangskoder.KodeFeil) -> None:
+        super().__init__(feil.melding, reason=feil.kode.value)
         self.grunn = feil.kode.value
 
 
@@ -51,11 +49,10 @@ class UgyldigKode(UgyldigEndring):
 async def _kodefeil() -> AsyncIterator[None]:
     try:
         yield
-    except codes.KodeFeil as exc:
+    except engangskoder.KodeFeil as exc:
         raise UgyldigKode(exc) from exc
 
 
-_ADRESSE = {Kanal.EPOST: "epostadresse", Kanal.MOBIL: "mobiltelefonnummer"}
 _KANALNAVN = {Kanal.EPOST: "e-postadresse", Kanal.MOBIL: "mobiltelefonnummer"}
 
 PAPIRPOST = Advarsel(
@@ -144,7 +141,7 @@ async def _endring(pid: str, *, opprett: bool) -> AsyncIterator[_Endring | None]
             delere = []
             if _ADRESSEFELT & endring.felter.keys():
                 etter = _adresser(person)
-                delere = await feed_store.laas_andre_innehavere(
+                delere = await register.laas_andre_innehavere(
                     conn, epost=foer[0] | etter[0], mobil=foer[1] | etter[1], unntatt=[pid]
                 )
             endring.felter["endrings_id"] = await neste_endrings_id(conn)
@@ -154,7 +151,7 @@ async def _endring(pid: str, *, opprett: bool) -> AsyncIterator[_Endring | None]
                     conn, epost=foer[0] | etter[0], mobil=foer[1] | etter[1],
                     personidentifikatorer=[pid],
                 )
-            await feed_store.renummerer(conn, delere)
+            await register.renummerer(conn, delere)
 
 
 _ADRESSEFELT = frozenset({"epostadresse", "mobiltelefonnummer", "status"})
@@ -173,7 +170,7 @@ def _ingen_oppfoering() -> UgyldigEndring:
 
 def _adresse(endring: _Endring, kanal: Kanal) -> str:
     """The channel's stored address, or a refusal naming the channel that is missing."""
-    adresse: str | None = getattr(endring.person, _ADRESSE[kanal])
+    adresse: str | None = getattr(endring.person, ADRESSE[kanal])
     if endring.person.status is not Registerstatus.AKTIV or not adresse:
         raise UgyldigEndring(f"You have no {_KANALNAVN[kanal]} registered ({kanal.value})")
     return adresse
@@ -184,14 +181,14 @@ def _adresse(endring: _Endring, kanal: Kanal) -> str:
 
 async def hent(pid: str) -> PersonRecord | None:
     """The whole entry as the lookup reads it (duplicate flags included)."""
-    return (await register.hent_personer([pid])).get(pid)
+    return await register.hent_person(pid)
 
 
 async def oppslag(
     pid: str, *, limit: int, before: tuple[dt.datetime, int] | None
-) -> list[audit_store.OppslagAvPerson]:
+) -> list[revisjon.OppslagAvPerson]:
     """Who looked the resident up, newest first (the audit log's keyset pages)."""
-    return await audit_store.oppslag_av_person(pid, limit=limit, before=before)
+    return await revisjon.oppslag_av_person(pid, limit=limit, before=before)
 
 
 # --- changes -------------------------------------------------------------------------------
@@ -212,7 +209,7 @@ async def oppdater_kontaktinformasjon(
         slettet = endring.person.status is not Registerstatus.AKTIV
         endring.aktiver()
         for kanal, adresse in nye.items():
-            kolonne = _ADRESSE[kanal]
+            kolonne = ADRESSE[kanal]
             if not slettet and getattr(endring.person, kolonne) == adresse:
                 continue
             endring.sett(**{
@@ -221,14 +218,14 @@ async def oppdater_kontaktinformasjon(
                 f"{kolonne}_sist_verifisert": naa,
                 f"{kolonne}_sist_validert": None,
             })
-            await codes.opprett_kode(
+            await engangskoder.opprett_kode(
                 endring.conn, personidentifikator=pid, kanal=kanal, adresse=adresse, naa=naa
             )
     record = await hent(pid)
     assert record is not None  # created above if missing
     return [
         _duplikat(kanal, adresse) for kanal, adresse in nye.items()
-        if getattr(record, f"{_ADRESSE[kanal]}_duplisert")
+        if getattr(record, f"{ADRESSE[kanal]}_duplisert")
     ]
 
 
@@ -238,7 +235,7 @@ async def send_kode(pid: str, kanal: Kanal, naa: dt.datetime) -> list[Advarsel]:
         if endring is None:
             raise _ingen_oppfoering()
         adresse = _adresse(endring, kanal)
-        await codes.opprett_kode(
+        await engangskoder.opprett_kode(
             endring.conn, personidentifikator=pid, kanal=kanal, adresse=adresse, naa=naa
         )
     return []
@@ -247,20 +244,20 @@ async def send_kode(pid: str, kanal: Kanal, naa: dt.datetime) -> list[Advarsel]:
 async def verifiser_kode(pid: str, kanal: Kanal, kode: str, naa: dt.datetime) -> list[Advarsel]:
     """A right code marks the channel validated now. A wrong one is refused, and the failed try
     is committed (so five wrong tries void the code even though each request fails)."""
-    feil: codes.KodeFeil | None = None
+    feil: engangskoder.KodeFeil | None = None
     async with _endring(pid, opprett=False) as endring:
         if endring is None:
             raise _ingen_oppfoering()
         adresse = _adresse(endring, kanal)
         try:
-            await codes.verifiser_kode(
+            await engangskoder.verifiser_kode(
                 endring.conn, personidentifikator=pid, kanal=kanal, kode=kode,
                 adresse=adresse, naa=naa,
             )
-        except codes.KodeFeil as exc:
+        except engangskoder.KodeFeil as exc:
             feil = exc
         else:
-            endring.sett(**{f"{_ADRESSE[kanal]}_sist_validert": naa})
+            endring.sett(**{f"{ADRESSE[kanal]}_sist_validert": naa})
     if feil is not None:
         raise UgyldigKode(feil) from feil
     return []
@@ -274,12 +271,12 @@ async def bekreft(pid: str, naa: dt.datetime) -> list[Advarsel]:
         present = [
             k for k in Kanal
             if endring.person.status is Registerstatus.AKTIV
-            and getattr(endring.person, _ADRESSE[k])
+            and getattr(endring.person, ADRESSE[k])
         ]
         if not present:
             raise UgyldigEndring("You have no contact information registered to confirm")
         for kanal in present:
-            endring.sett(**{f"{_ADRESSE[kanal]}_sist_verifisert": naa})
+            endring.sett(**{f"{ADRESSE[kanal]}_sist_verifisert": naa})
     return []
 
 

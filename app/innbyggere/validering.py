@@ -19,10 +19,10 @@ from enum import StrEnum
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
-from app.meldinger.models import Kanal
+from app.errors import BadInput
+from app.personer.felt import SPRAAK, Kanal
 
 EPOST_MAKS = 254  # the column, and RFC 5321's limit on a path
-SPRAAK = ("nb", "nn", "en", "se")
 _MOBILTYPER = frozenset({
     phonenumbers.PhoneNumberType.MOBILE,
     # Where the numbering plan cannot tell (e.g. +1), the number may well be a mobile.
@@ -31,7 +31,7 @@ _MOBILTYPER = frozenset({
 _KODE = re.compile(r"[0-9]{6}")
 
 
-class UgyldigEndring(ValueError):
+class UgyldigEndring(BadInput):
     """The resident asked for something the register cannot store; nothing was changed."""
 
 

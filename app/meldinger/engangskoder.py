@@ -14,11 +14,13 @@ import hashlib
 import hmac
 import secrets
 from enum import StrEnum
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from app.meldinger.models import Kanal
-from app.meldinger.outbox import KODE_PREFIKS, fra_db, legg_i_utboks, query, ts
+from app import db
+from app.meldinger.outbox import KODE_PREFIKS, legg_i_utboks
+from app.personer.felt import Kanal
 
 GYLDIG = dt.timedelta(minutes=10)
 MAKS_FEIL = 5
@@ -99,32 +101,38 @@ async def opprett_kode(
     transaction. Earlier unused codes for the person and channel become void. Raises
     KodeFeil(FOR_MANGE_KODER) past MAKS_KODER codes an hour."""
     kanal = Kanal(kanal)
-    who = [personidentifikator, kanal.value]
-    await query(
-        conn,
-        "DELETE FROM engangskode WHERE personidentifikator = ? AND kanal = ? AND opprettet < ?",
-        [*who, ts(conn, naa - BEHOLD)],
+
+    def hvem(sql: db.Sql) -> str:
+        return f"personidentifikator = {sql(personidentifikator)} AND kanal = {sql(kanal.value)}"
+
+    sql = db.Sql.paa(conn)
+    await conn.execute_query(
+        f"DELETE FROM engangskode WHERE {hvem(sql)} AND opprettet < {sql.tid(naa - BEHOLD)}",
+        sql.verdier,
     )
-    _, rows = await query(
-        conn,
-        "SELECT COUNT(*) FROM engangskode WHERE personidentifikator = ? AND kanal = ?"
-        " AND opprettet > ?",
-        [*who, ts(conn, naa - KODE_VINDU)],
+    sql = db.Sql.paa(conn)
+    _, rows = await conn.execute_query(
+        f"SELECT COUNT(*) FROM engangskode WHERE {hvem(sql)}"
+        f" AND opprettet > {sql.tid(naa - KODE_VINDU)}",
+        sql.verdier,
     )
     if int(rows[0][0]) >= MAKS_KODER:
         raise KodeFeil(Kodefeil.FOR_MANGE_KODER)
-    await query(
-        conn,
-        "UPDATE engangskode SET utloper = ? WHERE personidentifikator = ? AND kanal = ?"
-        " AND brukt IS NULL AND utloper > ?",
-        [ts(conn, naa), *who, ts(conn, naa)],
+    sql = db.Sql.paa(conn)
+    naa_ = sql.tid(naa)
+    await conn.execute_query(
+        f"UPDATE engangskode SET utloper = {naa_} WHERE {hvem(sql)}"
+        f" AND brukt IS NULL AND utloper > {naa_}",
+        sql.verdier,
     )
     kode = ny_kode()
-    await query(
-        conn,
+    sql = db.Sql.paa(conn)
+    naa_ = sql.tid(naa)
+    await conn.execute_query(
         "INSERT INTO engangskode (personidentifikator, kanal, adresse, kode_hash, opprettet,"
-        " utloper, feil_forsok) VALUES (?, ?, ?, ?, ?, ?, 0)",
-        [*who, adresse, await hash_kode(kode), ts(conn, naa), ts(conn, naa + GYLDIG)],
+        f" utloper, feil_forsok) VALUES ({sql(personidentifikator)}, {sql(kanal.value)},"
+        f" {sql(adresse)}, {sql(await hash_kode(kode))}, {naa_}, {sql.tid(naa + GYLDIG)}, 0)",
+        sql.verdier,
     )
     await legg_i_utboks(
         conn,
@@ -157,51 +165,60 @@ async def verifiser_kode(
     transaction and raise it after the commit, never let it roll the count back.
     """
     kanal = Kanal(kanal)
-    _, rows = await query(
-        conn,
+    sql = db.Sql.paa(conn)
+    _, rows = await conn.execute_query(
         "SELECT id, adresse, kode_hash, utloper, feil_forsok, brukt FROM engangskode"
-        " WHERE personidentifikator = ? AND kanal = ? ORDER BY id DESC LIMIT 1",
-        [personidentifikator, kanal.value],
+        f" WHERE personidentifikator = {sql(personidentifikator)} AND kanal = {sql(kanal.value)}"
+        " ORDER BY id DESC LIMIT 1",
+        sql.verdier,
     )
     if not rows or rows[0][5] is not None:
         raise KodeFeil(Kodefeil.INGEN_KODE)
     kode_id, sendt_til, lagret = int(rows[0][0]), rows[0][1], rows[0][2]
-    utloper = fra_db(rows[0][3])
+    utloper = db.tid(rows[0][3])
     if int(rows[0][4]) >= MAKS_FEIL:
         raise KodeFeil(Kodefeil.FOR_MANGE_FORSOK)
     if utloper is None or utloper <= naa:
         raise KodeFeil(Kodefeil.KODE_UTLOPT)
     if adresse != sendt_til:
-        await query(
-            conn, "UPDATE engangskode SET utloper = ? WHERE id = ?", [ts(conn, naa), kode_id]
+        sql = db.Sql.paa(conn)
+        await conn.execute_query(
+            f"UPDATE engangskode SET utloper = {sql.tid(naa)} WHERE id = {sql(kode_id)}",
+            sql.verdier,
         )
         raise KodeFeil(Kodefeil.ADRESSE_ENDRET)
 
     # Count the try first: of any number of parallel tries, only MAKS_FEIL get this far.
-    taken, _ = await query(
-        conn,
-        "UPDATE engangskode SET feil_forsok = feil_forsok + 1 WHERE id = ? AND brukt IS NULL"
-        " AND feil_forsok < ? AND utloper > ?",
-        [kode_id, MAKS_FEIL, ts(conn, naa)],
+    sql = db.Sql.paa(conn)
+    taken, _ = await conn.execute_query(
+        f"UPDATE engangskode SET feil_forsok = feil_forsok + 1 WHERE id = {sql(kode_id)}"
+        f" AND brukt IS NULL AND feil_forsok < {sql(MAKS_FEIL)} AND utloper > {sql.tid(naa)}",
+        sql.verdier,
     )
     if taken != 1:  # a parallel try used the code up, or took the last try
-        _, rows = await query(conn, "SELECT brukt FROM engangskode WHERE id = ?", [kode_id])
-        raise KodeFeil(
-            Kodefeil.INGEN_KODE if rows and rows[0][0] is not None else Kodefeil.FOR_MANGE_FORSOK
-        )
+        brukt = await _kolonne(conn, "brukt", kode_id)
+        raise KodeFeil(Kodefeil.INGEN_KODE if brukt is not None else Kodefeil.FOR_MANGE_FORSOK)
     kode = kode.strip()
     if len(kode) == 6 and kode.isascii() and kode.isdigit() and await kode_stemmer(kode, lagret):
-        used, _ = await query(
-            conn,
-            "UPDATE engangskode SET brukt = ?, feil_forsok = feil_forsok - 1"
-            " WHERE id = ? AND brukt IS NULL",
-            [ts(conn, naa), kode_id],
+        sql = db.Sql.paa(conn)
+        used, _ = await conn.execute_query(
+            f"UPDATE engangskode SET brukt = {sql.tid(naa)}, feil_forsok = feil_forsok - 1"
+            f" WHERE id = {sql(kode_id)} AND brukt IS NULL",
+            sql.verdier,
         )
         if used != 1:  # a parallel try with the right code won
             raise KodeFeil(Kodefeil.INGEN_KODE)
         return
-    _, rows = await query(conn, "SELECT feil_forsok FROM engangskode WHERE id = ?", [kode_id])
-    igjen = MAKS_FEIL - int(rows[0][0])
+    igjen = MAKS_FEIL - int(await _kolonne(conn, "feil_forsok", kode_id))
     if igjen <= 0:
         raise KodeFeil(Kodefeil.FOR_MANGE_FORSOK)
     raise KodeFeil(Kodefeil.FEIL_KODE, f"Koden er feil. Du har {igjen} forsøk igjen.")
+
+
+async def _kolonne(conn: BaseDBAsyncClient, kolonne: str, kode_id: int) -> Any:
+    """One column of a code as it is now."""
+    sql = db.Sql.paa(conn)
+    _, rows = await conn.execute_query(
+        f"SELECT {kolonne} FROM engangskode WHERE id = {sql(kode_id)}", sql.verdier
+    )
+    return rows[0][0] if rows else None

@@ -3,16 +3,11 @@ that causes it, and sent later, so a failed send is retried and never lost."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-
-class Kanal(StrEnum):
-    EPOST = "EPOST"
-    MOBIL = "MOBIL"
+from app.personer.felt import Kanal
 
 
 class Melding(Model):

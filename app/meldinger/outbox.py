@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app import db
-from app.meldinger.models import Kanal
+from app.personer.felt import Kanal
 
 log = logging.getLogger(__name__)
 
@@ -52,49 +51,7 @@ class Sender(Protocol):
     async def send(self, melding: UtgaaendeMelding) -> None: ...
 
 
-# --- SQL that runs on both dialects ----------------------------------------------------------
-
-
-def is_postgres(conn: BaseDBAsyncClient) -> bool:
-    return conn.capabilities.dialect == "postgres"
-
-
-def sql(conn: BaseDBAsyncClient, query: str) -> str:
-    """Queries are written with `?`; PostgreSQL (asyncpg) wants $1, $2, ..."""
-    if not is_postgres(conn):
-        return query
-    parts = query.split("?")
-    return "".join(f"{part}${i}" for i, part in enumerate(parts[:-1], 1)) + parts[-1]
-
-
-def ts(conn: BaseDBAsyncClient, value: dt.datetime) -> Any:
-    """A datetime parameter: asyncpg takes it as is; SQLite gets tortoise's UTC text, so that
-    text order is time order against what the ORM wrote."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("message timestamps must be timezone-aware")
-    return value if is_postgres(conn) else value.astimezone(dt.UTC).isoformat(" ")
-
-
-def fra_db(value: Any) -> dt.datetime | None:
-    """SQLite hands back ISO text, PostgreSQL datetimes; both become aware datetimes."""
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    parsed = dt.datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-async def query(
-    conn: BaseDBAsyncClient, text: str, values: Sequence[Any] = ()
-) -> tuple[int, Sequence[Any]]:
-    return await conn.execute_query(sql(conn, text), list(values))
-
-
 # --- queuing ---------------------------------------------------------------------------------
-
-_INSERT = """INSERT INTO melding (noekkel, kanal, mottaker, emne, tekst, opprettet, forsok,
-                                  neste_forsok)
-VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT (noekkel) DO NOTHING RETURNING id"""
-
 
 async def legg_i_utboks(
     conn: BaseDBAsyncClient,
@@ -110,13 +67,18 @@ async def legg_i_utboks(
     with this `noekkel` is already queued or sent (queuing twice is harmless)."""
     if not mottaker:
         raise ValueError("a message needs an address")
+    sql = db.Sql.paa(conn)
+    naa_ = sql.tid(naa)
+    insert = (
+        "INSERT INTO melding (noekkel, kanal, mottaker, emne, tekst, opprettet, forsok,"
+        f" neste_forsok) VALUES ({sql(noekkel)}, {sql(Kanal(kanal).value)}, {sql(mottaker)},"
+        f" {sql(emne)}, {sql(tekst)}, {naa_}, 0, {naa_})"
+        " ON CONFLICT (noekkel) DO NOTHING RETURNING id"
+    )
     # tortoise's asyncpg client drops the rows of a statement that starts with INSERT (and
     # reports no row count for INSERT): wrapped in a CTE, RETURNING tells whether it inserted.
-    text = f"WITH m AS ({_INSERT}) SELECT id FROM m" if is_postgres(conn) else _INSERT
-    _, rows = await query(
-        conn, text,
-        [noekkel, Kanal(kanal).value, mottaker, emne, tekst, ts(conn, naa), ts(conn, naa)],
-    )
+    text = f"WITH m AS ({insert}) SELECT id FROM m" if sql.postgres else insert
+    _, rows = await conn.execute_query(text, sql.verdier)
     return bool(rows)
 
 
@@ -137,11 +99,11 @@ def feiltekst(exc: BaseException) -> str:
 
 async def _claim(conn: BaseDBAsyncClient, melding_id: int, naa: dt.datetime) -> bool:
     """Take the lease on one due, unsent message; only one dispatcher's UPDATE matches."""
-    count, _ = await query(
-        conn,
-        "UPDATE melding SET neste_forsok = ? WHERE id = ? AND sendt IS NULL"
-        " AND neste_forsok <= ?",
-        [ts(conn, naa + LEASE), melding_id, ts(conn, naa)],
+    sql = db.Sql.paa(conn)
+    count, _ = await conn.execute_query(
+        f"UPDATE melding SET neste_forsok = {sql.tid(naa + LEASE)} WHERE id = {sql(melding_id)}"
+        f" AND sendt IS NULL AND neste_forsok <= {sql.tid(naa)}",
+        sql.verdier,
     )
     return count == 1
 
@@ -152,10 +114,11 @@ async def _send_one(
     """Claim, send and mark one message: True sent, False failed, None taken by another."""
     if not await _claim(conn, melding_id, naa):
         return None
-    _, rows = await query(
-        conn,
-        "SELECT id, kanal, mottaker, emne, tekst, noekkel, forsok FROM melding WHERE id = ?",
-        [melding_id],
+    sql = db.Sql.paa(conn)
+    _, rows = await conn.execute_query(
+        "SELECT id, kanal, mottaker, emne, tekst, noekkel, forsok FROM melding"
+        f" WHERE id = {sql(melding_id)}",
+        sql.verdier,
     )
     row = rows[0]
     melding = UtgaaendeMelding(int(row[0]), Kanal(row[1]), row[2], row[3], row[4])
@@ -164,21 +127,22 @@ async def _send_one(
         await sender.send(melding)
     except Exception as exc:  # any failure leaves the message queued for a later try
         feil = feiltekst(exc)
-        await query(
-            conn,
-            "UPDATE melding SET forsok = forsok + 1, siste_feil = ?, neste_forsok = ?"
-            " WHERE id = ? AND sendt IS NULL",
-            [feil, ts(conn, naa + backoff(forsok + 1)), melding_id],
+        sql = db.Sql.paa(conn)
+        await conn.execute_query(
+            f"UPDATE melding SET forsok = forsok + 1, siste_feil = {sql(feil)},"
+            f" neste_forsok = {sql.tid(naa + backoff(forsok + 1))}"
+            f" WHERE id = {sql(melding_id)} AND sendt IS NULL",
+            sql.verdier,
         )
         log.warning("melding %d: forsøk %d feilet (%s)", melding_id, forsok + 1, feil)
         return False
     kode = str(row[5]).startswith(KODE_PREFIKS)
-    await query(
-        conn,
-        "UPDATE melding SET sendt = ?, siste_feil = NULL"
-        + (", tekst = ?" if kode else "")
-        + " WHERE id = ? AND sendt IS NULL",
-        [ts(conn, naa), *([FJERNET_TEKST] if kode else []), melding_id],
+    sql = db.Sql.paa(conn)
+    fjern_tekst = f", tekst = {sql(FJERNET_TEKST)}" if kode else ""
+    await conn.execute_query(
+        f"UPDATE melding SET sendt = {sql.tid(naa)}, siste_feil = NULL{fjern_tekst}"
+        f" WHERE id = {sql(melding_id)} AND sendt IS NULL",
+        sql.verdier,
     )
     log.info("melding %d sendt (%s)", melding_id, melding.kanal.value)
     return True
@@ -194,11 +158,11 @@ async def send_ventende(
     """Send up to `batch` due messages once each; returns (sent, failed). Safe to run in
     several processes at once. `stopp` ends the batch early between two messages."""
     conn = db.connection()
-    _, rows = await query(
-        conn,
-        "SELECT id FROM melding WHERE sendt IS NULL AND neste_forsok <= ?"
-        " ORDER BY neste_forsok, id LIMIT ?",
-        [ts(conn, naa), batch],
+    sql = db.Sql.paa(conn)
+    _, rows = await conn.execute_query(
+        f"SELECT id FROM melding WHERE sendt IS NULL AND neste_forsok <= {sql.tid(naa)}"
+        f" ORDER BY neste_forsok, id LIMIT {sql(batch)}",
+        sql.verdier,
     )
     sent = failed = 0
     for row in rows:

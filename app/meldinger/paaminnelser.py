@@ -1,57 +1,40 @@
 """Expiry reminders (`krr varsle-utlop`): a channel about to pass 18 months gets one message.
 
-A channel's freshness date is the later of its updated and confirmed dates; it is reminded when
-that date passes the § 32 limit (app.paragraf32.frist) within the next two months but has not
-yet. The outbox key is built from person, channel and freshness date, so running again (today
-or any later day) queues nothing new for the same expiry, while a channel renewed and expiring
-again gets a new reminder. The register is read in key order, a batch at a time.
+A channel's freshness date is the later of its updated and confirmed dates (SQL:
+app.personer.paragraf32.fersk_dato_sql); it is reminded when that date passes the § 32 limit
+within the next two months but has not yet. The outbox key is built from person, channel and
+freshness date, so running again (today or any later day) queues nothing new for the same
+expiry, while a channel renewed and expiring again gets a new reminder. The register is read
+in key order, a batch at a time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from tortoise.transactions import in_transaction
 
 from app import db
-from app.innbyggere.frister import VARSEL
-from app.meldinger.models import Kanal
-from app.meldinger.outbox import fra_db, legg_i_utboks, query, ts
-from app.personer.paragraf32 import FRESHNESS, frist
-
-VARSEL_FOER = VARSEL  # two months: the same window as the resident's `utloperSnart`
-OSLO = ZoneInfo("Europe/Oslo")
-
-
-@dataclass(frozen=True, slots=True)
-class _Kolonner:
-    kanal: Kanal
-    adresse: str
-    navn: str  # how the reminder names the channel
-
-    @property
-    def fersk_dato(self) -> str:
-        """SQL for the later of the two dates (either may be NULL; works on both dialects)."""
-        oppdatert, verifisert = f"{self.adresse}_oppdatert", f"{self.adresse}_sist_verifisert"
-        return (
-            f"CASE WHEN {verifisert} IS NULL THEN {oppdatert} WHEN {oppdatert} IS NULL"
-            f" THEN {verifisert} WHEN {oppdatert} >= {verifisert} THEN {oppdatert}"
-            f" ELSE {verifisert} END"
-        )
-
-
-KANALER = (
-    _Kolonner(Kanal.EPOST, "epostadresse", "E-postadressen din"),
-    _Kolonner(Kanal.MOBIL, "mobiltelefonnummer", "Mobilnummeret ditt"),
+from app.meldinger.outbox import legg_i_utboks
+from app.personer.felt import ADRESSE, Kanal
+from app.personer.paragraf32 import (
+    FRESHNESS,
+    VARSEL_FOER_UTLOP,
+    fersk_dato_sql,
+    frist,
+    har_adresse_sql,
 )
+
+OSLO = ZoneInfo("Europe/Oslo")
+# How the reminder names each channel.
+NAVN = {Kanal.EPOST: "E-postadressen din", Kanal.MOBIL: "Mobilnummeret ditt"}
 
 
 def varslingsvindu(naa: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     """(fra, til]: freshness dates still fresh now (after frist(naa)) but not two months from
     now (at or before frist(naa + 2 months)), by the same rule as paragraf32.er_fersk."""
-    return frist(naa), frist(naa + VARSEL_FOER)
+    return frist(naa), frist(naa + VARSEL_FOER_UTLOP)
 
 
 def noekkel(personidentifikator: str, kanal: Kanal, fersk: dt.datetime) -> str:
@@ -63,9 +46,9 @@ def _dato(value: dt.datetime) -> str:
     return value.astimezone(OSLO).strftime("%d.%m.%Y")
 
 
-def tekst(k: _Kolonner, fersk: dt.datetime) -> str:
+def tekst(kanal: Kanal, fersk: dt.datetime) -> str:
     return (
-        f"{k.navn} i Kontakt- og reservasjonsregisteret ble sist oppdatert eller bekreftet "
+        f"{NAVN[kanal]} i Kontakt- og reservasjonsregisteret ble sist oppdatert eller bekreftet "
         f"{_dato(fersk)}. Bekreft eller oppdater den innen {_dato(fersk + FRESHNESS)}. Etter "
         "det kan offentlige virksomheter ikke lenger varsle deg der. Logg inn med ID-porten "
         "for å bekrefte eller oppdatere kontaktinformasjonen din.\n"
@@ -81,33 +64,34 @@ async def varsle_utlop(naa: dt.datetime, *, batch: int = 1000) -> int:
     earlier run). One transaction per batch, so a run can stop and start again anywhere."""
     fra, til = varslingsvindu(naa)
     conn = db.connection()
-    in_window = " OR ".join(
-        f"({k.adresse} IS NOT NULL AND {k.adresse} <> '' AND {k.fersk_dato} > ?"
-        f" AND {k.fersk_dato} <= ?)"
-        for k in KANALER
-    )
-    select = (
-        "SELECT personidentifikator, "
-        + ", ".join(f"{k.adresse}, {k.fersk_dato}" for k in KANALER)
-        + f" FROM person WHERE status = 'AKTIV' AND personidentifikator > ? AND ({in_window})"
-        " ORDER BY personidentifikator LIMIT ?"
-    )
-    window = [ts(conn, fra), ts(conn, til)] * len(KANALER)
     queued, after = 0, ""
     while True:
-        _, rows = await query(conn, select, [after, *window, batch])
+        sql = db.Sql.paa(conn)
+        fra_, til_ = sql.tid(fra), sql.tid(til)
+        in_window = " OR ".join(
+            f"({har_adresse_sql(a, '')} AND {fersk_dato_sql(a, '')} > {fra_}"
+            f" AND {fersk_dato_sql(a, '')} <= {til_})"
+            for a in ADRESSE.values()
+        )
+        kolonner = ", ".join(f"{a}, {fersk_dato_sql(a, '')}" for a in ADRESSE.values())
+        _, rows = await conn.execute_query(
+            f"SELECT personidentifikator, {kolonner} FROM person WHERE status = 'AKTIV'"
+            f" AND personidentifikator > {sql(after)} AND ({in_window})"
+            f" ORDER BY personidentifikator LIMIT {sql(batch)}",
+            sql.verdier,
+        )
         if not rows:
             return queued
         async with in_transaction() as tx:
             for row in rows:
                 pid = row[0]
-                for i, k in enumerate(KANALER):
-                    adresse, fersk = row[1 + 2 * i], fra_db(row[2 + 2 * i])
+                for i, kanal in enumerate(ADRESSE):
+                    adresse, fersk = row[1 + 2 * i], db.tid(row[2 + 2 * i])
                     if not adresse or fersk is None or not fra < fersk <= til:
                         continue
                     queued += await legg_i_utboks(
-                        tx, noekkel=noekkel(pid, k.kanal, fersk), kanal=k.kanal,
-                        mottaker=adresse, emne=EMNE, tekst=tekst(k, fersk), naa=naa,
+                        tx, noekkel=noekkel(pid, kanal, fersk), kanal=kanal,
+                        mottaker=adresse, emne=EMNE, tekst=tekst(kanal, fersk), naa=naa,
                     )
         if len(rows) < batch:
             return queued

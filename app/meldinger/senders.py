@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 
 from app.config import Settings
-from app.meldinger.models import Kanal
 from app.meldinger.outbox import SendeFeil, Sender, UtgaaendeMelding, kjoer_utsender
+from app.personer.felt import Kanal
 
 log = logging.getLogger(__name__)
 

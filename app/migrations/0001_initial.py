@@ -1,9 +1,18 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from app.personer.models import Registerstatus
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+
+from enum import StrEnum
+
+
+class Registerstatus(StrEnum):
+    """Frozen as of this migration (the model's enum may change later)."""
+
+    AKTIV = "AKTIV"
+    SLETTET = "SLETTET"
+
 
 class Migration(migrations.Migration):
     initial = True

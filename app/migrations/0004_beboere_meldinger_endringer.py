@@ -1,8 +1,17 @@
 from tortoise import migrations
 from tortoise.migrations import operations as ops
-from app.meldinger.models import Kanal
 from tortoise import fields
 from tortoise.indexes import Index
+
+from enum import StrEnum
+
+
+class Kanal(StrEnum):
+    """Frozen as of this migration (the model's enum may change later)."""
+
+    EPOST = "EPOST"
+    MOBIL = "MOBIL"
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0003_oppslag_person_oppslag_idx')]

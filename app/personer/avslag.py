@@ -7,13 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from graphql import FieldNode, GraphQLError
 
-from app.api.errors import FORBIDDEN
-from app.personer.oppslag import Avslag
+from app.errors import FORBIDDEN
+from app.personer.utlevering import Feltavslag
 from authz.principal import Principal
 
 
 def tilbakeholdt(
-    avslag: Iterable[Avslag],
+    avslag: Iterable[Feltavslag],
     felter: Mapping[str, Sequence[FieldNode]],
     person_sti: Sequence[str | int] | None,
     principal: Principal | None = None,

@@ -1,19 +1,13 @@
-"""Tables of the register. Column names mirror the real register's field names."""
+"""Tables of the register. Column names mirror the real register's field names; the fields a
+lookup reads are declared in app.personer.felt, which a test holds to these columns."""
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-
-class Registerstatus(StrEnum):
-    """Stored status. IKKE_REGISTRERT is never stored: it is the absence of a row."""
-
-    AKTIV = "AKTIV"
-    SLETTET = "SLETTET"
+from app.personer.felt import Registerstatus
 
 
 class Postkasseleverandoer(Model):
@@ -45,7 +39,7 @@ class Person(Model):
     mobiltelefonnummer_sist_validert = fields.DatetimeField(null=True)
 
     # Another AKTIV person has the same address: kept by every writer that changes addresses or
-    # status (app.register.oppdater_duplikater), so a lookup reads it instead of probing.
+    # status (app.personer.register.oppdater_duplikater), so a lookup reads it instead of probing.
     epostadresse_duplisert = fields.BooleanField(default=False, db_default=False)
     mobiltelefonnummer_duplisert = fields.BooleanField(default=False, db_default=False)
 

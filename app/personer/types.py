@@ -1,4 +1,5 @@
-"""GraphQL types of a person's entry. Resolvers hand back app.lookup's objects as they are."""
+"""GraphQL types of a person's entry. Resolvers hand back app.personer.utlevering's answers as
+they are: the types below read the same attributes (a test holds the two together)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,14 @@ import datetime as dt
 
 import strawberry
 
-from app.personer import oppslag as lookup
-from app.personer.paragraf32 import Varslingsstatus as _Varslingsstatus
+from app.personer.paragraf32 import Varslingsstatus
+from app.personer.utlevering import JaNei, Status
 
-Status = strawberry.enum(
-    lookup.Status, name="Status", description="The entry's state in the register."
-)
-JaNei = strawberry.enum(lookup.JaNei, name="JaNei")
-Varslingsstatus = strawberry.enum(
-    _Varslingsstatus,
+# The domain's enums, named for the schema (strawberry.enum registers the class itself).
+strawberry.enum(Status, name="Status", description="The entry's state in the register.")
+strawberry.enum(JaNei, name="JaNei")
+strawberry.enum(
+    Varslingsstatus,
     name="Varslingsstatus",
     description="Whether a § 8 notice may be sent digitally (eForvaltningsforskriften § 32).",
 )
@@ -30,14 +30,14 @@ class Kontaktinformasjon:
     epostadresse_sist_validert: dt.datetime | None = strawberry.field(
         description="Last proved with a one-time code."
     )
-    epostadresse_duplisert: JaNei | None = strawberry.field(  # type: ignore[valid-type]
+    epostadresse_duplisert: JaNei | None = strawberry.field(
         description="JA when another active person has the same address."
     )
     mobiltelefonnummer: str | None
     mobiltelefonnummer_oppdatert: dt.datetime | None
     mobiltelefonnummer_sist_verifisert: dt.datetime | None
     mobiltelefonnummer_sist_validert: dt.datetime | None
-    mobiltelefonnummer_duplisert: JaNei | None  # type: ignore[valid-type]
+    mobiltelefonnummer_duplisert: JaNei | None
 
 
 @strawberry.type(description="The person's digital mailbox.")
@@ -51,13 +51,13 @@ class DigitalPost:
 @strawberry.type(description="One person's entry as disclosed to the caller.")
 class Person:
     personidentifikator: str
-    status: Status  # type: ignore[valid-type]
-    reservasjon: JaNei | None  # type: ignore[valid-type]
+    status: Status
+    reservasjon: JaNei | None
     reservasjonstidspunkt: dt.datetime | None = strawberry.field(
         description="Only when reserved."
     )
     reservasjon_oppdatert: dt.datetime | None
-    varslingsstatus: Varslingsstatus | None = strawberry.field(  # type: ignore[valid-type]
+    varslingsstatus: Varslingsstatus | None = strawberry.field(
         description=(
             "Selecting it switches § 32 filtering on: for KAN_IKKE_VARSLES persons no contact "
             "information, mailbox or certificate is given, and expired channels are withheld."

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 from app import db
+from app.errors import BadInput
 
 MAX_DAGER = 366
 
@@ -41,16 +41,8 @@ class Bruksrapport:
     totalt: Bruk
 
 
-class UgyldigPeriode(ValueError):
+class UgyldigPeriode(BadInput):
     """fra after til, or a period longer than MAX_DAGER days."""
-
-
-_SQL = """
-SELECT dag, supplier, COUNT(*), SUM(antall)
-FROM oppslag
-WHERE consumer = {p1} AND dag >= {p2} AND dag <= {p3}
-GROUP BY dag, supplier
-ORDER BY dag"""
 
 
 def sjekk_periode(fra: dt.date, til: dt.date) -> None:
@@ -61,26 +53,22 @@ def sjekk_periode(fra: dt.date, til: dt.date) -> None:
         raise UgyldigPeriode(f"the period is {dager} days; at most {MAX_DAGER} are allowed")
 
 
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
 async def bruksrapport(organisasjon: str, fra: dt.date, til: dt.date) -> Bruksrapport:
     """Use of the register by `organisasjon` (as consumer) on the Oslo days fra..til inclusive.
     Days without use are left out."""
     sjekk_periode(fra, til)
-    if db.dialect() == "postgres":
-        sql = _SQL.format(p1="$1", p2="$2", p3="$3")
-        values: list[Any] = [organisasjon, fra, til]
-    else:
-        sql = _SQL.format(p1="?", p2="?", p3="?")
-        values = [organisasjon, fra.isoformat(), til.isoformat()]
-    _, rows = await db.connection().execute_query(sql, values)
+    sql = db.Sql()
+    _, rows = await db.connection().execute_query(
+        "SELECT dag, supplier, COUNT(*), SUM(antall) FROM oppslag"
+        f" WHERE consumer = {sql(organisasjon)} AND dag >= {sql.dato(fra)}"
+        f" AND dag <= {sql.dato(til)} GROUP BY dag, supplier ORDER BY dag",
+        sql.verdier,
+    )
 
     dager: dict[dt.date, Bruksdag] = {}
     totalt = Bruk()
     for dag_raw, supplier, oppslag_raw, personer_raw in rows:
-        dag = _date(dag_raw)
+        dag = db.dato(dag_raw)
         oppslag, personer = int(oppslag_raw), int(personer_raw or 0)
         bruksdag = dager.get(dag) or dager.setdefault(dag, Bruksdag(dag))
         if supplier is None:

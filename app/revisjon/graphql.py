@@ -6,10 +6,11 @@ import datetime as dt
 
 import strawberry
 
-from app.api.context import Context
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, error
+from app.api.context import Info
+from app.api.tilgang import felt
 from app.revisjon import bruk as report
-from authz.scopes import HANDLING_SCOPES, Handling, manglende_scope_for_handling
+from authz.scopes import HANDLING_SCOPES, Handling
+from authz.tillatelse import organisasjon
 
 
 @strawberry.type(description="Use of the register: requests and persons disclosed in them.")
@@ -74,30 +75,17 @@ def _rapport(r: report.Bruksrapport) -> Bruksrapport:
 
 @strawberry.type
 class BrukQuery:
-    @strawberry.field(
+    @felt(
+        # The report shows every vendor's use: it is for the organisation itself.
+        organisasjon(Handling.SE_BRUK),
         description=(
             "Lookups by the calling organisation (the token's consumer) per Oslo day from fra "
             f"to til inclusive (at most {report.MAX_DAGER} days), split into own use and use "
             "on its behalf by each vendor. Needs scope "
             + " or ".join(HANDLING_SCOPES[Handling.SE_BRUK])
             + "."
-        )
+        ),
     )
-    async def bruk(
-        self, info: strawberry.Info[Context, None], fra: dt.date, til: dt.date
-    ) -> Bruksrapport:
-        principal = info.context.organisasjon
-        mangler = manglende_scope_for_handling(principal, Handling.SE_BRUK)
-        if mangler is not None:
-            raise error(f"The usage report needs scope {mangler}", FORBIDDEN, scope=mangler)
-        if principal.supplier is not None:
-            # The report shows every vendor's use: not for a vendor acting for the body.
-            raise error(
-                "The usage report is for the organisation itself, not a vendor acting for it",
-                FORBIDDEN,
-            )
-        try:
-            rapport = await report.bruksrapport(principal.consumer, fra, til)
-        except report.UgyldigPeriode as exc:
-            raise error(str(exc), BAD_USER_INPUT) from exc
-        return _rapport(rapport)
+    async def bruk(self, info: Info, fra: dt.date, til: dt.date) -> Bruksrapport:
+        principal = info.context.foresporsel.organisasjon
+        return _rapport(await report.bruksrapport(principal.consumer, fra, til))

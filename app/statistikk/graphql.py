@@ -6,8 +6,10 @@ import datetime as dt
 
 import strawberry
 
-from app.api.context import Context
+from app.api.context import Info
+from app.api.tilgang import felt
 from app.statistikk import store
+from authz.tillatelse import OFFENTLIG
 
 
 @strawberry.type(description="Active persons with a digital mailbox at one provider.")
@@ -89,11 +91,12 @@ def til_graphql(s: store.Statistikk) -> Statistikk:
 
 @strawberry.type
 class StatistikkQuery:
-    @strawberry.field(
+    @felt(
+        OFFENTLIG,
         description="The register's key figures; public (no token needed), aggregates only, "
-        f"at most {int(store.TTL_SEKUNDER)} seconds old."
+        f"at most {int(store.TTL_SEKUNDER)} seconds old.",
     )
-    async def statistikk(self, info: strawberry.Info[Context, None]) -> Statistikk:
+    async def statistikk(self, info: Info) -> Statistikk:
         context = info.context
         state = context.request.app.state if context.request is not None else None
-        return til_graphql(await store.hent(state, context.clock()))
+        return til_graphql(await store.hent(state, context.foresporsel.now))

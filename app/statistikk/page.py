@@ -15,7 +15,7 @@ from html import escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from app.api.context import Clock
+from app.foresporsel import Clock
 from app.statistikk import store
 
 CSS = """

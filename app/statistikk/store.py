@@ -8,8 +8,8 @@
 3. One pass over the audit log's requests grouped by month.
 
 The expressions are the same on SQLite and PostgreSQL (CAST, % and integer division behave
-alike); only placeholders, the month of a date and the optimisation fence differ. The decoding
-is tested against `app.identifiers.birth_date` on both.
+alike); only the month of a date and the optimisation fence differ (app.db.Sql writes the
+parameters). The decoding is tested against `authz.identifikatorer.birth_date` on both.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from app import db
 from app.personer import paragraf32
 from app.personer.paragraf32 import frist
-from app.testdata.seed import AGE_GROUPS
+from app.statistikk.aldersgrupper import AGE_GROUPS
 from authz.identifikatorer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -106,7 +106,7 @@ FIRST_NINE = "CAST(p.personidentifikator AS BIGINT) / 100"
 
 def birth_yyyymmdd(n: str) -> str:
     """SQL for the birth date as the integer YYYYMMDD from `n` (SQL for DDMMYYIII), or NULL
-    where the individual number gives no century (app.identifiers.birth_year). Day % 40 and
+    where the individual number gives no century (authz.identifikatorer.birth_year). Day % 40 and
     month % 80 undo the D-number and synthetic offsets (valid days 1-31, months 1-12)."""
     yy, individual = f"({n} / 1000 % 100)", f"({n} % 1000)"
     century = (
@@ -162,24 +162,17 @@ async def _rows(sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
 async def statistikk(now: dt.datetime) -> Statistikk:
     """The key figures at `now` (aware): § 32 freshness against frist(now), ages at its Oslo
     date."""
-    postgres = db.dialect() == "postgres"
-    cutoff = frist(now)
     today = now.astimezone(OSLO).date()
-    if postgres:
-        totals_sql = _TOTALS.format(frist="$1::timestamptz")
-        by_age_sql = _BY_AGE.format(idag="$1::integer", fence="OFFSET 0")
-        months_sql = _MONTHS.format(month="to_char(dag, 'YYYY-MM')")
-        cutoff_value: Any = cutoff
-    else:
-        totals_sql = _TOTALS.format(frist="?")
-        by_age_sql = _BY_AGE.format(idag="?", fence="LIMIT -1 OFFSET 0")
-        months_sql = _MONTHS.format(month="substr(dag, 1, 7)")
-        cutoff_value = cutoff.astimezone(dt.UTC).isoformat(" ")  # the ORM's UTC text
-
-    (totals,) = await _rows(totals_sql, [cutoff_value])
-    by_age = await _rows(by_age_sql, [_yyyymmdd(today)])
+    sql = db.Sql()
+    cast = "::timestamptz" if sql.postgres else ""
+    (totals,) = await _rows(_TOTALS.format(frist=sql.tid(frist(now)) + cast), sql.verdier)
+    sql = db.Sql()
+    idag = sql(_yyyymmdd(today)) + ("::integer" if sql.postgres else "")
+    fence = "OFFSET 0" if sql.postgres else "LIMIT -1 OFFSET 0"
+    by_age = await _rows(_BY_AGE.format(idag=idag, fence=fence), sql.verdier)
     providers = await _rows(_PROVIDERS, [])
-    months = await _rows(months_sql, [])
+    month = "to_char(dag, 'YYYY-MM')" if sql.postgres else "substr(dag, 1, 7)"
+    months = await _rows(_MONTHS.format(month=month), [])
 
     residents = [0] * len(AGE_GROUPS)
     with_mailbox = [0] * len(AGE_GROUPS)

@@ -14,60 +14,59 @@ the provider's, one per provider, not the person's (the lookup gives it).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import AsyncIterator, Callable
 from enum import Enum
-from typing import Any
+from operator import attrgetter
+from typing import Any, get_args, get_type_hints
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import Response, StreamingResponse
 
-from app.api.context import Clock
-from app.api.errors import BAD_USER_INPUT, FORBIDDEN, SERVICE_UNAVAILABLE
-from app.endringer.store import SPRAAK
-from app.http import bearer_token, request_id_of, unauthorized
-from app.personer.models import Registerstatus
-from app.personer.oppslag import Foresporsel, PersonSvar, Revisjonsfeil, Tilgang, UgyldigInput
+from app.errors import BadInput
+from app.foresporsel import Foresporsel
+from app.personer.felt import SPRAAK, PersonRecord, Registerstatus
 from app.personer.paragraf32 import Varslingsstatus
-from app.personer.register import PersonRecord
+from app.personer.utlevering import PersonSvar, Tilgang, person_felt
+from app.rest import Rute
 from app.testdata import store
-from authz.delegation import Avslag
-from authz.scopes import Handling
-from authz.tokens import TokenError, TokenVerifier
 
 PATH = "/export/personer.csv"
 SIDE = 1000  # rows fetched (and audited) per round trip
+UTELATT = frozenset({"sertifikat"})  # the provider's, not the person's: see above
 
 Uttrekk = Callable[[PersonSvar], Any]
 
 
-def _kontakt(attr: str) -> Uttrekk:
-    return lambda s: None if s.kontaktinformasjon is None else getattr(s.kontaktinformasjon, attr)
+def _under(attributt: str, navn: str) -> Uttrekk:
+    def hent(svar: PersonSvar) -> Any:
+        objekt = getattr(svar, attributt)
+        return None if objekt is None else getattr(objekt, navn)
+
+    return hent
 
 
-def _post(attr: str) -> Uttrekk:
-    return lambda s: None if s.digital_post is None else getattr(s.digital_post, attr)
+def _kolonner() -> tuple[tuple[str, str, Uttrekk], ...]:
+    """(column, the Person field whose scope opens it, value): the answer's fields in its
+    order, a nested object's (kontaktinformasjon, digital post) spread into its own columns."""
+    typer = get_type_hints(PersonSvar)
+    kolonner: list[tuple[str, str, Uttrekk]] = []
+    for f in dataclasses.fields(PersonSvar):
+        if f.name in UTELATT:
+            continue
+        felt = person_felt(f.name)
+        nestet = next((a for a in get_args(typer[f.name]) if dataclasses.is_dataclass(a)), None)
+        if nestet is None:
+            kolonner.append((f.name, felt, attrgetter(f.name)))
+        else:
+            kolonner += [(g.name, felt, _under(f.name, g.name))
+                         for g in dataclasses.fields(nestet)]
+    return tuple(kolonner)
 
 
-# (column, the Person field whose scope opens it, value)
-KOLONNER: tuple[tuple[str, str, Uttrekk], ...] = (
-    ("personidentifikator", "personidentifikator", lambda s: s.personidentifikator),
-    ("status", "status", lambda s: s.status),
-    ("reservasjon", "reservasjon", lambda s: s.reservasjon),
-    ("reservasjonstidspunkt", "reservasjonstidspunkt", lambda s: s.reservasjonstidspunkt),
-    ("reservasjon_oppdatert", "reservasjonOppdatert", lambda s: s.reservasjon_oppdatert),
-    ("varslingsstatus", "varslingsstatus", lambda s: s.varslingsstatus),
-    *((navn, "kontaktinformasjon", _kontakt(navn)) for kanal in ("epostadresse",
-                                                                  "mobiltelefonnummer")
-      for navn in (kanal, f"{kanal}_oppdatert", f"{kanal}_sist_verifisert",
-                   f"{kanal}_sist_validert", f"{kanal}_duplisert")),
-    ("postkasseadresse", "digitalPost", _post("postkasseadresse")),
-    ("postkasseleverandoeradresse", "digitalPost", _post("postkasseleverandoeradresse")),
-    ("spraak", "spraak", lambda s: s.spraak),
-    ("spraak_oppdatert", "spraakOppdatert", lambda s: s.spraak_oppdatert),
-)
+KOLONNER = _kolonner()
 
 _BOOLEANS = {"true": True, "false": False}
 _PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -81,9 +80,9 @@ _PARAMETERS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-class UgyldigParameter(ValueError):
+class UgyldigParameter(BadInput):
     def __init__(self, parameter: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, parameter=parameter)
         self.parameter = parameter
 
 
@@ -106,13 +105,6 @@ def parse_filter(request: Request) -> store.Personfilter:
     return store.Personfilter(**values)
 
 
-def _feil(status: int, message: str, code: str, **extensions: Any) -> Response:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
-        status_code=status,
-    )
-
-
 def _celle(verdi: Any) -> str:
     if verdi is None:
         return ""
@@ -129,72 +121,47 @@ def _csv(rader: list[list[str]]) -> str:
     return buffer.getvalue()
 
 
-class Eksport:
-    """The endpoint: token -> scope -> filter -> first page (so errors still get a status) ->
+async def eksport(request: Request, foresporsel: Foresporsel) -> Response:
+    """Filter -> what the caller may see -> the first page (so errors still get a status) ->
     the rest streamed."""
-
-    def __init__(self, verifier: TokenVerifier, clock: Clock) -> None:
-        self.verifier = verifier
-        self.clock = clock
-
-    async def handle(self, request: Request) -> Response:
-        try:
-            caller = await self.verifier.verify(bearer_token(request))
-        except TokenError as exc:
-            return unauthorized(exc.reason, exc.message)
-        try:
-            principal = store.krev(caller, Handling.SOKE_PERSONER, paa_vegne_av=True)
-            personfilter = parse_filter(request)
-            tilgang = await store.sokerett(principal, personfilter, {f for _, f, _ in KOLONNER})
-        except store.Nektet as exc:
-            return _feil(403, exc.melding, FORBIDDEN, scope=exc.scope)
-        except Avslag as exc:
-            return _feil(403, exc.message, FORBIDDEN, reason=exc.code)
-        except UgyldigParameter as exc:
-            return _feil(400, str(exc), BAD_USER_INPUT, parameter=exc.parameter)
-        except UgyldigInput as exc:
-            return _feil(400, str(exc), BAD_USER_INPUT, parameter="spraak")
-        request_id = request_id_of(request)
-        foresporsel = Foresporsel(principal, request_id, self.clock())
-        kolonner = [(n, hent) for n, felt, hent in KOLONNER if felt in tilgang.synlige]
-        try:
-            forste = await self._side(personfilter, tilgang, foresporsel, None)
-        except Revisjonsfeil as exc:
-            return _feil(503, str(exc), SERVICE_UNAVAILABLE)
-        return StreamingResponse(
-            self._strom(personfilter, tilgang, foresporsel, kolonner, forste),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="personer.csv"',
-                     "X-Request-ID": request_id},
-        )
-
-    async def _side(
-        self, personfilter: store.Personfilter, tilgang: Tilgang, foresporsel: Foresporsel,
-        etter: str | None,
-    ) -> tuple[list[PersonRecord], list[PersonSvar], bool]:
-        records, flere = await store.side(personfilter, foresporsel.now, SIDE, etter)
-        personer = await store.utlever_side(records, tilgang, foresporsel,
-                                            filtrer_paa_varsling=False)
-        return records, personer, flere
-
-    async def _strom(
-        self, personfilter: store.Personfilter, tilgang: Tilgang, foresporsel: Foresporsel,
-        kolonner: list[tuple[str, Uttrekk]],
-        side: tuple[list[PersonRecord], list[PersonSvar], bool],
-    ) -> AsyncIterator[str]:
-        """Header, then a page at a time. A failure after the first page ends the stream early
-        (the status is sent by then); an audit failure stops it before that page is sent."""
-        yield _csv([[n for n, _ in kolonner]])
-        while True:
-            records, personer, flere = side
-            yield _csv([[_celle(hent(p)) for _, hent in kolonner] for p in personer])
-            if not flere:
-                return
-            side = await self._side(personfilter, tilgang, foresporsel,
-                                    records[-1].personidentifikator)
+    personfilter = parse_filter(request)
+    synlig = await store.sokerett(foresporsel, personfilter, {f for _, f, _ in KOLONNER})
+    kolonner = [(n, hent) for n, felt, hent in KOLONNER if felt in synlig.synlige]
+    forste = await _side(personfilter, synlig, foresporsel, None)
+    return StreamingResponse(
+        _strom(personfilter, synlig, foresporsel, kolonner, forste),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="personer.csv"'},
+    )
 
 
-def route(verifier: TokenVerifier, clock: Clock) -> Route:
-    """The export route; create_app adds it outside prod only."""
-    return Route(PATH, Eksport(verifier, clock).handle, methods=["GET"])
+Side = tuple[list[PersonRecord], list[PersonSvar], bool]
 
+
+async def _side(
+    personfilter: store.Personfilter, synlig: Tilgang, foresporsel: Foresporsel,
+    etter: str | None,
+) -> Side:
+    records, flere = await store.side(personfilter, foresporsel.now, SIDE, etter)
+    personer = await store.utlever_side(records, synlig, foresporsel,
+                                        filtrer_paa_varsling=False)
+    return records, personer, flere
+
+
+async def _strom(
+    personfilter: store.Personfilter, synlig: Tilgang, foresporsel: Foresporsel,
+    kolonner: list[tuple[str, Uttrekk]], side: Side,
+) -> AsyncIterator[str]:
+    """Header, then a page at a time. A failure after the first page ends the stream early
+    (the status is sent by then); an audit failure stops it before that page is sent."""
+    yield _csv([[n for n, _ in kolonner]])
+    while True:
+        records, personer, flere = side
+        yield _csv([[_celle(hent(p)) for _, hent in kolonner] for p in personer])
+        if not flere:
+            return
+        side = await _side(personfilter, synlig, foresporsel, records[-1].personidentifikator)
+
+
+# GET, not in prod (app.edge leaves it out there); the search's permission.
+RUTE = Rute(PATH, eksport, store.SOKE, methods=("GET",))

@@ -14,10 +14,10 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
+from app.statistikk.aldersgrupper import AGE_GROUPS
 from app.testdata import seed
 from app.testdata.seed import (
     _AGE_CUMULATIVE,
-    AGE_GROUPS,
     DIGIPOST_ORGNR,
     EMAIL_DOMAINS,
     FIRST_NAMES,

@@ -28,7 +28,9 @@ from tortoise.transactions import in_transaction
 
 from app import db
 from app.personer import register
-from app.personer.models import Postkasseleverandoer, Registerstatus
+from app.personer.felt import LAGREDE, Registerstatus
+from app.personer.models import Postkasseleverandoer
+from app.statistikk.aldersgrupper import AGE_GROUPS
 from authz.identifikatorer import make_id
 
 NEVER_REGISTERED = "31819198252"
@@ -50,25 +52,9 @@ EXAMPLE_IDS: dict[str, str] = {
     NEVER_REGISTERED: "never registered: IKKE_REGISTRERT",
 }
 
-COLUMNS: tuple[str, ...] = (
-    "personidentifikator",
-    "status",
-    "reservasjon",
-    "reservasjonstidspunkt",
-    "reservasjon_oppdatert",
-    "epostadresse",
-    "epostadresse_oppdatert",
-    "epostadresse_sist_verifisert",
-    "epostadresse_sist_validert",
-    "mobiltelefonnummer",
-    "mobiltelefonnummer_oppdatert",
-    "mobiltelefonnummer_sist_verifisert",
-    "mobiltelefonnummer_sist_validert",
-    "postkasseadresse",
-    "postkasseleverandoeradresse",
-    "spraak",
-    "spraak_oppdatert",
-)
+# The person row's stored columns, in the declaration's order (app.personer.felt): every row
+# built below holds them in this order.
+COLUMNS: tuple[str, ...] = LAGREDE
 CHUNK = 10_000
 
 # Published 2017 figures: the shares below are derived from them, not tuned by hand.
@@ -82,26 +68,8 @@ P_MOBILE = _MOBILE / _ACTIVE  # ~99 % of active (~96 % of all)
 P_MAILBOX = (_DIGIPOST + _EBOKS) / _ACTIVE  # ~41 % of active
 P_DIGIPOST = _DIGIPOST / (_DIGIPOST + _EBOKS)  # ~89 % of mailboxes
 
-# Seed 004: (first age, last age, residents, % with a digital mailbox). Residents weight the age
-# draw; the mailbox percentages are scaled so the overall share matches P_MAILBOX.
-AGE_GROUPS: tuple[tuple[int, int, int, float], ...] = (
-    (15, 20, 398_323, 46.59),
-    (21, 25, 340_129, 80.06),
-    (26, 30, 375_829, 79.51),
-    (31, 35, 400_147, 77.29),
-    (36, 40, 375_765, 77.18),
-    (41, 45, 360_564, 75.88),
-    (46, 50, 360_728, 76.80),
-    (51, 55, 382_184, 71.68),
-    (56, 60, 355_156, 66.93),
-    (61, 65, 315_353, 63.18),
-    (66, 70, 286_212, 58.99),
-    (71, 75, 251_694, 52.26),
-    (76, 80, 214_486, 39.52),
-    (81, 85, 121_197, 27.30),
-    (86, 90, 65_050, 15.75),
-    (91, 100, 36_258, 6.69),
-)
+# The mailbox share by age (seed 004's table, app.statistikk.aldersgrupper): residents weight
+# the age draw; the percentages are scaled so the overall share matches P_MAILBOX.
 _RESIDENTS = sum(g[2] for g in AGE_GROUPS)
 _MAILBOX_SCALE = P_MAILBOX / (sum(g[2] * g[3] / 100 for g in AGE_GROUPS) / _RESIDENTS)
 _AGE_CUMULATIVE = [sum(g[2] for g in AGE_GROUPS[: i + 1]) / _RESIDENTS for i in

@@ -17,32 +17,19 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app import db
-from app.endringer.store import SPRAAK
+from app.errors import BadInput
+from app.foresporsel import Foresporsel
 from app.personer import paragraf32, register
 from app.personer.endringsnummer import ta_endrings_ider
-from app.personer.models import Registerstatus
-from app.personer.oppslag import (
-    VARSLINGSSTATUS_FELT,
-    Foresporsel,
-    PersonSvar,
-    Tilgang,
-    UgyldigInput,
-    revider,
-    utlever,
-    vurder_tilgang,
-)
+from app.personer.felt import SPRAAK, PersonRecord, Registerstatus
+from app.personer.oppslag import revider, tilgang
 from app.personer.paragraf32 import Varslingsstatus
-from app.personer.register import PersonRecord
+from app.personer.utlevering import VARSLINGSSTATUS_FELT, PersonSvar, Tilgang, utlever
 from app.testdata import seed
 from app.testdata.profiles import Row, Testpersoner, Testprofil
-from authz.principal import Caller, Principal
-from authz.scopes import (
-    HANDLING_SCOPES,
-    Handling,
-    Kategori,
-    kategori_for_felt,
-    manglende_scope_for_handling,
-)
+from authz.avslag import MANGLER_DELEGERING, MANGLER_SCOPE, Avslag
+from authz.scopes import HANDLING_SCOPES, Handling, Kategori, kategori_for_felt
+from authz.tillatelse import organisasjon
 
 MAKS_ANTALL = 1000  # opprettTestpersoner, per call
 MAKS_FIRST = 1000  # sokPersoner, per page
@@ -57,26 +44,10 @@ except ImportError:  # pragma: no cover - asyncpg is a dependency
     _TATT = (IntegrityError,)
 
 
-class Nektet(Exception):
-    """The caller may not do this (wrong kind of token, missing scope, vendor on a write)."""
-
-    def __init__(self, melding: str, scope: str | None = None) -> None:
-        super().__init__(melding)
-        self.melding = melding
-        self.scope = scope
-
-
-def krev(principal: Caller, handling: Handling, *, paa_vegne_av: bool) -> Principal:
-    """The organisation calling, when its token opens `handling`; a vendor acting for it only
-    where `paa_vegne_av`. One check for GraphQL and the CSV route alike."""
-    if not isinstance(principal, Principal):
-        raise Nektet("This operation is for organisations (a Maskinporten token)")
-    mangler = manglende_scope_for_handling(principal, handling)
-    if mangler is not None:
-        raise Nektet(f"This operation needs scope {mangler}", mangler)
-    if principal.supplier is not None and not paa_vegne_av:
-        raise Nektet("This operation is for the organisation itself, not a vendor acting for it")
-    return principal
+# The operations' declared permissions (authz.tillatelse). Searching is open to a vendor for
+# the organisation (under its delegation); creating test persons is the organisation's own.
+SOKE = organisasjon(Handling.SOKE_PERSONER, paa_vegne_av=True)
+OPPRETTE = organisasjon(Handling.OPPRETTE_TESTPERSONER)
 
 
 def scopes_for(handling: Handling) -> str:
@@ -94,7 +65,7 @@ async def opprett_testpersoner(antall: int, profil: Testprofil, now: dt.datetime
     hit a taken id (another kind of writer), the whole batch is drawn again.
     """
     if not 1 <= antall <= MAKS_ANTALL:
-        raise UgyldigInput(f"antall must be from 1 to {MAKS_ANTALL}; got {antall}")
+        raise BadInput(f"antall must be from 1 to {MAKS_ANTALL}; got {antall}")
     dialect = db.dialect()
     for forsok in range(_FORSOK):
         tegner = Testpersoner(profil, now, dialect)
@@ -192,7 +163,8 @@ class Personfilter:
 
     def __post_init__(self) -> None:
         if self.spraak is not None and self.spraak not in SPRAAK:
-            raise UgyldigInput(f"spraak must be one of {', '.join(SPRAAK)}; got {self.spraak!r}")
+            raise BadInput(f"spraak must be one of {', '.join(SPRAAK)}; got {self.spraak!r}",
+                           parameter="spraak")
 
     def felter(self) -> list[str]:
         """The Person fields whose category each filter in use reads: filtering on a category
@@ -260,7 +232,7 @@ async def side(
     where = _where(filter, now, sql)
     if etter is not None:
         where += f" AND p.personidentifikator > {sql(etter)}"
-    stmt = register._select(f"{where} ORDER BY p.personidentifikator LIMIT {sql(first + 1)}")
+    stmt = register.select(f"{where} ORDER BY p.personidentifikator LIMIT {sql(first + 1)}")
     _, rows = await db.connection().execute_query(stmt, sql.verdier)
     records = list(register.records(rows))
     return records[:first], len(records) > first
@@ -281,44 +253,48 @@ def fra_cursor(verdi: str) -> str:
         tekst = ""
     pid = tekst.removeprefix(_CURSOR_PREFIX)
     if not tekst.startswith(_CURSOR_PREFIX) or len(pid) != 11 or not pid.isdigit():
-        raise UgyldigInput("after is not a cursor handed out by sokPersoner")
+        raise BadInput("after is not a cursor handed out by sokPersoner")
     return pid
 
 
-async def sokerett(principal: Principal, filter: Personfilter, felter: Iterable[str]) -> Tilgang:
-    """What a search may show of the selected `felter` (the lookup's own rules, with its
-    delegation check for a vendor). Raises Nektet when a filter reads a category the token does
-    not open: the filter would reveal what the field hides."""
+async def sokerett(
+    foresporsel: Foresporsel, filter: Personfilter, felter: Iterable[str]
+) -> Tilgang:
+    """What a search may show of the selected `felter` (the lookup's own rules, with what a
+    vendor's delegation covers). Raises Avslag when a filter reads a category the caller may
+    not see: the filter would reveal what the field hides."""
     filterfelter = filter.felter()
     felter = list(felter)
-    tilgang = await vurder_tilgang(principal, [*felter, *filterfelter])
-    for avslag in tilgang.avslag:
+    synlig = await tilgang(foresporsel, [*felter, *filterfelter])
+    for avslag in synlig.avslag:
         if avslag.felt in filterfelter:
-            grunn = ("the delegation does not cover" if avslag.ikke_delegert
-                     else "the token lacks")
-            raise Nektet(
-                f"Filtering on {avslag.felt} needs what seeing it needs: {grunn} scope "
+            grunn, hvorfor = (
+                (MANGLER_DELEGERING, "the delegation does not cover") if avslag.ikke_delegert
+                else (MANGLER_SCOPE, "the token lacks")
+            )
+            raise Avslag(
+                grunn,
+                f"Filtering on {avslag.felt} needs what seeing it needs: {hvorfor} scope "
                 f"{avslag.scope}",
                 avslag.scope,
             )
-    synlige = [f for f in tilgang.synlige if f in felter]
+    synlige = [f for f in synlig.synlige if f in felter]
     kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
-    avslag = [a for a in tilgang.avslag if a.felt in felter]
+    avslag = [a for a in synlig.avslag if a.felt in felter]
     return Tilgang(avslag, synlige, kategorier)
 
 
 async def utlever_side(
-    records: Sequence[PersonRecord], tilgang: Tilgang, foresporsel: Foresporsel,
+    records: Sequence[PersonRecord], synlig: Tilgang, foresporsel: Foresporsel,
     *, filtrer_paa_varsling: bool,
 ) -> list[PersonSvar]:
     """Disclose a page exactly as `personer` would, and record it in the audit log (raises
-    app.lookup.Revisjonsfeil when it cannot be: then nothing is disclosed)."""
+    app.personer.oppslag.Revisjonsfeil when it cannot be: then nothing is disclosed)."""
     personer = [
-        utlever(r.personidentifikator, r, kategorier=tilgang.kategorier,
+        utlever(r.personidentifikator, r, kategorier=synlig.kategorier,
                 filtrer_paa_varsling=filtrer_paa_varsling, now=foresporsel.now)
         for r in records
     ]
     if personer:
-        await revider(foresporsel, tilgang.kategorier, filtrer_paa_varsling, personer,
-                      tilgang.synlige)
+        await revider(foresporsel, synlig, personer, varslingsstatus=filtrer_paa_varsling)
     return personer

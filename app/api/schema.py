@@ -1,0 +1,88 @@
+"""How the service builds a GraphQL schema from the features' root types (app.edge.schema
+names them): one Query and one Mutation, the request limits, shared caches, the planned
+executor, the one error mapping, and metrics per operation."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Sequence
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from app.api.errors import ErrorAnswers, log_errors
+from app.api.execution import PlannedExecutionContext
+from app.api.limits import Personfelt, RequestLimits, schema_extensions
+from app.api.metrics import OperationMetrics
+
+PARSE_CACHE_SIZE = 256  # distinct query texts kept parsed and validated
+
+
+class CachedParse(ParserCache):
+    """strawberry's shared parse cache, except that a query which does not parse is left to
+    strawberry's own parse step, which reports it as a response error (ParserCache raises it out
+    of the extension hook, past the token limit's code). Only failures are parsed twice."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+
+class KrrSchema(strawberry.Schema):
+    """Logs errors without their messages or the query (app.api.errors)."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
+        log_errors(errors)
+
+
+def _root(name: str, bases: Sequence[type]) -> type:
+    return strawberry.type(type(name, tuple(bases), {}))
+
+
+def build(
+    queries: Sequence[type],
+    mutations: Sequence[type],
+    *,
+    personfelt: Personfelt,
+    prod: bool = False,
+    limits: RequestLimits | None = None,
+    planned: bool = True,
+) -> strawberry.Schema:
+    """The schema of these root types. prod: no introspection, unexpected errors masked.
+
+    `planned=False` leaves every field to graphql-core's own executor: the differential tests
+    compare the two."""
+    extensions: list[Callable[[], SchemaExtension]] = []
+    # Depth, aliases, tokens and person ids: refused before execution (app.api.limits).
+    extensions += schema_extensions(limits or RequestLimits(), personfelt)
+    if prod:
+        extensions.append(functools.partial(AddValidationRules,
+                                            [NoSchemaIntrospectionCustomRule]))
+    # Shared across requests (module-level LRU caches): a client repeating its query skips
+    # parsing and validation. Keys are the query text with the parse options (token limit) and
+    # the document with the rule classes, so a limit never answers for another.
+    extensions += [functools.partial(CachedParse, maxsize=PARSE_CACHE_SIZE),
+                   functools.partial(ValidationCache, maxsize=PARSE_CACHE_SIZE)]
+    extensions.append(OperationMetrics)  # counts the outcome the client gets
+    # Last: answers the errors every other extension left, and masks in prod.
+    extensions.append(functools.partial(ErrorAnswers, mask=prod))
+    return KrrSchema(
+        query=_root("Query", queries),
+        mutation=_root("Mutation", mutations),
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=PlannedExecutionContext if planned else None,
+    )

@@ -1,0 +1,183 @@
+"""The service: the Starlette app, composed of the features behind the one edge.
+
+Every protected route (GraphQL, the REST endpoints, the export) is a `Guard` (app.edge.guard)
+around its handler; the unprotected ones are the public statistics page, the probes and GET
+/graphql, which never runs an operation. Whatever a route raises that app.faults knows is
+answered in the one error shape; anything else is a 500 in the same shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from tortoise.exceptions import OperationalError, TransactionManagementError
+
+from app import db, metrics
+from app.api.limits import RequestLimits, persons_in_body
+from app.config import Settings, load_settings
+from app.delegering.store import aktive_scopes
+from app.edge import probes
+from app.edge.graphql import (
+    JSON,
+    GraphQLEndpoint,
+    KrrGraphQL,
+    bare_offentlig,
+    offentlige_felt,
+    refuse_batch,
+)
+from app.edge.guard import Guard, Inngang, Rutekrav
+from app.edge.observed import Observed, request_id_of
+from app.edge.ratelimit import Limiter, build_limiter
+from app.edge.responses import error_response
+from app.edge.schema import PERSONFELT, build_schema
+from app.endringer import rest as endringer_rest
+from app.errors import (
+    INTERNAL_SERVER_ERROR,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    ClientError,
+)
+from app.faults import UNAVAILABLE, Answer, answer_for
+from app.foresporsel import Clock, utc_now
+from app.meldinger.senders import utsender
+from app.personer import rest as personer_rest
+from app.rest import Rute
+from app.statistikk.page import side as statistikk_side
+from app.statistikk.store import Buffer as StatistikkBuffer
+from app.testdata import csv_export
+from authz.avslag import Avslag
+from authz.dev_issuer import DevIssuer
+from authz.tokens import TokenError, TokenVerifier
+
+log = logging.getLogger("krr.edge")
+
+
+def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
+    dev = DevIssuer.load_or_create(settings.var_dir) if settings.trusts_dev_issuer else None
+    return TokenVerifier(
+        settings.trusted_issuers, dev_issuer=dev, http=http, require_https=settings.is_prod
+    )
+
+
+async def _answered(request: Request, exc: Exception) -> Response:
+    """A failure the one mapping knows, raised outside a guard (a page, GET /graphql)."""
+    answer = answer_for(exc)
+    if answer is None:
+        raise exc  # not ours to answer: the 500 handler does
+    return error_response(answer)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals: no such route (404), a method the route does not take (405)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        code, message = METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.url.path}"
+    elif exc.status_code == 404:
+        code, message = NOT_FOUND, f"There is nothing at {request.url.path}"
+    else:
+        code, message = f"HTTP_{exc.status_code}", str(exc.detail)
+    return error_response(Answer(exc.status_code, message, {"code": code}, dict(exc.headers or {})))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    """A bug: 500 in the one shape, naming the request id (the detail is in the log)."""
+    answer = answer_for(exc)  # an outage wrapped by the ORM reaches this handler too
+    if answer is not None:
+        return error_response(answer)
+    request_id = request_id_of(request)
+    return error_response(Answer(
+        500, f"internal error (request id {request_id})",
+        {"code": INTERNAL_SERVER_ERROR, "request_id": request_id},
+    ))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    clock: Clock = utc_now,
+    manage_db: bool = True,
+    limiter: Limiter | None = None,
+) -> Starlette:
+    """The service. Tests pass their own verifier/clock and manage the database themselves."""
+    http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+    verifier = verifier or build_verifier(settings, http_client)
+    limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
+    app_metrics = metrics.Metrics()
+    schema = build_schema(prod=settings.is_prod, limits=RequestLimits(
+        max_depth=settings.max_depth, max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens, max_body_bytes=settings.max_body_bytes,
+    ))
+    graphql = GraphQLEndpoint(KrrGraphQL(
+        schema, graphql_ide=None if settings.is_prod else "graphiql",
+        allow_queries_via_get=False,
+    ))
+    inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes)
+    offentlige = offentlige_felt(schema)
+
+    def guarded(rute: Rute) -> Route:
+        krav = Rutekrav(tillatelse=rute.tillatelse, personer=rute.personer)
+        return Route(rute.path, Guard(inngang, rute.handler, krav), methods=list(rute.methods))
+
+    rest: list[Rute] = [personer_rest.RUTE, endringer_rest.RUTE]
+    if not settings.is_prod:  # the test register's export: absent (404) in prod
+        rest.append(csv_export.RUTE)
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql.get, methods=["GET"]),
+        Route("/graphql", Guard(inngang, graphql, Rutekrav(
+            personer=lambda body: persons_in_body(body, PERSONFELT),
+            media_types=JSON,
+            form=refuse_batch,
+            anonym=lambda body: bare_offentlig(body, offentlige),
+        )), methods=["POST"]),
+        *(guarded(r) for r in rest),
+        # Public key figures as a page: aggregates only, no token (like `statistikk`).
+        Route("/statistikk", statistikk_side(clock), methods=["GET"]),
+        *probes.routes(app_metrics),
+    ]
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if manage_db:
+            await db.connect(settings)
+        try:
+            if manage_db:  # the outbox's dispatcher runs where the app owns the database
+                async with utsender(settings):
+                    yield
+            else:
+                yield
+        finally:
+            await http_client.aclose()
+            await limiter.aclose()
+            if manage_db:
+                await db.disconnect()
+
+    answered = (ClientError, Avslag, TokenError, *UNAVAILABLE, OperationalError,
+                TransactionManagementError)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(Observed, metrics=app_metrics)],
+        exception_handlers={
+            HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
+        },
+    )
+    app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
+    app.state.metrics = app_metrics
+    app.state.limiter = limiter
+    return app
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory for `krr serve --workers N`: each worker process reads the same
+    environment and builds its own app, database pool included (nothing shared but the DB)."""
+    return create_app(load_settings())

@@ -1,0 +1,180 @@
+"""The one entrance to every protected route.
+
+In one order, for GraphQL, the REST endpoints and the export alike:
+
+1. the body, refused as soon as it passes the size limit (413), then its media type (415) and
+   shape (a route's own check, e.g. GraphQL's refusal of batches), all before any token work;
+2. the token, verified (401), giving the caller; a request without one passes only where the
+   route lets anonymous callers in (public aggregates);
+3. the caller bound to the log lines (request id, consumer, supplier);
+4. the rate limit charged, for the request and the persons it asks for (429);
+5. the route's declared permission (authz.tillatelse), where the route has one (GraphQL
+   declares per field instead);
+
+and only then the route's handler, with the verified request (app.foresporsel). Every refusal,
+and anything the handler raises that app.faults knows, is answered in the one JSON shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from app import logs, metrics
+from app.edge.observed import request_id_of
+from app.edge.ratelimit import Limiter, subject_of
+from app.edge.responses import error_response
+from app.errors import PayloadTooLarge, RateLimited, UnsupportedMediaType
+from app.faults import answer_for
+from app.foresporsel import Clock, Delegeringsoppslag, Foresporsel
+from authz.principal import Anonym, Caller
+from authz.tillatelse import Tillatelse
+from authz.tokens import TokenError, TokenVerifier
+
+log = logging.getLogger(__name__)
+
+Endpoint = Callable[[Request, Foresporsel], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Inngang:
+    """What every guarded route shares: the token check, the rate limit, the clock, the body
+    limit and how a vendor's delegations are read."""
+
+    verifier: TokenVerifier
+    limiter: Limiter
+    clock: Clock
+    max_body_bytes: int
+    delegeringer: Delegeringsoppslag
+
+
+@dataclass(frozen=True, slots=True)
+class Rutekrav:
+    """What one route asks of the guard beyond the shared steps."""
+
+    tillatelse: Tillatelse | None = None  # checked here; None: the route checks per field
+    personer: Callable[[bytes], int] = lambda body: 0  # what the rate limit charges
+    media_types: frozenset[str] | None = None  # accepted body types; None: any
+    form: Callable[[bytes], None] | None = None  # a shape check before the token
+    anonym: Callable[[bytes], bool] | None = None  # may this body pass without a token?
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
+    """The body, refused as soon as Content-Length or the bytes received pass the maximum: a
+    large body is never read whole."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                announced = int(value)
+            except ValueError:
+                announced = 0
+            if announced > max_bytes:
+                raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"The request body exceeds {max_bytes} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replay_body(body: bytes) -> Receive:
+    """The body again, for the handler after the guard has read it."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise TokenError("missing", "The request has no Authorization header with a bearer token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenError("malformed", "The Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
+class Guard:
+    """An ASGI app: the guarded route `endpoint` behind the steps above."""
+
+    def __init__(self, inngang: Inngang, endpoint: Endpoint, krav: Rutekrav) -> None:
+        self.inngang = inngang
+        self.endpoint = endpoint
+        self.krav = krav
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            response = await self._handle(scope, receive)
+        except Exception as exc:
+            answer = answer_for(exc)
+            if answer is None:
+                raise  # unexpected: the app's 500 handler answers and logs it
+            if isinstance(exc, TokenError):
+                metrics.auth_failed(exc.reason)
+            response = error_response(answer)
+        await response(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive) -> Response:
+        inngang, krav = self.inngang, self.krav
+        request = Request(scope)
+        body = await read_body(scope, receive, inngang.max_body_bytes)
+        if krav.media_types is not None:
+            media_type = request.headers.get("content-type", "").partition(";")[0].strip()
+            if media_type.lower() not in krav.media_types:
+                raise UnsupportedMediaType(
+                    f"Send the request body as {' or '.join(sorted(krav.media_types))}"
+                    f" (Content-Type was {media_type[:60]!r})"
+                )
+        if krav.form is not None:
+            krav.form(body)
+        caller = await self._caller(request, body)
+        logs.bind_caller(caller)
+        await self._charge(request, caller, body)
+        foresporsel = Foresporsel(caller, request_id_of(request), inngang.clock(),
+                                  inngang.delegeringer)
+        if krav.tillatelse is not None:
+            await foresporsel.kontroller(krav.tillatelse)
+        request = Request(scope, replay_body(body))
+        request.state.foresporsel = foresporsel
+        return await self.endpoint(request, foresporsel)
+
+    async def _caller(self, request: Request, body: bytes) -> Caller:
+        if "authorization" not in request.headers and self.krav.anonym is not None:
+            if self.krav.anonym(body):
+                return Anonym()
+        return await self.inngang.verifier.verify(bearer_token(request))
+
+    async def _charge(self, request: Request, caller: Caller, body: bytes) -> None:
+        client_ip = request.client.host if request.client else None
+        subject, counts_persons = subject_of(caller, client_ip)
+        persons = self.krav.personer(body) if counts_persons else 0
+        wait = await self.inngang.limiter.charge(subject, persons)
+        if wait <= 0:
+            return
+        metrics.rate_limited()
+        kind = subject.split(":", 1)[0]
+        # Organisation numbers are not personal data; a pid hash or an IP address is.
+        log.info("rate limited: %s", subject if kind == "org" else kind)
+        raise RateLimited(max(1, math.ceil(wait)))  # whole seconds, at least 1

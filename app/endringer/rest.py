@@ -1,0 +1,35 @@
+"""`POST /rest/v2/krr/hentEndringer`: the real register's change feed, over the same feed as
+GraphQL's `endringer`; fields by the lookup scopes, never varslingsstatus."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.endringer import store
+from app.foresporsel import Foresporsel
+from app.personer.rest import felter_for, person_json
+from app.personer.utlevering import VARSLINGSSTATUS_FELT
+from app.rest import Rute, UgyldigKropp, json_objekt, json_svar
+
+# fraEndringsId is stored as a 64-bit integer; a larger number cannot name a change.
+MAX_ENDRINGS_ID = 2**63 - 1
+
+
+async def hent_endringer(request: Request, foresporsel: Foresporsel) -> Response:
+    """A page of at most 1000 changed persons."""
+    body = json_objekt(await request.body())
+    fra = body.get("fraEndringsId")
+    if isinstance(fra, bool) or not isinstance(fra, int) or not 0 <= fra <= MAX_ENDRINGS_ID:
+        raise UgyldigKropp(f"fraEndringsId must be a whole number from 0 to {MAX_ENDRINGS_ID}")
+    felter = felter_for(foresporsel.organisasjon) - {VARSLINGSSTATUS_FELT}
+    side = await store.les_endringer(fra, store.MAX_ANTALL, felter, foresporsel)
+    return json_svar({
+        "list": [person_json(p, felter) for p in side.personer],
+        "fraEndringsId": side.fra_endrings_id,
+        "tilEndringsId": side.til_endrings_id,
+        "sisteEndringsId": side.siste_endrings_id,
+    })
+
+
+RUTE = Rute("/rest/v2/krr/hentEndringer", hent_endringer, store.LESE_ENDRINGER)

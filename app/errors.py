@@ -1,0 +1,120 @@
+"""The one shape of an error answer, and the failures a client is told about.
+
+Every refusal, whether the edge gives it (401, 413, 429, ...), GraphQL or REST, is
+`{"errors": [{"message": ..., "extensions": {"code": ..., ...}}]}`: clients branch on
+`extensions.code`, people read `message`. A failure the client should hear about is raised as a
+`ClientError` (or, from authz, as its `Avslag`); app.faults turns any of them, and an unreachable
+database, into the answer. Nothing here does I/O, so pure rules can raise these too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+# --- codes (extensions.code) ----------------------------------------------------------------
+BAD_REQUEST = "BAD_REQUEST"  # the HTTP request itself is malformed (not JSON, no query)
+BAD_USER_INPUT = "BAD_USER_INPUT"  # what was asked for is wrong (an id, an argument, a body field)
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+CONFLICT = "CONFLICT"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+BATCH_NOT_ALLOWED = "BATCH_NOT_ALLOWED"
+RATE_LIMITED = "RATE_LIMITED"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+RETRY_AFTER_SECONDS = 2  # what a 503 asks the client to wait
+
+
+def error_object(message: str, extensions: dict[str, Any]) -> dict[str, Any]:
+    """One error as every answer writes it."""
+    return {"message": message, "extensions": extensions}
+
+
+def error_document(message: str, extensions: dict[str, Any]) -> dict[str, Any]:
+    """A whole answer that is one error."""
+    return {"errors": [error_object(message, extensions)]}
+
+
+class ClientError(Exception):
+    """A failure the client is told about: an HTTP status, a code and further extensions.
+
+    graphql-core copies `message` and `extensions` of an exception a resolver raises into the
+    response error, so GraphQL needs no mapping of its own for these."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = BAD_USER_INPUT
+    default_headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions: dict[str, Any] = {"code": self.code, **extensions}
+        self.headers: dict[str, str] = dict(self.default_headers)
+
+
+class BadRequest(ClientError):
+    code = BAD_REQUEST
+
+
+class BadInput(ClientError):
+    """What was asked for cannot be served as asked; nothing was done."""
+
+
+class Forbidden(ClientError):
+    status = 403
+    code = FORBIDDEN
+
+
+class NotFound(ClientError):
+    status = 404
+    code = NOT_FOUND
+
+
+class MethodNotAllowed(ClientError):
+    status = 405
+    code = METHOD_NOT_ALLOWED
+
+    def __init__(self, message: str, allow: str, **extensions: Any) -> None:
+        super().__init__(message, **extensions)
+        self.headers["Allow"] = allow
+
+
+class Conflict(ClientError):
+    status = 409
+    code = CONFLICT
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = PAYLOAD_TOO_LARGE
+
+
+class UnsupportedMediaType(ClientError):
+    status = 415
+    code = UNSUPPORTED_MEDIA_TYPE
+
+
+class BatchNotAllowed(ClientError):
+    code = BATCH_NOT_ALLOWED
+
+
+class RateLimited(ClientError):
+    status = 429
+    code = RATE_LIMITED
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Rate limit exceeded; retry after {retry_after} s",
+                         retryAfter=retry_after)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class Unavailable(ClientError):
+    """The service cannot answer now (database down, audit log not writable); retry shortly."""
+
+    status = 503
+    code = SERVICE_UNAVAILABLE
+    default_headers: ClassVar[dict[str, str]] = {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -1,0 +1,77 @@
+"""Prometheus metrics of one app, and the handle code deep in a request uses to count.
+
+Each app has its own CollectorRegistry (several apps in one test process do not collide). The
+edge's middleware sets the serving app's metrics in a context variable, so the lookup or the
+token check can count without a handle on the app. Label values come from bounded sets (schema
+field names, token error reasons), never from a request's variables or ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    """The service's metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "krr_graphql_requests", "GraphQL operations by top-level fields and outcome",
+            ["operation", "type", "outcome"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "krr_graphql_request_duration_seconds", "GraphQL operation time (parse to result)",
+            ["operation"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.persons_disclosed = Counter(
+            "krr_persons_disclosed", "Person entries disclosed (after the audit record)",
+            registry=self.registry,
+        )
+        self.auth_failures = Counter(
+            "krr_auth_failures", "Refused tokens by reason", ["reason"], registry=self.registry
+        )
+        self.rate_limited = Counter(
+            "krr_rate_limited", "Requests refused by the rate limit", registry=self.registry
+        )
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+_current: ContextVar[Metrics | None] = ContextVar("krr_metrics", default=None)
+
+
+@contextmanager
+def serving(metrics: Metrics) -> Iterator[None]:
+    """`metrics` counts what happens in the request running inside."""
+    token = _current.set(metrics)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current() -> Metrics | None:
+    """The metrics of the app serving the current request (None outside a request)."""
+    return _current.get()
+
+
+def persons_disclosed(count: int) -> None:
+    if (metrics := _current.get()) is not None and count:
+        metrics.persons_disclosed.inc(count)
+
+
+def auth_failed(reason: str) -> None:
+    if (metrics := _current.get()) is not None:
+        metrics.auth_failures.labels(reason).inc()
+
+
+def rate_limited() -> None:
+    if (metrics := _current.get()) is not None:
+        metrics.rate_limited.inc()

@@ -1,0 +1,230 @@
+"""What a caller is given of a person: the answer's shape and the decision, with no I/O.
+
+The scope table (authz.scopes) says which categories of a person the caller may see, § 32
+(app.personer.paragraf32) whether the person can be notified and which channels are fresh.
+Every way of disclosing persons (lookup, change feed, search, export, a resident's own entry)
+builds its answer here, so they cannot differ. The answer's field names are the stored fields'
+names (app.personer.felt) and the real register's, in snake_case; GraphQL, REST and CSV derive
+theirs from them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.personer.felt import Kanal, PersonRecord, Registerstatus
+from app.personer.paragraf32 import Varslingsstatus, kontaktpunkter, vurder
+from app.revisjon.kategorier import kategorier_til_bits
+from authz.principal import Principal
+from authz.scopes import PERSON_FELT, Kategori, aapnende_scopes, kategori_for_felt, manglende_scope
+
+VARSLINGSSTATUS_FELT = "varslingsstatus"
+
+
+class Status(StrEnum):
+    """The entry's state as answered: stored, or IKKE_REGISTRERT for no entry."""
+
+    AKTIV = "AKTIV"
+    SLETTET = "SLETTET"
+    IKKE_REGISTRERT = "IKKE_REGISTRERT"
+
+
+class JaNei(StrEnum):
+    JA = "JA"
+    NEI = "NEI"
+
+    @classmethod
+    def of(cls, value: bool) -> JaNei:
+        return _JA_NEI[bool(value)]
+
+
+_JA_NEI = {True: JaNei.JA, False: JaNei.NEI}  # a lookup: cheaper per person than a call
+
+
+@dataclass(slots=True)
+class Kontaktinformasjon:
+    epostadresse: str | None = None
+    epostadresse_oppdatert: dt.datetime | None = None
+    epostadresse_sist_verifisert: dt.datetime | None = None
+    epostadresse_sist_validert: dt.datetime | None = None
+    epostadresse_duplisert: JaNei | None = None
+    mobiltelefonnummer: str | None = None
+    mobiltelefonnummer_oppdatert: dt.datetime | None = None
+    mobiltelefonnummer_sist_verifisert: dt.datetime | None = None
+    mobiltelefonnummer_sist_validert: dt.datetime | None = None
+    mobiltelefonnummer_duplisert: JaNei | None = None
+
+
+@dataclass(slots=True)
+class DigitalPost:
+    postkasseadresse: str
+    postkasseleverandoeradresse: str
+
+
+@dataclass(slots=True)
+class PersonSvar:
+    """What one person's entry discloses to this caller; None where withheld or absent."""
+
+    personidentifikator: str
+    status: Status
+    reservasjon: JaNei | None = None
+    reservasjonstidspunkt: dt.datetime | None = None
+    reservasjon_oppdatert: dt.datetime | None = None
+    varslingsstatus: Varslingsstatus | None = None
+    kontaktinformasjon: Kontaktinformasjon | None = None
+    digital_post: DigitalPost | None = None
+    sertifikat: str | None = None
+    spraak: str | None = None
+    spraak_oppdatert: dt.datetime | None = None
+
+
+def attributt(felt: str) -> str:
+    """The answer's attribute of a Person field (GraphQL's camelCase name)."""
+    return _ATTRIBUTT[felt]
+
+
+def person_felt(attributt_: str) -> str:
+    """The Person field (GraphQL's name) of an answer's attribute."""
+    return _PERSON_FELT[attributt_]
+
+
+_ATTRIBUTT = {felt: re.sub(r"(?<!^)(?=[A-Z])", "_", felt).lower() for felt in PERSON_FELT}
+_PERSON_FELT = {attributt_: felt for felt, attributt_ in _ATTRIBUTT.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Feltavslag:
+    """A selected field the caller may not see, the scope that would open it, and whether the
+    token lacks that scope or (acting for someone) the delegation does not cover it."""
+
+    felt: str
+    scope: str
+    ikke_delegert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Tilgang:
+    """What the caller may see of the selected fields: shared by every way of disclosing
+    persons, so the scope table decides them all alike."""
+
+    avslag: list[Feltavslag]
+    synlige: list[str]
+    kategorier: frozenset[Kategori]
+
+
+def tilgang_for(
+    principal: Principal, felter: Iterable[str], dekket: frozenset[str] | None = None
+) -> Tilgang:
+    """One refusal per selected field the scope table does not open for this caller. `dekket`
+    is, for a vendor's token, what the consumer's active delegations cover."""
+    avslag = []
+    synlige = []
+    for felt in felter:
+        kategori = kategori_for_felt(felt)
+        scope = manglende_scope(principal, kategori, dekket)
+        if scope is None:
+            synlige.append(felt)
+        else:
+            avslag.append(Feltavslag(felt, scope, bool(aapnende_scopes(principal, kategori))))
+    kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
+    return Tilgang(avslag, synlige, kategorier)
+
+
+def utlever(
+    personidentifikator: str,
+    record: PersonRecord | None,
+    *,
+    kategorier: frozenset[Kategori],
+    filtrer_paa_varsling: bool,
+    now: dt.datetime,
+) -> PersonSvar:
+    """Disclose one person: the categories allowed, § 32-filtered when varslingsstatus is asked."""
+    se_kontakt = Kategori.KONTAKTINFORMASJON in kategorier
+    se_post = Kategori.DIGITAL_POST in kategorier
+    if record is None:
+        return PersonSvar(
+            personidentifikator,
+            Status.IKKE_REGISTRERT,
+            varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
+        )
+    if record.status is not Registerstatus.AKTIV:
+        return PersonSvar(
+            personidentifikator,
+            Status.SLETTET,
+            reservasjon=JaNei.of(record.reservasjon),
+            varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
+        )
+
+    kanaler = kontaktpunkter(record)
+    vurdering = vurder(aktiv=True, reservert=record.reservasjon, epost=kanaler[Kanal.EPOST],
+                       mobil=kanaler[Kanal.MOBIL], now=now)
+    kan_varsles = vurdering.varslingsstatus is Varslingsstatus.KAN_VARSLES
+    # Without varslingsstatus asked, everything is handed out whatever its age (service messages).
+    utlever_noe = kan_varsles or not filtrer_paa_varsling
+    vis_epost = not filtrer_paa_varsling or vurdering.epost_fersk
+    vis_mobil = not filtrer_paa_varsling or vurdering.mobil_fersk
+
+    svar = PersonSvar(
+        personidentifikator,
+        Status.AKTIV,
+        reservasjon=JaNei.of(record.reservasjon),
+        reservasjonstidspunkt=record.reservasjonstidspunkt if record.reservasjon else None,
+        reservasjon_oppdatert=record.reservasjon_oppdatert,
+    )
+    if se_kontakt:
+        svar.varslingsstatus = vurdering.varslingsstatus
+        svar.spraak = record.spraak
+        svar.spraak_oppdatert = record.spraak_oppdatert
+        if utlever_noe:
+            svar.kontaktinformasjon = _kontaktinformasjon(record, vis_epost, vis_mobil)
+    if se_post and utlever_noe:
+        if record.postkasseadresse and record.postkasseleverandoeradresse:
+            svar.digital_post = DigitalPost(
+                record.postkasseadresse, record.postkasseleverandoeradresse
+            )
+            svar.sertifikat = record.sertifikat
+    return svar
+
+
+def _kontaktinformasjon(
+    record: PersonRecord, vis_epost: bool, vis_mobil: bool
+) -> Kontaktinformasjon:
+    epost = (
+        (record.epostadresse, record.epostadresse_oppdatert, record.epostadresse_sist_verifisert,
+         record.epostadresse_sist_validert, _JA_NEI[record.epostadresse_duplisert])
+        if vis_epost and record.epostadresse else _INGEN_KANAL
+    )
+    mobil = (
+        (record.mobiltelefonnummer, record.mobiltelefonnummer_oppdatert,
+         record.mobiltelefonnummer_sist_verifisert, record.mobiltelefonnummer_sist_validert,
+         _JA_NEI[record.mobiltelefonnummer_duplisert])
+        if vis_mobil and record.mobiltelefonnummer else _INGEN_KANAL
+    )
+    return Kontaktinformasjon(*epost, *mobil)
+
+
+_INGEN_KANAL = (None,) * 5  # a channel withheld or absent: its five fields
+
+
+def kategoribits(felter: Iterable[str]) -> Callable[[PersonSvar], int]:
+    """The categories an answer actually disclosed through the fields the query selected (the
+    caller may see), as the audit log's bits: the field list is worked out once per batch and
+    the returned function applied per person."""
+    grunndata = kategorier_til_bits([Kategori.GRUNNDATA])
+    sjekk = [
+        (_ATTRIBUTT[felt], kategorier_til_bits([PERSON_FELT[felt]]))
+        for felt in felter if PERSON_FELT[felt] is not Kategori.GRUNNDATA
+    ]
+
+    def bits(svar: PersonSvar) -> int:
+        gitt = grunndata
+        for attributt_, bit in sjekk:
+            if getattr(svar, attributt_) is not None:
+                gitt |= bit
+        return gitt
+
+    return bits
