@@ -26,8 +26,11 @@ run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
 	KRR_ENV=dev $(BIN)/krr serve --host $(HOST) --port $(PORT)
 
+# Style, the layers (import-linter contracts in pyproject.toml) and types.
 lint: install
 	$(BIN)/ruff check --no-cache app authz tests bench
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: lint test-sqlite test-postgres
 

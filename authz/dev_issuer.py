@@ -21,8 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from authz.identifikatorer import is_valid_orgno, problem
-from authz.tokens import CONSUMER_AUTHORITY, ORGNO_PREFIX
+from authz.identifikatorer import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno, problem
 
 DEV_ISSUER = "https://krr.localhost/dev-issuer/"
 KEY_FILE_NAME = "dev-issuer-key.json"

@@ -89,6 +89,10 @@ def make_id(birth: dt.date, individual: int, *, d_number: bool = False,
 
 
 _ORGNO_RE = re.compile(r"[0-9]{9}")
+# An organisation number in ISO 6523 form, as Maskinporten's consumer and supplier claims hold
+# it: {"authority": CONSUMER_AUTHORITY, "ID": ORGNO_PREFIX + orgno}.
+CONSUMER_AUTHORITY = "iso6523-actorid-upis"
+ORGNO_PREFIX = "0192:"
 
 
 def is_valid_orgno(value: object) -> bool:

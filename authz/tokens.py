@@ -17,7 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 import httpx
 from joserfc import jwt
@@ -31,11 +31,9 @@ from joserfc.errors import (
 from joserfc.jwk import RSAKey
 from joserfc.jws import JWSRegistry
 
-from authz.identifikatorer import is_valid_orgno, problem
+from authz.dev_issuer import DevIssuer
+from authz.identifikatorer import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno, problem
 from authz.principal import Caller, Innbygger, Principal
-
-if TYPE_CHECKING:
-    from authz.dev_issuer import DevIssuer
 
 __all__ = [
     "ACCEPTED_ACR",
@@ -59,8 +57,6 @@ MAX_TOKEN_LENGTH = 16 * 1024
 MAX_JWKS_BYTES = 256 * 1024
 #: Smaller RSA keys are breakable; a JWKS offering one is not trusted for that key.
 MIN_RSA_BITS = 2048
-CONSUMER_AUTHORITY = "iso6523-actorid-upis"
-ORGNO_PREFIX = "0192:"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 #: Who an issuer vouches for: organisations (Maskinporten) or logged-in residents (ID-porten).

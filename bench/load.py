@@ -26,6 +26,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +61,6 @@ class Tally:
 
 
 async def _pg(sql: str, *args: object) -> tuple[int, int]:
-    import asyncpg
-
     conn = await asyncpg.connect(POSTGRES_BENCH.replace("postgres://", "postgresql://"))
     try:
         row = await conn.fetchrow(sql, *args)

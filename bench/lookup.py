@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import datetime as dt
 import os
 import platform
+import pstats
 import random
 import socket
 import sqlite3
@@ -29,8 +31,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
+
+from app.config import load_settings
+from app.edge.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the app importable
@@ -88,8 +94,6 @@ def free_port() -> int:
 
 
 async def ensure_postgres_database(database_url: str = POSTGRES_BENCH) -> None:
-    import asyncpg
-
     name = database_url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(POSTGRES_ADMIN)
     try:
@@ -111,7 +115,6 @@ async def person_count(database_url: str) -> int:
                 return int(conn.execute("SELECT count(*) FROM person").fetchone()[0])
             except sqlite3.OperationalError:
                 return 0
-    import asyncpg
 
     conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://"))
     try:
@@ -129,7 +132,6 @@ async def sample_ids(database_url: str, count: int, rng: random.Random) -> list[
         with sqlite3.connect(database_url.removeprefix("sqlite://")) as conn:
             ids = [r[0] for r in conn.execute("SELECT personidentifikator FROM person")]
     else:
-        import asyncpg
 
         conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://"))
         try:
@@ -153,7 +155,6 @@ class Floor:
             self.sqlite = sqlite3.connect(self.database_url.removeprefix("sqlite://"))
             self.sqlite.row_factory = sqlite3.Row
         else:
-            import asyncpg
 
             self.pg = await asyncpg.connect(
                 self.database_url.replace("postgres://", "postgresql://"))
@@ -208,7 +209,6 @@ async def empty_audit_log(database_url: str) -> None:
             conn.execute("DELETE FROM oppslag_person")
             conn.execute("DELETE FROM oppslag")
         return
-    import asyncpg
 
     conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://"))
     try:
@@ -316,11 +316,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def profile(persons: int) -> None:
     """cProfile of in-process lookups (no HTTP server), top functions by cumulative time."""
-    import cProfile
-    import pstats
 
-    from app.config import load_settings
-    from app.http import create_app
 
     database_url = f"sqlite://{RESULTS / f'bench-{persons}.sqlite3'}"
     env = env_for(database_url, RESULTS / "var")

@@ -25,7 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
+
+from app import db
+from app.config import Settings
+from app.edge.app import create_app
+from app.statistikk.store import statistikk
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script: make the app importable
@@ -51,8 +57,6 @@ def sqlite_register(workdir: Path) -> str:
 
 
 async def postgres_present() -> bool:
-    import asyncpg
-
     try:
         conn = await asyncpg.connect(POSTGRES_ADMIN, timeout=5)
     except (OSError, asyncpg.PostgresError):
@@ -65,11 +69,6 @@ async def postgres_present() -> bool:
 
 
 async def measure(url: str, runs: int, workdir: Path) -> dict[str, object]:
-    from app import db
-    from app.config import Settings
-    from app.http import create_app
-    from app.statistikk.store import statistikk
-
     settings = Settings(env="test", database_url=url, var_dir=workdir)
     await db.migrate(settings)
     await db.connect(settings)

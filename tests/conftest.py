@@ -3,15 +3,20 @@ KRR_TEST_DATABASE_URL points at one), emptied before each test that asks for `db
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
 from tortoise import Tortoise
 
 from app import db as database
 from app.config import Settings
+from app.edge.app import create_app
+from authz.dev_issuer import DevIssuer
 
 POSTGRES_PREFIXES = ("postgres://", "postgresql://")
 # Reference data that the migrations write (schemes, organisation names): kept between tests.
@@ -24,7 +29,6 @@ def _test_database_url(tmp: Path) -> str:
 
 async def _reset_postgres(url: str) -> None:
     """Start from an empty schema so the migrations under test run from scratch."""
-    import asyncpg
 
     conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
     try:
@@ -83,13 +87,6 @@ def _tables_referrers_first() -> list[str]:
 
 
 # --- the service over HTTP -------------------------------------------------------------------
-
-import datetime as dt  # noqa: E402
-
-import httpx  # noqa: E402
-
-from app.edge.app import create_app  # noqa: E402
-from authz.dev_issuer import DevIssuer  # noqa: E402
 
 CONSUMER = "974760673"  # a valid organisation number (a public body)
 FIXED_NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)

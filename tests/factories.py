@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
+
 from app import db
 from app.personer import register
 from app.personer.models import Person, Postkasseleverandoer, Registerstatus
@@ -17,8 +19,6 @@ CERT = "-----BEGIN CERTIFICATE-----\nTESTCERT\n-----END CERTIFICATE-----\n"
 
 
 def months_ago(months: int, days: int = 0) -> dt.datetime:
-    from dateutil.relativedelta import relativedelta
-
     return FIXED_NOW - relativedelta(months=months, days=days)
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.sqlite.client import SqliteTransactionWrapper
 from tortoise.transactions import in_transaction
 
 from app import db as database
@@ -181,10 +183,10 @@ async def test_an_exception_during_the_write_rolls_back(db, monkeypatch):
     the second step must take the first back. PostgreSQL writes both tables in one statement:
     a failure of that statement leaves nothing either."""
     if is_postgres():
-        from tortoise.backends.asyncpg.client import AsyncpgDBClient as target
+        target: type = AsyncpgDBClient
         method = "execute_query"
     else:
-        from tortoise.backends.sqlite.client import SqliteTransactionWrapper as target
+        target = SqliteTransactionWrapper
         method = "execute_many"
 
     async def boom(self: Any, query: str, values: list) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -111,7 +112,6 @@ def test_seed_serve_and_query_with_a_dev_token(cli_env):
 def test_oppdater_duplikater_repairs_flags_left_stale(cli_env, tmp_path):
     """After writes that did not keep the flags (a previous release during a rolling upgrade),
     the command makes every stored flag what the rule says."""
-    import sqlite3
 
     krr(cli_env, "migrate")
     krr(cli_env, "seed", "--persons", "300", "--seed", "7")

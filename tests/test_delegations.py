@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from app import db as database
 from app.delegering import store
 from app.delegering.models import Delegering, Delegeringsordning
 from app.edge.app import create_app
@@ -324,8 +325,6 @@ async def test_aktive_scopes_follows_grants_and_revocations(second_scheme):
 
 
 async def test_aktive_scopes_is_one_statement(db, monkeypatch):
-    from app import db as database
-
     await store.gi(PUBLIC_BODY, VENDOR, SCHEME, "a", FIXED_NOW)
     conn = database.connection()
     original = conn.execute_query

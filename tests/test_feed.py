@@ -10,6 +10,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from app.db import connection
+from app.personer import register
 from app.personer.endringsnummer import neste_endrings_id, siste_endrings_id
 from app.personer.models import Person, Registerstatus
 from app.revisjon.models import Oppslag, OppslagPerson
@@ -398,7 +399,6 @@ async def test_copy_is_exact_with_writers_running_concurrently(lookup_client, mi
 
 async def test_one_statement_per_page(client, mint, monkeypatch):
     """The page and the counter come from one statement (one snapshot)."""
-    from app.personer import register
 
     for i in range(3):
         await registrert(new_id(400 + i))

@@ -10,6 +10,7 @@ import pytest
 from app.edge import graphql
 from app.edge.app import create_app
 from app.edge.schema import build_schema
+from authz.tokens import TokenVerifier
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 
@@ -98,8 +99,6 @@ async def test_prod_has_no_graphiql_no_introspection_and_no_dev_issuer(db, mint)
 
 
 async def test_prod_refuses_introspection(db, dev_issuer, mint):
-    from authz.tokens import TokenVerifier
-
     prod = dataclasses.replace(db, env="prod")
     # Trust the dev key explicitly (as if it were a real issuer) to reach the GraphQL layer.
     verifier = TokenVerifier({}, dev_issuer=dev_issuer)

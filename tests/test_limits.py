@@ -6,11 +6,13 @@ import dataclasses
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from graphql import Lexer, Source, TokenKind
 
 from app.config import ConfigError, load_settings
 from app.edge.app import create_app
+from app.personer import graphql as queries
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id
 
@@ -173,7 +175,6 @@ async def call_raw(app: Any, headers: list[tuple[bytes, bytes]], chunks: int, si
              "root_path": "", "headers": [(b"host", b"krr"), *headers], "client": None,
              "server": ("krr", 80)}
     await app(scope, receive, send)
-    import orjson
 
     status = next(m["status"] for m in out if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
@@ -238,7 +239,6 @@ def literal(ids: list[str]) -> str:
 @pytest.fixture
 def lookups(monkeypatch):
     """Every call to the lookup, to show that a refused request looks nobody up."""
-    from app.personer import graphql as queries
 
     calls: list[int] = []
     real = queries.slaa_opp

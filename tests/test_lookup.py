@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.personer import register
 from app.personer.models import Registerstatus
 from tests.conftest import FIXED_NOW
 from tests.factories import CERT, DIGIPOST, months_ago, new_id, person, provider
@@ -144,8 +145,6 @@ async def test_more_than_1000_ids_are_refused(client, mint):
 
 
 async def test_1000_persons_are_read_with_one_sql_statement(client, mint, monkeypatch):
-    from app.personer import register
-
     ids = [new_id(i) for i in range(1000)]
     for i in ids[:5]:
         await person(i, epost=f"{i}@example.no", mobil=None)

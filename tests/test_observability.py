@@ -12,12 +12,16 @@ from collections.abc import Iterator
 import httpx
 import orjson
 import pytest
+import uvicorn
+from graphql import parse
 
 from app import cli, logs
 from app.api import metrics as graphql_metrics
 from app.edge import probes
 from app.edge.app import create_app
+from app.edge.schema import build_schema
 from app.personer import register
+from authz.tokens import TokenVerifier
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 from tests.test_lookup import lookup
@@ -105,10 +109,6 @@ async def test_metrics_count_operations_disclosures_and_refusals(client, mint):
 
 
 def test_operation_label_uses_schema_fields_not_client_names():
-    from graphql import parse
-
-    from app.edge.schema import build_schema
-
     schema = build_schema()._schema
     doc = parse("query Kari17912099997 { a: personer(personidentifikatorer: []) { status } "
                 "...F } fragment F on Query { statistikk { __typename } ukjent }")
@@ -219,8 +219,6 @@ def test_the_filter_redacts_what_slipped_into_a_message(json_log):
 
 
 def test_serve_logs_json_and_turns_uvicorn_access_log_off(settings, monkeypatch):
-    import uvicorn
-
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
 
@@ -246,8 +244,6 @@ def test_serve_logs_json_and_turns_uvicorn_access_log_off(settings, monkeypatch)
 
 @pytest.fixture
 async def prod_client(db, dev_issuer):
-    from authz.tokens import TokenVerifier
-
     prod = dataclasses.replace(db, env="prod")
     verifier = TokenVerifier({}, dev_issuer=dev_issuer)  # the dev key trusted as a real issuer
     app = create_app(prod, verifier=verifier, clock=lambda: FIXED_NOW, manage_db=False)

@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 
 from app.delegering.models import Delegering, Delegeringsordning
+from app.revisjon import store
 from app.revisjon.models import Oppslag, OppslagPerson
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import DIGIPOST, new_id, person, provider
@@ -138,8 +139,6 @@ async def test_forbidden_fields_are_not_logged_as_disclosed(client, mint):
 
 
 async def test_when_the_audit_log_cannot_be_written_nothing_is_disclosed(client, mint, monkeypatch):
-    from app.revisjon import store
-
     pid = await _person_with_mailbox()
 
     async def broken(**_: object) -> int:

@@ -16,7 +16,7 @@ import redis.asyncio as redis
 from app.api.limits import persons_in_body
 from app.config import ConfigError, Limits, Rate, Settings, load_settings
 from app.edge.app import create_app
-from app.edge.ratelimit import MemoryLimiter, RedisLimiter
+from app.edge.ratelimit import MemoryLimiter, RedisLimiter, _gcra
 from app.edge.schema import PERSONFELT
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
@@ -198,8 +198,6 @@ def test_default_app_limits_in_process(db):
 
 
 def test_a_cost_of_exactly_the_burst_is_allowed_whatever_the_clock():
-    from app.edge.ratelimit import _gcra
-
     rate = Rate(3, 5)  # 1/3 s per unit: (now + 5/3) - now - 5/3 rounds above 0 at these clocks
     for now in (98_765.4321, 5e6 + 0.77, 1.7e9 + 0.123):
         _, over = _gcra(now, now, 5, rate)

@@ -12,10 +12,12 @@ import httpx
 import orjson
 import pytest
 
+from app.delegering.models import Delegering, Delegeringsordning
 from app.edge.app import create_app
 from app.endringer import store as feed_store
 from app.personer.models import Postkasseleverandoer, Registerstatus
 from app.personer.rest import felter_for
+from app.revisjon import store
 from app.revisjon.models import Oppslag, OppslagPerson
 from authz.principal import Principal
 from tests.conftest import CONSUMER
@@ -247,8 +249,6 @@ async def test_rest_answers_equal_graphql_for_every_scope_combination(client, mi
                                   "krr-paa-vegne-av"), (BOTH, "rest-kun-kontakt")],
 )
 async def test_vendor_with_delegation_gets_the_same_as_graphql(client, mint, scopes, ordning):
-    from app.delegering.models import Delegering, Delegeringsordning
-
     ids = await _register_mix()
     if ordning == "rest-kun-kontakt":
         await Delegeringsordning.create(id=ordning, tittel="Bare kontaktinformasjon",
@@ -354,7 +354,6 @@ async def test_each_lookup_writes_one_audit_record(client, mint):
 async def test_when_the_audit_log_cannot_be_written_503_and_nothing_disclosed(
     client, mint, monkeypatch
 ):
-    from app.revisjon import store
 
     ids = await _register_mix()
 

@@ -16,6 +16,7 @@ from app.personer.paragraf32 import Kontaktpunkt, Varslingsstatus, frist, vurder
 from app.personer.register import hent_personer
 from app.revisjon.models import Oppslag
 from app.statistikk import store
+from app.statistikk.page import prosent, tall
 from authz.identifikatorer import birth_date, make_id
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, EBOKS, months_ago, person, provider
@@ -291,7 +292,5 @@ async def test_page_without_a_token(db, client):
 
 @pytest.mark.parametrize("andel, text", [(0.4659, "46,59\u00a0%"), (1.0, "100,00\u00a0%")])
 def test_norwegian_number_format(andel, text):
-    from app.statistikk.page import prosent, tall
-
     assert prosent(andel) == text
     assert tall(4331294) == "4\u00a0331\u00a0294"

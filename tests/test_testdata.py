@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import io
 from typing import Any
 
@@ -16,12 +17,13 @@ from app.edge.app import create_app
 from app.edge.schema import build_schema
 from app.personer import paragraf32
 from app.personer.endringsnummer import siste_endrings_id
-from app.personer.models import Person, Registerstatus
+from app.personer.models import Person, Postkasseleverandoer, Registerstatus
 from app.testdata import csv_export, profiles, store
 from app.testdata.seed import DIGIPOST_ORGNR, EBOKS_ORGNR, _certificate
 from authz import identifikatorer as identifiers
 from authz.avslag import Avslag
 from authz.principal import Innbygger
+from authz.tokens import TokenVerifier
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, months_ago, new_id, person, provider
 
@@ -81,8 +83,6 @@ async def varslingsstatus(client, mint, ids: list[str]) -> dict[str, str]:
 # --- opprettTestpersoner -------------------------------------------------------------------
 
 def _fersk(oppdatert: str | None, verifisert: str | None) -> bool:
-    import datetime as dt
-
     dates = [dt.datetime.fromisoformat(d) for d in (oppdatert, verifisert) if d]
     return bool(dates) and max(dates) > paragraf32.frist(FIXED_NOW)
 
@@ -158,7 +158,6 @@ async def test_full_creates_the_providers_with_the_seeds_certificates(client, mi
     await opprett(client, mint(ALT), 1, "FULL")
     first = await opprett(client, mint(ALT), 1, "FULL")  # the rows exist now: no conflict
     assert "errors" not in first
-    from app.personer.models import Postkasseleverandoer
 
     rows = {p.orgnr: p.sertifikat for p in await Postkasseleverandoer.all()}
     assert rows == {DIGIPOST_ORGNR: _certificate("digipost.pem"),
@@ -243,7 +242,6 @@ async def register() -> dict[str, str]:
     await person(ids["tom"], epost=None, mobil=None, spraak=None)
     # § 32 at the boundary: exactly at the cutoff is expired, one second after is fresh.
     frist = paragraf32.frist(FIXED_NOW)
-    import datetime as dt
 
     await person(ids["grense"], epost=None, mobil="+4790000008",
                  mobiltelefonnummer_oppdatert=frist, mobiltelefonnummer_sist_verifisert=None)
@@ -528,8 +526,6 @@ def test_prod_schema_has_no_test_features():
 
 
 async def test_prod_has_no_export_and_refuses_the_fields(db, dev_issuer, mint, register):
-    from authz.tokens import TokenVerifier
-
     prod = dataclasses.replace(db, env="prod")
     verifier = TokenVerifier({}, dev_issuer=dev_issuer)  # trust the dev key to reach GraphQL
     app = create_app(prod, verifier=verifier, clock=lambda: FIXED_NOW, manage_db=False)

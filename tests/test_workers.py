@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -23,8 +25,6 @@ SCOPES = "krr:global/kontaktinformasjon.read krr:global/digitalpost.read"
 
 
 async def _admin(sql: str) -> None:
-    import asyncpg
-
     conn = await asyncpg.connect(ADMIN_URL, timeout=5)
     try:
         await conn.execute(sql)
@@ -64,8 +64,6 @@ def _krr(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Comp
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -1,0 +1,1 @@
+"""The one entrance: every request passes here, and here the features are composed into the service."""
