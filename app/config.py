@@ -238,7 +238,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raise ConfigError(f"KRR_ENV must be one of {', '.join(ENVIRONMENTS)} (got {env!r})")
     var_dir = Path(env_vars.get("KRR_VAR_DIR", "var")).resolve()
     return Settings(
-        env=env,  # type: ignore[arg-type]
+        env=env,
         database_url=_database_url(env_vars.get("KRR_DATABASE_URL"), var_dir),
         var_dir=var_dir,
         trusted_issuers=_parse_issuers(env_vars.get("KRR_TRUSTED_ISSUERS")),

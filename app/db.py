@@ -81,7 +81,8 @@ async def disconnect() -> None:
 
 
 def connection() -> BaseDBAsyncClient:
-    return connections.get("default")
+    conn: BaseDBAsyncClient = connections.get("default")
+    return conn
 
 
 def dialect() -> str:
@@ -123,10 +124,14 @@ class Sql:
 
     def tid(self, moment: dt.datetime) -> str:
         """A moment as the column holds it (aware; SQLite compares the ORM's UTC text)."""
+        return self(self.tidsverdi(moment))
+
+    def tidsverdi(self, moment: dt.datetime) -> dt.datetime | str:
+        """The value `tid` passes, for a driver's bulk calls (executemany, COPY)."""
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError("moments written to the database must be timezone-aware")
         moment = moment.astimezone(dt.UTC)
-        return self(moment if self.postgres else moment.isoformat(" "))
+        return moment if self.postgres else moment.isoformat(" ")
 
     def dato(self, dag: dt.date) -> str:
         """A day as a DateField holds it."""

@@ -28,7 +28,7 @@ from app.errors import (
     UNAUTHENTICATED,
     ClientError,
 )
-from authz.delegation import Avslag
+from authz.avslag import Avslag
 from authz.tokens import TokenError
 
 DATABASE_UNAVAILABLE = "The register's database is unavailable; try again shortly"

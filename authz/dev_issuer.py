@@ -74,6 +74,7 @@ class DevIssuer:
 
     def public_key_set(self) -> KeySet:
         """Public keys only, so a verifier holding them can never sign."""
+        # jwks() is a JWKS document; joserfc types the argument as its own TypedDict.
         return KeySet.import_key_set(self.jwks())  # type: ignore[arg-type]
 
     def mint(

@@ -289,3 +289,12 @@ async def test_realistic_mix(db: Settings) -> None:
     assert summary.with_mobile == sum(bool(p["mobiltelefonnummer"]) for p in rows)
     assert summary.digipost == sum(p["postkasseleverandoer_id"] == DIGIPOST_ORGNR for p in rows)
     assert summary.eboks == sum(p["postkasseleverandoer_id"] == EBOKS_ORGNR for p in rows)
+
+
+@pytest.mark.parametrize("ago", [0, 1, 59, 3600, 86_399, 86_400, 400 * 86_400 + 7])
+def test_the_seeds_fast_sqlite_text_is_the_one_helpers(ago: int) -> None:
+    """The bulk load formats SQLite moments itself, for speed; it must write app.db.Sql's text,
+    or lookups and § 32 comparisons would read seeded rows differently."""
+    now = dt.datetime(2026, 6, 15, 12, 0, 0, tzinfo=dt.UTC)
+    expected = database.Sql("sqlite").tidsverdi(now - dt.timedelta(seconds=ago))
+    assert seed_module._sqlite_ts(now)(ago) == expected

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import strawberry
 from graphql import FieldNode, GraphQLError
+from graphql.execution.values import VariableValues
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,7 +41,9 @@ def valgte_felt(
     a field further down, as returned here)."""
     raw = info._raw_info
     nodes = raw.field_nodes if under is None else under
-    return selected_subfields(nodes, raw.fragments, raw.variable_values)
+    variables = raw.variable_values  # strawberry hands resolvers the coerced dict itself
+    coerced = variables.coerced if isinstance(variables, VariableValues) else variables
+    return selected_subfields(nodes, raw.fragments, coerced)
 
 
 def sti(info: Info) -> list[str | int]:

@@ -165,7 +165,8 @@ def _compile(steps: list[_Step]) -> Plan:
     entries = ", ".join(f"{step.key!r}: r{i}" for i, step in enumerate(steps))
     lines.append(f"    return {{{entries}}}")
     exec("\n".join(lines), namespace)
-    return namespace["complete"]
+    complete: Plan = namespace["complete"]
+    return complete
 
 
 class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -181,7 +182,7 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self,
         return_type: GraphQLList[GraphQLOutputType],
         field_details_list: FieldDetailsList,
-        info: GraphQLResolveInfo,
+        info: GraphQLResolveInfo[Any],
         path: Path,
         result: Any,
         position_context: Any,
@@ -207,7 +208,7 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         item_type = return_type.of_type
         non_null = isinstance(item_type, GraphQLNonNull)
-        inner = item_type.of_type if non_null else item_type
+        inner = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         if not is_object_type(inner) or self.get_stream_usage(field_details_list, path):
             return None
         item_plan = self._plan(inner, field_details_list)
@@ -265,7 +266,7 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             field_type = field_def.type
             non_null = is_non_null_type(field_type)
-            inner = field_type.of_type if non_null else field_type
+            inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
             attribute = definition.python_name
             if inner is GraphQLString:
                 step = _Step(response_key, attribute, non_null, "string", inner.coerce_output_value)

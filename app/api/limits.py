@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from graphql import (
+    ASTValidationRule,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -30,7 +31,6 @@ from graphql import (
     SelectionSetNode,
     StringValueNode,
     ValidationContext,
-    ValidationRule,
     ValueNode,
     VariableNode,
     parse,
@@ -74,11 +74,11 @@ class RequestLimits:
 # --- GraphQL ------------------------------------------------------------------------------------
 
 
-def _coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
+def _coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
     """The rule with `code` on every error it reports, so clients can branch on it. Strawberry's
     depth and alias rules report everything from __init__, so that is where errors are caught."""
 
-    class Coded(rule):  # type: ignore[valid-type, misc]
+    class Coded(rule):  # type: ignore[valid-type, misc]  # a base given at run time
         def __init__(self, context: ValidationContext) -> None:
             report = context.report_error
 
@@ -86,6 +86,7 @@ def _coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
                 error.extensions = {**(error.extensions or {}), "code": code}
                 report(error)
 
+            # Swapped for this rule's __init__ only, and restored below.
             context.report_error = with_code  # type: ignore[method-assign]
             try:
                 super().__init__(context)
@@ -95,7 +96,7 @@ def _coded(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
     return Coded
 
 
-def _coded_rules(extension: AddValidationRules, code: str) -> list[type[ValidationRule]]:
+def _coded_rules(extension: AddValidationRules, code: str) -> list[type[ASTValidationRule]]:
     return [_coded(rule, code) for rule in extension.validation_rules]
 
 

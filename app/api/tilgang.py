@@ -5,7 +5,7 @@ resolver runs. A refusal is raised as the rules' `Avslag`, which app.faults answ
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.extensions import FieldExtension
@@ -36,11 +36,22 @@ def tillatelse(field: StrawberryField) -> Tillatelse | None:
     return None
 
 
-def felt(tillatelse_: Tillatelse, **options: Any) -> Any:
+# strawberry types its decorators as returning Any (they return a StrawberryField); these keep
+# the resolver's own type for the checker, as strawberry's mypy plugin would.
+Resolver = TypeVar("Resolver", bound=Callable[..., Any])
+
+
+def felt(tillatelse_: Tillatelse, **options: Any) -> Callable[[Resolver], Resolver]:
     """`strawberry.field` with a declared permission."""
-    return strawberry.field(extensions=[Krever(tillatelse_)], **options)
+    decorator: Callable[[Resolver], Resolver] = strawberry.field(
+        extensions=[Krever(tillatelse_)], **options
+    )
+    return decorator
 
 
-def mutasjon(tillatelse_: Tillatelse, **options: Any) -> Any:
+def mutasjon(tillatelse_: Tillatelse, **options: Any) -> Callable[[Resolver], Resolver]:
     """`strawberry.mutation` with a declared permission."""
-    return strawberry.mutation(extensions=[Krever(tillatelse_)], **options)
+    decorator: Callable[[Resolver], Resolver] = strawberry.mutation(
+        extensions=[Krever(tillatelse_)], **options
+    )
+    return decorator

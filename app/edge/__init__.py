@@ -1,1 +1,2 @@
-"""The one entrance: every request passes here, and here the features are composed into the service."""
+"""The one entrance: every request passes here, and here the features are composed into the
+service."""

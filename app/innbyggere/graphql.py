@@ -115,7 +115,7 @@ class Meg:
             "kontaktinformasjon and varslingsstatus need krr:user/kontaktinformasjon.read or "
             ".write (in velgSpraak's answer to a token with only krr:user/spraak.write)."
         )
-    )
+    )  # type: ignore[untyped-decorator]  # strawberry types its decorator Any
     def person(self, info: Info) -> Person:
         apne = {Handling.SE_MEG: self.se_kontakt, Handling.SE_MIN_POSTKASSE: self.se_post}
         _avslaa(info, [h for h, aapen in apne.items() if not aapen])

@@ -66,7 +66,7 @@ class KodeFeil(Exception):
 
 
 def _hash(kode: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(kode.encode(), salt=salt, **_SCRYPT)  # type: ignore[arg-type]
+    return hashlib.scrypt(kode.encode(), salt=salt, **_SCRYPT)
 
 
 async def hash_kode(kode: str) -> str:

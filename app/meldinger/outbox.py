@@ -87,7 +87,7 @@ async def legg_i_utboks(
 
 def backoff(forsok: int) -> dt.timedelta:
     """Wait before the next try, after `forsok` failed tries: 30 s, 1 min, 2 min, ... 1 h."""
-    return min(BACKOFF_START * 2 ** min(max(forsok - 1, 0), 20), BACKOFF_MAKS)
+    return min(BACKOFF_START * (1 << min(max(forsok - 1, 0), 20)), BACKOFF_MAKS)
 
 
 def feiltekst(exc: BaseException) -> str:

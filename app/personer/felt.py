@@ -100,7 +100,7 @@ class Kolonne:
     """One declared field, as the derivations below read it."""
 
     navn: str
-    type: object  # the annotation without its metadata, e.g. dt.datetime | None
+    annotasjon: object  # the type without its metadata, e.g. dt.datetime | None
     felt: Felt
 
     @property
@@ -114,7 +114,7 @@ class Kolonne:
 
     def er(self, type_: type) -> bool:
         """Whether values of the field are `type_` (or None)."""
-        return type_ in (get_args(self.type) or (self.type,))
+        return type_ in (get_args(self.annotasjon) or (self.annotasjon,))
 
 
 def _kolonner() -> tuple[Kolonne, ...]:

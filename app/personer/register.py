@@ -58,8 +58,9 @@ def _converters(dialect: str) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
 _CONVERTERS = {dialect: _converters(dialect) for dialect in ("postgres", "sqlite")}
 
 
-def records(rows: Iterable[Sequence[Any]]) -> Iterator[PersonRecord]:
-    """PersonRecords from raw rows of `select`, converted as the connection's driver needs."""
+def records(rows: Iterable[Any]) -> Iterator[PersonRecord]:
+    """PersonRecords from raw rows of `select` (the drivers' row objects, sequences of the
+    columns), converted as the connection's driver needs."""
     converters = _CONVERTERS[db.dialect()]
     make = PersonRecord._make
     for row in rows:

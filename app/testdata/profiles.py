@@ -14,6 +14,7 @@ import secrets
 from enum import StrEnum
 from typing import Any
 
+from app import db
 from app.statistikk.aldersgrupper import AGE_GROUPS
 from app.testdata import seed
 from app.testdata.seed import (
@@ -41,13 +42,12 @@ class Testprofil(StrEnum):
 
 
 def _ts_for(dialect: str, now: dt.datetime) -> seed._Ts:
-    """Seconds before `now` as the driver wants them: datetimes for PostgreSQL, tortoise's text
-    for SQLite (the seed's cached formatter costs more to build than a batch of 1000 needs)."""
-    if dialect == "postgres":
-        return seed._postgres_ts(now)
+    """Seconds before `now` as the driver wants them (app.db.Sql's values; the seed's cached
+    formatter costs more to build than a batch of 1000 needs)."""
+    sql = db.Sql(dialect)
 
-    def ts(ago: int | None) -> str | None:
-        return None if ago is None else (now - dt.timedelta(seconds=ago)).isoformat(" ")
+    def ts(ago: int | None) -> dt.datetime | str | None:
+        return None if ago is None else sql.tidsverdi(now - dt.timedelta(seconds=ago))
 
     return ts
 

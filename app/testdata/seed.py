@@ -387,8 +387,8 @@ class _Generator:
 
 def _sqlite_ts(now: dt.datetime) -> _Ts:
     """Seconds before `now` as the text tortoise writes for an aware UTC DatetimeField
-    ("2026-01-02 03:04:05+00:00"); built from cached day and time-of-day parts, since
-    formatting is a large share of the work."""
+    ("2026-01-02 03:04:05+00:00", app.db.Sql's text; a test holds the two equal), built from
+    cached day and time-of-day parts, since formatting is a large share of a bulk load."""
     epoch = int(now.timestamp())
     times = [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}+00:00" for s in range(_DAY)]
     days: dict[int, str] = {}
@@ -445,7 +445,7 @@ async def _insert(conn: BaseDBAsyncClient, dialect: str, rows: list[tuple[Any, .
         columns = ", ".join(f'"{c}"' for c in columns_written)
         marks = ", ".join("?" for _ in columns_written)
         await conn.execute_many(f'INSERT INTO "person" ({columns}) VALUES ({marks})',
-                                numbered)  # type: ignore[arg-type]
+                                numbered)  # type: ignore[arg-type]  # typed as lists; tuples do
 
 
 async def _write_generated(conn: BaseDBAsyncClient, dialect: str, gen: _Generator,
@@ -517,9 +517,12 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
     now = now.astimezone(dt.UTC).replace(microsecond=0)
 
     dialect = db.dialect()
+    ts: _Ts
+    yes: bool | int
+    no: bool | int
     if dialect == "postgres":
         ts, yes, no = _postgres_ts(now), True, False
-    else:
+    else:  # SQLite's driver writes booleans as the integers it stores
         ts, yes, no = _sqlite_ts(now), 1, 0
     examples = _example_rows(now, ts, yes, no)
     gen = _Generator(

@@ -89,13 +89,14 @@ async def opprett_testpersoner(antall: int, profil: Testprofil, now: dt.datetime
 async def _sikre_leverandoerer(conn: BaseDBAsyncClient) -> None:
     """The seed's Digipost and e-Boks rows with its certificates, where missing (a mailbox needs
     its provider row). ON CONFLICT, so concurrent calls do not trip over each other."""
-    mark = "$1, $2, $3" if db.dialect() == "postgres" else "?, ?, ?"
     for orgnr, navn, pem in ((seed.DIGIPOST_ORGNR, "Digipost", "digipost.pem"),
                              (seed.EBOKS_ORGNR, "e-Boks", "eboks.pem")):
+        sql = db.Sql.paa(conn)
         await conn.execute_query(
-            f"INSERT INTO postkasseleverandoer (orgnr, navn, sertifikat) VALUES ({mark})"
+            "INSERT INTO postkasseleverandoer (orgnr, navn, sertifikat) VALUES"
+            f" ({sql(orgnr)}, {sql(navn)}, {sql(seed._certificate(pem))})"
             " ON CONFLICT (orgnr) DO NOTHING",
-            [orgnr, navn, seed._certificate(pem)],
+            sql.verdier,
         )
 
 
@@ -125,7 +126,7 @@ async def _tatte(
     conn: BaseDBAsyncClient, ids: list[str], epost: list[str], mobil: list[str]
 ) -> tuple[set[str], set[str], set[str]]:
     """Which of these ids, e-mail addresses and mobiles any stored entry holds."""
-    sql = db.Sql(db.dialect())
+    sql = db.Sql()
     vilkaar = [sql.inn(f"p.{kol}", verdier) for kol, verdier in (
         ("personidentifikator", ids), ("epostadresse", epost), ("mobiltelefonnummer", mobil)
     ) if verdier]
@@ -215,7 +216,7 @@ def _where(filter: Personfilter, now: dt.datetime, sql: db.Sql) -> str:
 
 async def tell(filter: Personfilter, now: dt.datetime) -> int:
     """How many entries match (one statement)."""
-    sql = db.Sql(db.dialect())
+    sql = db.Sql()
     where = _where(filter, now, sql)
     _, rows = await db.connection().execute_query(
         f"SELECT COUNT(*) FROM person p WHERE {where}", sql.verdier
@@ -228,7 +229,7 @@ async def side(
 ) -> tuple[list[PersonRecord], bool]:
     """Up to `first` matching entries after id `etter`, in id order (one statement, keyset on the
     primary key), and whether more follow."""
-    sql = db.Sql(db.dialect())
+    sql = db.Sql()
     where = _where(filter, now, sql)
     if etter is not None:
         where += f" AND p.personidentifikator > {sql(etter)}"
@@ -266,22 +267,21 @@ async def sokerett(
     filterfelter = filter.felter()
     felter = list(felter)
     synlig = await tilgang(foresporsel, [*felter, *filterfelter])
-    for avslag in synlig.avslag:
-        if avslag.felt in filterfelter:
+    for nektet in synlig.avslag:
+        if nektet.felt in filterfelter:
             grunn, hvorfor = (
-                (MANGLER_DELEGERING, "the delegation does not cover") if avslag.ikke_delegert
+                (MANGLER_DELEGERING, "the delegation does not cover") if nektet.ikke_delegert
                 else (MANGLER_SCOPE, "the token lacks")
             )
             raise Avslag(
                 grunn,
-                f"Filtering on {avslag.felt} needs what seeing it needs: {hvorfor} scope "
-                f"{avslag.scope}",
-                avslag.scope,
+                f"Filtering on {nektet.felt} needs what seeing it needs: {hvorfor} scope "
+                f"{nektet.scope}",
+                nektet.scope,
             )
     synlige = [f for f in synlig.synlige if f in felter]
     kategorier = frozenset(kategori_for_felt(f) for f in synlige) | {Kategori.GRUNNDATA}
-    avslag = [a for a in synlig.avslag if a.felt in felter]
-    return Tilgang(avslag, synlige, kategorier)
+    return Tilgang([a for a in synlig.avslag if a.felt in felter], synlige, kategorier)
 
 
 async def utlever_side(
