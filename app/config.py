@@ -70,11 +70,11 @@ class Settings:
     smtp_url: str | None = None  # e-mail to residents; unset: logged (dev) or kept queued (prod)
     sms_url: str | None = None  # HTTP SMS gateway; unset as above
     outbox_interval: float = 5.0  # seconds between the app's outbox dispatch rounds
-    max_depth: int = 10  # GraphQL limits (app.limits): operation depth,
+    max_depth: int = 10  # GraphQL limits (app.api.limits): operation depth,
     max_aliases: int = 30  # aliases in a document,
     max_tokens: int = 5000  # tokens in a document,
     max_body_bytes: int = 1024 * 1024  # request body size
-    rate_limits: Limits = DEFAULT_LIMITS  # per consumer organisation (app.ratelimit)
+    rate_limits: Limits = DEFAULT_LIMITS  # per caller (app.edge.ratelimit)
     redis_url: str | None = None  # shared rate limits across instances; unset: per process
 
     @property
@@ -217,7 +217,7 @@ def _redis_url(raw: str | None) -> str | None:
 
 
 def _limit(env_vars: Mapping[str, str], name: str, default: int) -> int:
-    """A request limit (app.limits): a whole number from 1, else the default when unset."""
+    """A request limit (app.api.limits): a whole number from 1, else the default when unset."""
     raw = env_vars.get(name)
     if raw is None or not raw.strip():
         return default

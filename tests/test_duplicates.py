@@ -17,7 +17,7 @@ from app.testdata.seed import seed_register
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 
-# The rule written out independently of app.register, as the oracle of these tests.
+# The rule written out independently of app.personer.register, as the oracle of these tests.
 AVVIK = """SELECT p.personidentifikator FROM person p WHERE
  p.epostadresse_duplisert <> EXISTS (SELECT 1 FROM person o WHERE o.epostadresse = p.epostadresse
    AND o.status = 'AKTIV' AND o.personidentifikator <> p.personidentifikator)

@@ -1,4 +1,5 @@
-"""Request limits (app.limits): each refused with its own code, before the work it guards."""
+"""Request limits (app.api.limits, app.edge.guard): each refused with its own code, before the
+work it guards."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The key figures on a known register: every number asserted exactly, the § 32 count against
-app.paragraf32.vurder, the SQL birth-date decoding against app.identifiers.birth_date, and the
-public access (no token) to exactly these aggregates."""
+app.personer.paragraf32.vurder, the SQL birth-date decoding against
+authz.identifikatorer.birth_date, and the public access (no token) to exactly these
+aggregates."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ back to graphql-core, which reads the same attributes again and reports the erro
 always does. tests/test_execution_differential.py holds the two executors to that.
 
 One shortcut changes what `ExecutionResult.data` holds, not the response: an aware UTC datetime
-of strawberry's DateTime is left as a datetime for the response encoder (orjson, app.http), which
+of strawberry's DateTime is left as a datetime for the response encoder (orjson, app.edge), which
 writes exactly the text `isoformat()` gives (tested), at a tenth of the cost.
 """
 

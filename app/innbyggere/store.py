@@ -2,9 +2,9 @@
 
 Every change: lock the row (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the transaction
 holds the only connection, so transactions run one at a time), decide from what is stored now,
-write only the columns that change and a new change number (app.changes) in the same
-transaction. Two concurrent changes of one entry therefore run one after the other and the
-second sees the first: neither is lost. A change that changes nothing takes no number.
+write only the columns that change and a new change number (app.personer.endringsnummer) in
+the same transaction. Two concurrent changes of one entry therefore run one after the other and
+the second sees the first: neither is lost. A change that changes nothing takes no number.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class Advarsel:
 
 class UgyldigKode(UgyldigEndring):
     """A one-time code was refused (wrong, expired, used up) or not issued (too many asked
-    for); `grunn` is app.messages.codes' reason, the message is Norwegian, for the resident."""
+    for); `grunn` is app.meldinger.engangskoder's reason, the message is Norwegian, for the
+    resident."""
 
     def __init__(self, feil: engangskoder.KodeFeil) -> None:
         super().__init__(feil.melding, reason=feil.kode.value)

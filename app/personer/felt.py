@@ -106,7 +106,7 @@ class Kolonne:
     @property
     def sql(self) -> str:
         """The column in a SELECT over `person p LEFT JOIN postkasseleverandoer l`."""
-        return f"{self.felt.tabell}.{'sertifikat' if self.felt.tabell == 'l' else self.navn}"
+        return f"{self.felt.tabell}.{self.navn}"
 
     @property
     def orm(self) -> str:

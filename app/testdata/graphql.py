@@ -1,7 +1,7 @@
 """GraphQL of the test register: `opprettTestpersoner` and `sokPersoner` (not in prod).
 
 Persons come back as `personer` gives them: the lookup scopes decide the fields, with one
-FORBIDDEN error per withheld field (app.persons.refusals).
+FORBIDDEN error per withheld field (app.personer.avslag).
 """
 
 from __future__ import annotations

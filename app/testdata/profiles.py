@@ -1,6 +1,6 @@
-"""Rows for test persons by profile, drawn with the seed's generator (app.seed) so a test person
-looks like a seeded one: synthetic ids (month + 80), reserved example domains, Norwegian mobiles,
-channel dates on the same fresh/expired spans.
+"""Rows for test persons by profile, drawn with the seed's generator (app.testdata.seed) so a
+test person looks like a seeded one: synthetic ids (month + 80), reserved example domains,
+Norwegian mobiles, channel dates on the same fresh/expired spans.
 
 Each call gets its own generator seeded from `secrets`, so concurrent calls draw different
 numbers; the store still checks every draw against the register and redraws collisions.
@@ -26,7 +26,7 @@ from app.testdata.seed import (
     _Generator,
 )
 
-Row = tuple[Any, ...]  # the columns of app.seed.COLUMNS, in that order
+Row = tuple[Any, ...]  # the columns of app.testdata.seed.COLUMNS, in that order
 
 
 class Testprofil(StrEnum):
