@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from tests.servers import wait_until_up
 ROOT = Path(__file__).resolve().parent.parent
 KRR = [sys.executable, "-m", "app.cli"]
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-DATABASE = "krr_h17"
+# Its own database, named per run: two suites on one PostgreSQL (both backends, two checkouts)
+# must not drop each other's.
+DATABASE = f"krr_workers_{uuid.uuid4().hex[:12]}"
 SCOPES = "krr:global/kontaktinformasjon.read krr:global/digitalpost.read"
 
 

@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise.exceptions import OperationalError, TransactionManagementError
 
 from app import db, metrics
@@ -100,6 +101,16 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     ))
 
 
+class PerMethod:
+    """One path, an ASGI app for POST and one for GET (the route refuses any other method)."""
+
+    def __init__(self, *, get: ASGIApp, post: ASGIApp) -> None:
+        self.get, self.post = get, post
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.post if scope["method"] == "POST" else self.get)(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -131,14 +142,16 @@ def create_app(
     rest: list[Rute] = [personer_rest.RUTE, endringer_rest.RUTE]
     if not settings.is_prod:  # the test register's export: absent (404) in prod
         rest.append(csv_export.RUTE)
+    graphql_post = Guard(inngang, graphql, Rutekrav(
+        personer=lambda body: persons_in_body(body, PERSONFELT),
+        media_types=JSON,
+        form=refuse_batch,
+        anonym=lambda body: bare_offentlig(body, offentlige),
+    ))
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql.get, methods=["GET"]),
-        Route("/graphql", Guard(inngang, graphql, Rutekrav(
-            personer=lambda body: persons_in_body(body, PERSONFELT),
-            media_types=JSON,
-            form=refuse_batch,
-            anonym=lambda body: bare_offentlig(body, offentlige),
-        )), methods=["POST"]),
+        # One route, so a refused method's Allow names both GET (GraphiQL) and POST.
+        Route("/graphql", PerMethod(get=request_response(graphql.get), post=graphql_post),
+              methods=["GET", "POST"]),
         *(guarded(r) for r in rest),
         # Public key figures as a page: aggregates only, no token (like `statistikk`).
         Route("/statistikk", statistikk_side(clock), methods=["GET"]),
