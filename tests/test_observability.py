@@ -17,6 +17,7 @@ from graphql import parse
 
 from app import cli, logs
 from app.api import metrics as graphql_metrics
+from app.api.internals import graphql_schema
 from app.edge import probes
 from app.edge.app import create_app
 from app.edge.schema import build_schema
@@ -109,7 +110,7 @@ async def test_metrics_count_operations_disclosures_and_refusals(client, mint):
 
 
 def test_operation_label_uses_schema_fields_not_client_names():
-    schema = build_schema()._schema
+    schema = graphql_schema(build_schema())
     doc = parse("query Kari17912099997 { a: personer(personidentifikatorer: []) { status } "
                 "...F } fragment F on Query { statistikk { __typename } ukjent }")
     assert graphql_metrics.operation_label(doc, None, schema) == ("personer,statistikk", "query")

@@ -1,9 +1,8 @@
-"""What a resolver knows about its request, and the one place strawberry's raw info is read.
+"""What a resolver knows about its request: `Info`, typed once for every resolver.
 
-Resolvers are typed `info: Info`. The verified request (who calls, request id, the moment) is
-`info.context.foresporsel`; which fields the query selects below a field, with fragments and
-@skip/@include resolved, comes from `valgte_felt` (strawberry keeps graphql-core's info, whose
-nodes the errors point at, in a private attribute: it is read here and nowhere else).
+The verified request (who calls, request id, the moment) is `info.context.foresporsel`; which
+fields the query selects below a field, with fragments and @skip/@include resolved, comes from
+`valgte_felt` (from graphql-core's info, whose nodes the errors point at).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from graphql.execution.values import VariableValues
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.api.internals import resolve_info
 from app.api.selection import selected_subfields
 from app.foresporsel import Foresporsel
 
@@ -39,7 +39,7 @@ def valgte_felt(
 ) -> dict[str, list[FieldNode]]:
     """Field name -> the nodes selecting it, below this field (or below `under`: the nodes of
     a field further down, as returned here)."""
-    raw = info._raw_info
+    raw = resolve_info(info)
     nodes = raw.field_nodes if under is None else under
     variables = raw.variable_values  # strawberry hands resolvers the coerced dict itself
     coerced = variables.coerced if isinstance(variables, VariableValues) else variables

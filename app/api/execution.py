@@ -44,15 +44,13 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.types.base_scalars import isoformat
 from strawberry.types.field import StrawberryField
 
+from app.api.internals import strawberry_field
+
 FieldDetailsList = list[FieldDetails]
 Plan = Callable[[Any], dict[str, Any]]
-
-_STRAWBERRY_FIELD = GraphQLCoreConverter.DEFINITION_BACKREF
-
 
 class _Irregular(Exception):
     """A value the plan does not complete itself: graphql-core completes the list instead."""
@@ -254,7 +252,7 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = self.schema.get_field(object_type, name)
             if field_def is None:  # graphql-core leaves the key out
                 continue
-            definition = (field_def.extensions or {}).get(_STRAWBERRY_FIELD)
+            definition = strawberry_field(field_def)
             if (
                 not isinstance(definition, StrawberryField)
                 or not getattr(field_def.resolve, "_is_default", False)

@@ -20,6 +20,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from app import metrics
+from app.api.internals import graphql_schema
 
 META_FIELDS = frozenset({"__typename", "__schema", "__type"})
 
@@ -76,7 +77,7 @@ class OperationMetrics(SchemaExtension):
             return
         ctx = self.execution_context
         operation, kind = operation_label(
-            ctx.graphql_document, ctx.operation_name, ctx.schema._schema
+            ctx.graphql_document, ctx.operation_name, graphql_schema(ctx.schema)
         )
         outcome = "error" if ctx.result is not None and ctx.result.errors else "ok"
         serving.requests.labels(operation, kind, outcome).inc()

@@ -23,9 +23,9 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
-from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from app.api.context import Context
+from app.api.internals import graphql_schema, strawberry_field
 from app.api.tilgang import tillatelse
 from app.errors import BadRequest, BatchNotAllowed, MethodNotAllowed
 from app.foresporsel import Foresporsel
@@ -77,11 +77,11 @@ def refuse_batch(body: bytes) -> None:
 
 def offentlige_felt(schema: strawberry.Schema) -> frozenset[str]:
     """The Query fields that need no token: those declared public (authz.tillatelse)."""
-    query = schema._schema.query_type
+    query = graphql_schema(schema).query_type
     assert query is not None
     navn = {"__typename"}
     for name, field in query.fields.items():
-        definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        definition = strawberry_field(field)
         declared = tillatelse(definition) if definition is not None else None
         if declared is not None and declared.offentlig:
             navn.add(name)

@@ -1,0 +1,28 @@
+"""The one place strawberry's private attributes are read: its graphql-core schema, the
+graphql-core resolve info behind a resolver's `info`, and the strawberry field behind a
+graphql-core field. An upgrade of strawberry that moves them is mended here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLField, GraphQLResolveInfo, GraphQLSchema
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+
+def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
+    """graphql-core's schema that strawberry built and executes."""
+    return schema._schema
+
+
+def resolve_info(info: strawberry.Info[Any, Any]) -> GraphQLResolveInfo[Any]:
+    """graphql-core's info of a resolver: its field nodes, the fragments and the variables."""
+    return info._raw_info
+
+
+def strawberry_field(field: GraphQLField) -> StrawberryField | None:
+    """The strawberry field a graphql-core field was made from (None for graphql-core's own)."""
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    return definition if isinstance(definition, StrawberryField) else None
