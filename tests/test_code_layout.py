@@ -11,6 +11,7 @@ from typing import get_args, get_type_hints
 
 import pytest
 from graphql import GraphQLObjectType, get_named_type
+from strawberry.types.field import StrawberryField
 
 from app.api.internals import graphql_schema, strawberry_field
 from app.api.tilgang import tillatelse
@@ -68,7 +69,7 @@ def test_no_function_imports_the_projects_own_modules():
 
 # --- declared permissions -------------------------------------------------------------------
 
-def _root_fields(name: str) -> dict[str, object]:
+def _root_fields(name: str) -> dict[str, StrawberryField | None]:
     root = graphql_schema(build_schema()).get_type(name)
     assert isinstance(root, GraphQLObjectType)
     return {field_name: strawberry_field(field) for field_name, field in root.fields.items()}
