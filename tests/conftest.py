@@ -4,16 +4,20 @@ KRR_TEST_DATABASE_URL points at one), emptied before each test that asks for `db
 from __future__ import annotations
 
 import datetime as dt
+import io
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from tortoise import Tortoise
 
 from app import db as database
+from app import logs
 from app.config import Settings
 from app.edge.app import create_app
 from authz.dev_issuer import DevIssuer
@@ -115,3 +119,25 @@ async def client(db: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://krr.test") as c:
         yield c
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The root logger's output as `krr serve` writes it (JSON lines, redacting filter)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    handler.addFilter(logs.RedactingFilter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+def lines(stream: io.StringIO) -> list[dict]:
+    return [orjson.loads(line) for line in stream.getvalue().splitlines()]

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
 import logging
-from collections.abc import Iterator
 
 import httpx
-import orjson
 import pytest
 import uvicorn
 from graphql import parse
@@ -23,7 +20,7 @@ from app.edge.app import create_app
 from app.edge.schema import build_schema
 from app.personer import register
 from authz.tokens import TokenVerifier
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, lines
 from tests.factories import new_id, person
 from tests.test_lookup import lookup
 from tests.test_residents import mutate, resident
@@ -126,25 +123,6 @@ async def test_each_app_has_its_own_registry(db):
 
 
 # --- logs --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """The root logger's output as `krr serve` writes it (JSON lines, redacting filter)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.JsonFormatter())
-    handler.addFilter(logs.RedactingFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-
-
-def lines(stream: io.StringIO) -> list[dict]:
-    return [orjson.loads(line) for line in stream.getvalue().splitlines()]
 
 
 def test_redaction_masks_ids_addresses_phones_and_tokens():
