@@ -145,7 +145,14 @@ async def test_when_the_audit_log_cannot_be_written_nothing_is_disclosed(client,
         raise OSError("disk full")
 
     monkeypatch.setattr(store, "skriv_oppslag", broken)
-    body = await lookup(client, mint(BOTH), [pid], FIELDS)
+    response = await client.post(
+        "/graphql",
+        json={"query": f'{{ personer(personidentifikatorer: ["{pid}"]) {{ {FIELDS} }} }}'},
+        headers={"Authorization": f"Bearer {mint(BOTH)}"},
+    )
+    assert response.status_code == 503  # as over REST: the client is told to come back
+    assert response.headers["retry-after"]
+    body = response.json()
     assert body["data"] is None
     [error] = body["errors"]
     assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"

@@ -3,8 +3,9 @@
 A resolver raises what went wrong (a `ClientError`, an authz `Avslag`, or whatever the database
 driver raised) and never builds a GraphQL error for it: graphql-core already copies a
 `ClientError`'s message and code, and `ErrorAnswers` gives every other error the mapping knows
-its answer once the operation has run. An unreachable database nobody answered for makes the
-HTTP answer 503 with Retry-After; in prod, an unexpected error says only "internal error" with
+its answer once the operation has run. Any error the mapping answers with SERVICE_UNAVAILABLE
+(an unreachable database, an audit record that could not be written) makes the HTTP answer 503
+with Retry-After, as over REST; in prod, an unexpected error says only "internal error" with
 the request id, its detail going to the log (`log_errors`) and nowhere else.
 """
 
@@ -83,12 +84,13 @@ class ErrorAnswers(SchemaExtension):
         unavailable: dict[str, str] | None = None  # the headers of a 503 answer, when one is
         answered = []
         for err in result.errors:
-            answer = None
-            if _code(err) is None and err.original_error is not None:
-                answer = answer_for(err.original_error)
-            if answer is not None:
-                if answer.code == SERVICE_UNAVAILABLE:
-                    unavailable = answer.headers
+            original = err.original_error
+            answer = None if original is None else answer_for(original)
+            if answer is not None and answer.code == SERVICE_UNAVAILABLE:
+                # Whether the driver raised it or a resolver raised `Unavailable` (an audit
+                # record that could not be written): 503 with Retry-After, as over REST.
+                unavailable = answer.headers
+            if answer is not None and _code(err) is None:
                 err = GraphQLError(
                     answer.message, nodes=err.nodes, source=err.source, positions=err.positions,
                     path=err.path, original_error=err.original_error,
