@@ -90,15 +90,18 @@ async def _http(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    """A bug: 500 in the one shape, naming the request id (the detail is in the log)."""
-    answer = answer_for(exc)  # an outage wrapped by the ORM reaches this handler too
-    if answer is not None:
-        return error_response(answer)
+    """A bug: 500 in the one shape, naming the request id (the detail is in the log).
+
+    Starlette answers it outside every middleware, Observed included, so the X-Request-ID
+    header every other answer gets from Observed is set here."""
     request_id = request_id_of(request)
-    return error_response(Answer(
+    answer = answer_for(exc) or Answer(  # an outage wrapped by the ORM reaches here too
         500, f"internal error (request id {request_id})",
         {"code": INTERNAL_SERVER_ERROR, "request_id": request_id},
-    ))
+    )
+    response = error_response(answer)
+    response.headers["X-Request-ID"] = request_id
+    return response
 
 
 class PerMethod:
