@@ -398,6 +398,10 @@ async def test_a_500_names_the_request_the_access_log_names(
     assert response.headers["x-request-id"] == "bug-1"
     line = access_line(json_log, response)
     assert (line["path"], line["status"], line["consumer"]) == (PERSONER, 500, CONSUMER)
+    # The traceback itself is logged in the request's context, so its id finds it too.
+    (failure,) = [entry for entry in lines(json_log) if entry["logger"] == "krr.edge"]
+    assert failure["request_id"] == "bug-1" and failure["level"] == "ERROR"
+    assert "RuntimeError" in failure["exception"]
 
 
 # --- the export: rate-limited and logged like the rest ----------------------------------------

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import logs, metrics
 
 access_log = logging.getLogger("krr.access")
+error_log = logging.getLogger("krr.edge")
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -57,6 +58,11 @@ class Observed:
         with metrics.serving(self.metrics), logs.request_context(request_id):
             try:
                 await self.app(scope, receive, send_with_id)
+            except Exception:
+                # Logged here, inside the request's context, so the traceback carries the request
+                # id the 500 names; Starlette answers it outside, then the server logs it again.
+                error_log.exception("unhandled %s %s", scope["method"], scope["path"])
+                raise
             finally:
                 duration_ms = round((time.perf_counter() - started) * 1000, 1)
                 path: str = scope["path"]
