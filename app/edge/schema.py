@@ -11,7 +11,7 @@ from app.delegering.graphql import DelegeringMutation, DelegeringQuery
 from app.endringer.graphql import EndringMutation, EndringQuery
 from app.innbyggere.graphql import MegMutation, MegQuery
 from app.personer.graphql import PersonQuery
-from app.personer.oppslag import MAX_IDS, PERSONER_FELT, PERSONIDENTIFIKATORER
+from app.personer.oppslag import GRAPHQL_FELT, MAX_IDS, PERSONIDENTIFIKATORER
 from app.revisjon.graphql import BrukQuery
 from app.statistikk.graphql import StatistikkQuery
 from app.testdata.graphql import TestpersonMutation, TestpersonQuery
@@ -25,7 +25,7 @@ TEST_QUERIES: list[type] = [TestpersonQuery]
 TEST_MUTATIONS: list[type] = [TestpersonMutation]
 
 # The fields that name persons, and how many one request may name (the lookup's cap).
-PERSONFELT = Personfelt(PERSONER_FELT, PERSONIDENTIFIKATORER, MAX_IDS)
+PERSONFELT = Personfelt(GRAPHQL_FELT, PERSONIDENTIFIKATORER, MAX_IDS)
 
 
 def build_schema(

@@ -29,7 +29,7 @@ from authz.scopes import aapnende_scopes
 from authz.tillatelse import organisasjon
 
 MAX_IDS = 1000
-PERSONER_FELT = "personer"  # the GraphQL field, and what the per-request cap counts
+GRAPHQL_FELT = "personer"  # the GraphQL field, and what the per-request cap counts
 PERSONIDENTIFIKATORER = "personidentifikatorer"  # its argument, and REST's body field
 
 # Any organisation may look up; a vendor for one only under an active delegation, and then

@@ -8,7 +8,7 @@ import strawberry
 
 from app.api.context import Info
 from app.api.tilgang import felt
-from app.revisjon import bruk as report
+from app.revisjon import bruk
 from authz.scopes import HANDLING_SCOPES, Handling
 from authz.tillatelse import organisasjon
 
@@ -49,11 +49,11 @@ class Bruksrapport:
     totalt: Bruk = strawberry.field(description="The whole period, own use and vendors' alike.")
 
 
-def _bruk(b: report.Bruk) -> Bruk:
+def _til_graphql(b: bruk.Bruk) -> Bruk:
     return Bruk(oppslag=b.oppslag, personer=b.personer)
 
 
-def _rapport(r: report.Bruksrapport) -> Bruksrapport:
+def _rapport(r: bruk.Bruksrapport) -> Bruksrapport:
     return Bruksrapport(
         organisasjon=r.organisasjon,
         fra=r.fra,
@@ -61,7 +61,7 @@ def _rapport(r: report.Bruksrapport) -> Bruksrapport:
         dager=[
             Bruksdag(
                 dag=d.dag,
-                egen_bruk=_bruk(d.egen_bruk),
+                egen_bruk=_til_graphql(d.egen_bruk),
                 paa_vegne_av=[
                     LeverandoerBruk(leverandoer=orgnr, oppslag=b.oppslag, personer=b.personer)
                     for orgnr, b in sorted(d.paa_vegne_av.items())
@@ -69,7 +69,7 @@ def _rapport(r: report.Bruksrapport) -> Bruksrapport:
             )
             for d in r.dager
         ],
-        totalt=_bruk(r.totalt),
+        totalt=_til_graphql(r.totalt),
     )
 
 
@@ -80,7 +80,7 @@ class BrukQuery:
         organisasjon(Handling.SE_BRUK),
         description=(
             "Lookups by the calling organisation (the token's consumer) per Oslo day from fra "
-            f"to til inclusive (at most {report.MAX_DAGER} days), split into own use and use "
+            f"to til inclusive (at most {bruk.MAX_DAGER} days), split into own use and use "
             "on its behalf by each vendor. Needs scope "
             + " or ".join(HANDLING_SCOPES[Handling.SE_BRUK])
             + "."
@@ -88,4 +88,4 @@ class BrukQuery:
     )
     async def bruk(self, info: Info, fra: dt.date, til: dt.date) -> Bruksrapport:
         principal = info.context.foresporsel.organisasjon
-        return _rapport(await report.bruksrapport(principal.consumer, fra, til))
+        return _rapport(await bruk.bruksrapport(principal.consumer, fra, til))
