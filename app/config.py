@@ -15,6 +15,8 @@ from authz.tokens import ISSUER_KINDS, TrustedIssuer
 
 Env = Literal["dev", "test", "prod"]
 ENVIRONMENTS: tuple[Env, ...] = ("dev", "test", "prod")
+LogFormat = Literal["json", "text"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("json", "text")
 
 
 class ConfigError(ValueError):
@@ -76,6 +78,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024  # request body size
     rate_limits: Limits = DEFAULT_LIMITS  # per caller (app.edge.ratelimit)
     redis_url: str | None = None  # shared rate limits across instances; unset: per process
+    log_format: LogFormat = "json"  # `krr serve`'s lines (app.logs); text is for a terminal
 
     @property
     def is_prod(self) -> bool:
@@ -216,6 +219,16 @@ def _redis_url(raw: str | None) -> str | None:
     return raw.strip()
 
 
+def _log_format(raw: str | None, env: str) -> LogFormat:
+    """Readable lines by default only in dev: a log store in test or prod expects JSON lines."""
+    if raw is None or not raw.strip():
+        return "text" if env == "dev" else "json"
+    for log_format in LOG_FORMATS:
+        if raw.strip() == log_format:
+            return log_format
+    raise ConfigError(f"KRR_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {raw!r})")
+
+
 def _limit(env_vars: Mapping[str, str], name: str, default: int) -> int:
     """A request limit (app.api.limits): a whole number from 1, else the default when unset."""
     raw = env_vars.get(name)
@@ -259,4 +272,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                                DEFAULT_LIMITS.persons),
         ),
         redis_url=_redis_url(env_vars.get("KRR_REDIS_URL")),
+        log_format=_log_format(env_vars.get("KRR_LOG_FORMAT"), env),
     )

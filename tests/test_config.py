@@ -90,6 +90,27 @@ def test_unknown_environment_is_refused():
         load_settings({"KRR_ENV": "staging"})
 
 
+def test_log_format_is_text_in_dev_and_json_lines_in_test_and_prod():
+    assert load_settings({}).log_format == "text"  # KRR_ENV defaults to dev
+    assert load_settings({"KRR_ENV": "dev"}).log_format == "text"
+    assert load_settings({"KRR_ENV": "test"}).log_format == "json"
+    assert load_settings({"KRR_ENV": "prod"}).log_format == "json"
+    assert load_settings({"KRR_ENV": "prod", "KRR_LOG_FORMAT": " "}).log_format == "json"
+
+
+def test_log_format_can_be_chosen_in_any_environment():
+    assert load_settings({"KRR_ENV": "dev", "KRR_LOG_FORMAT": "json"}).log_format == "json"
+    assert load_settings({"KRR_ENV": "prod", "KRR_LOG_FORMAT": "text"}).log_format == "text"
+    assert load_settings({"KRR_ENV": "test", "KRR_LOG_FORMAT": "text "}).log_format == "text"
+
+
+@pytest.mark.parametrize("bad", ["yaml", "JSON ", "rich", "json,text"])
+def test_unknown_log_format_is_refused_naming_the_variable_and_the_choices(bad: str):
+    with pytest.raises(ConfigError, match=r"KRR_LOG_FORMAT must be one of json, text") as err:
+        load_settings({"KRR_LOG_FORMAT": bad})
+    assert repr(bad) in str(err.value)
+
+
 def test_prod_never_trusts_the_dev_issuer_and_wants_https_jwks(tmp_path: Path):
     prod = {"KRR_ENV": "prod", "KRR_VAR_DIR": str(tmp_path)}
     assert not load_settings(prod).trusts_dev_issuer
