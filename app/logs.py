@@ -1,10 +1,11 @@
-"""Structured logs: one JSON object per line with the request's id, consumer and supplier, and a
-redacting filter as a safety net so that a personal id, an address or a token that slips into a
-message never reaches the log."""
+"""Logs: one JSON object per line (or, with KRR_LOG_FORMAT=text, one readable line) with the
+request's id, consumer and supplier, and a redacting filter as a safety net so that a personal id,
+an address or a token that slips into a message never reaches the log."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -13,7 +14,10 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
+from rich.console import Console
+from rich.text import Text
 
+from app.config import LogFormat
 from authz.principal import Caller, Principal
 
 # Per request: a mutable dict so that what the token check learns later in the same request
@@ -108,20 +112,90 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-def dict_config(level: str = "INFO") -> dict[str, Any]:
+_LEVEL_STYLES = {
+    "DEBUG": "dim", "INFO": "green", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"
+}
+_ACCESS = ("method", "path", "status", "duration_ms")  # krr.access's extras (app.edge.observed)
+_CONTEXT_LABELS = {"request_id": "req", "consumer": "consumer", "supplier": "supplier"}
+_NOT_EXTRA = _STANDARD | {"color_message"}  # uvicorn's copy of its message with ANSI colours
+
+
+class TextFormatter(logging.Formatter):
+    """KRR_LOG_FORMAT=text, for a developer at a terminal: `time level logger message key=value
+    req=… consumer=… supplier=…`, an access line as `METHOD path status duration`, a traceback
+    on the lines below. Redacted like the JSON lines. Never wrapped, so a line stays one line for
+    grep; coloured only on a terminal (`color=None`: detected by rich on stderr, which honours
+    NO_COLOR and FORCE_COLOR), so a pipe or a file gets plain text."""
+
+    def __init__(self, color: bool | None = None) -> None:
+        super().__init__()
+        terminal = Console(stderr=True).is_terminal if color is None else color
+        # Renders into a buffer of its own (only the handler writes to stderr).
+        self._console = Console(
+            file=io.StringIO(), force_terminal=terminal, soft_wrap=True, highlight=False,
+            markup=False, emoji=False,
+        )
+
+    def format(self, record: logging.LogRecord) -> str:
+        created = dt.datetime.fromtimestamp(record.created)
+        line = Text()
+        line.append(f"{created:%H:%M:%S}.{int(record.msecs):03d} ", style="dim")
+        line.append(f"{record.levelname:<8}", style=_LEVEL_STYLES.get(record.levelname, ""))
+        line.append(f" {record.name} ", style="cyan")
+        extras = {k: v for k, v in vars(record).items() if k not in _NOT_EXTRA}
+        if all(key in extras for key in _ACCESS):
+            # The access line's message says the same; its fields give the status a colour.
+            status = extras["status"]
+            line.append(f"{redact(str(extras['method']))} {redact(str(extras['path']))} ")
+            line.append(str(status), style=_status_style(status))
+            line.append(f" {extras['duration_ms']}ms")
+            extras = {k: v for k, v in extras.items() if k not in _ACCESS}
+        else:
+            line.append(redact(record.getMessage()))
+        fields = [f"{key}={redact(str(value))}" for key, value in extras.items()]
+        fields += [
+            f"{_CONTEXT_LABELS[key]}={redact(value)}"  # X-Request-ID is the caller's choice
+            for key, value in (_request.get() or {}).items()
+            if value is not None and key in _CONTEXT_LABELS
+        ]
+        if fields:
+            line.append("  " + " ".join(fields), style="dim")
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for trace in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if trace:
+                line.append("\n" + redact(trace), style="red")
+        with self._console.capture() as captured:
+            self._console.print(line, end="")
+        return captured.get()
+
+
+def _status_style(status: object) -> str:
+    if not isinstance(status, int):
+        return ""
+    return "red" if status >= 500 else "yellow" if status >= 400 else "green"
+
+
+_FORMATTERS: dict[LogFormat, str] = {
+    "json": "app.logs.JsonFormatter",
+    "text": "app.logs.TextFormatter",
+}
+
+
+def dict_config(level: str = "INFO", log_format: LogFormat = "json") -> dict[str, Any]:
     """A logging.dictConfig for uvicorn's `log_config` (applied in every worker process):
-    JSON on stderr, redaction on the handler, uvicorn's plain-text access log off (ours is
-    `krr.access`)."""
+    JSON lines (or readable text) on stderr, redaction on the handler, uvicorn's plain-text
+    access log off (ours is `krr.access`)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"redact": {"()": "app.logs.RedactingFilter"}},
-        "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+        "formatters": {log_format: {"()": _FORMATTERS[log_format]}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
-                "formatter": "json",
+                "formatter": log_format,
                 "filters": ["redact"],
             }
         },
