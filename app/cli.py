@@ -31,8 +31,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1 and not settings.redis_url:
         print("krr serve: note: without KRR_REDIS_URL each worker keeps its own rate limits "
               f"(a consumer gets up to {args.workers} times the configured rate)", file=sys.stderr)
-    # JSON lines (app.logs), applied by uvicorn in every worker; its text access log is off.
-    log_options: dict[str, Any] = {"log_config": logs.dict_config("INFO"), "access_log": False}
+    # JSON lines or readable text (KRR_LOG_FORMAT, app.logs), applied by uvicorn in every worker;
+    # its own access log is off.
+    log_options: dict[str, Any] = {
+        "log_config": logs.dict_config("INFO", settings.log_format), "access_log": False
+    }
     asyncio.run(db.migrate(settings))  # once, before any worker starts
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **log_options)

@@ -197,7 +197,9 @@ def test_the_filter_redacts_what_slipped_into_a_message(json_log):
     assert "ValueError" in lines(json_log)[1]["exception"]
 
 
-def test_serve_logs_json_and_turns_uvicorn_access_log_off(settings, monkeypatch):
+@pytest.fixture
+def served(monkeypatch) -> list[dict]:
+    """What `krr serve` hands uvicorn.run, one dict of options per call (nothing is served)."""
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
 
@@ -205,17 +207,47 @@ def test_serve_logs_json_and_turns_uvicorn_access_log_off(settings, monkeypatch)
         return None
 
     monkeypatch.setattr(probes.db, "migrate", no_migrate)
+    return calls
+
+
+def applied(config: dict) -> list[logging.Handler]:
+    """The root handlers that `config` installs (it must be valid as given), then removed again."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    logging.config.dictConfig(config)
+    added = [handler for handler in root.handlers if handler not in before]
+    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+    for handler in added:
+        root.removeHandler(handler)
+    return added
+
+
+def test_serve_logs_json_and_turns_uvicorn_access_log_off(settings, served):
+    assert settings.log_format == "json"  # the test (and prod) default
     assert cli._serve(settings, cli.parser().parse_args(["serve"])) == 0
-    (options,) = calls
+    (options,) = served
     assert options["access_log"] is False
     config = options["log_config"]
     assert config["formatters"]["json"]["()"] == "app.logs.JsonFormatter"
     assert config["loggers"]["uvicorn.access"]["propagate"] is False
-    logging.config.dictConfig(config)  # valid as given
-    logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
-    for handler in list(logging.getLogger().handlers):
-        if isinstance(handler.formatter, logs.JsonFormatter):
-            logging.getLogger().removeHandler(handler)
+    (handler,) = applied(config)
+    assert isinstance(handler.formatter, logs.JsonFormatter)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_serve_hands_uvicorn_the_chosen_log_format(settings, served, workers, log_format):
+    chosen = dataclasses.replace(settings, log_format=log_format)
+    assert cli._serve(chosen, cli.parser().parse_args(["serve", "--workers", workers])) == 0
+    (options,) = served
+    assert options["access_log"] is False
+    assert options.get("workers", 1) == int(workers)  # each worker applies this same config
+    config = options["log_config"]
+    assert config == logs.dict_config("INFO", log_format)
+    (handler,) = applied(config)
+    assert isinstance(handler.formatter,
+                      logs.TextFormatter if log_format == "text" else logs.JsonFormatter)
+    assert any(isinstance(f, logs.RedactingFilter) for f in handler.filters)
 
 
 # --- prod masking ------------------------------------------------------------------------------
