@@ -8,6 +8,7 @@ import io
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -124,12 +125,13 @@ async def client(db: Settings) -> AsyncIterator[httpx.AsyncClient]:
 # --- logs ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def json_log() -> Iterator[io.StringIO]:
-    """The root logger's output as `krr serve` writes it (JSON lines, redacting filter)."""
+@contextmanager
+def root_log(formatter: logging.Formatter) -> Iterator[io.StringIO]:
+    """The root logger's output through `formatter`, with the redacting filter on the handler,
+    as `krr serve` writes it."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.JsonFormatter())
+    handler.setFormatter(formatter)
     handler.addFilter(logs.RedactingFilter())
     root = logging.getLogger()
     root.addHandler(handler)
@@ -137,6 +139,13 @@ def json_log() -> Iterator[io.StringIO]:
         yield stream
     finally:
         root.removeHandler(handler)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """JSON lines, as in test and prod."""
+    with root_log(logs.JsonFormatter()) as stream:
+        yield stream
 
 
 def lines(stream: io.StringIO) -> list[dict]:

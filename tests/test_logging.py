@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from app import logs
+from tests.conftest import root_log
 from tests.factories import new_id, person
 from tests.test_lookup import lookup
 
@@ -36,18 +37,9 @@ SECRETS = ("17912099997", "kari.nordmann@example.no", "eyJhbGciOiJSUzI1NiJ9.eyJz
 
 @pytest.fixture
 def text_log() -> Iterator[io.StringIO]:
-    """The root logger's output as `krr serve` writes it with KRR_LOG_FORMAT=text (redacting
-    filter on the handler), without colour: what a pipe receives."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logs.TextFormatter(color=False))
-    handler.addFilter(logs.RedactingFilter())
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
+    """KRR_LOG_FORMAT=text without colour: what a pipe receives."""
+    with root_log(logs.TextFormatter(color=False)) as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
 
 
 def test_a_text_line_holds_time_level_logger_message_and_the_request_context(text_log):
