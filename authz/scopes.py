@@ -105,14 +105,10 @@ def aapnende_scopes(principal: Principal, kategori: Kategori) -> frozenset[str]:
     return _navn(adgang, principal) & principal.scopes
 
 
-# Top-level Query fields that need no token: aggregates only, never a person's data.
-OFFENTLIGE_FELT = frozenset({"statistikk", "__typename"})
-
-
 class Handling(StrEnum):
-    """Actions beside the lookup (administration, a resident on their own entry), each opened
-    by any one of its scopes."""
+    """What an operation does, each opened by any one of its scopes."""
 
+    SLAA_OPP = "SLAA_OPP"  # look persons up (any lookup scope; the fields by their categories)
     DELEGERE = "DELEGERE"  # grant, revoke, list delegations
     SE_BRUK = "SE_BRUK"  # the usage report
     # A resident on their own entry. Writing implies seeing what one wrote.
@@ -128,6 +124,7 @@ class Handling(StrEnum):
 
 
 HANDLING_SCOPES: dict[Handling, tuple[str, ...]] = {
+    Handling.SLAA_OPP: (KONTAKTINFORMASJON_READ, DIGITALPOST_READ),
     Handling.DELEGERE: (DELEGERING_WRITE,),
     Handling.SE_BRUK: (DELEGERING_WRITE, BRUK_READ),
     Handling.SE_MEG: (KONTAKTINFORMASJON_USER_READ, KONTAKTINFORMASJON_USER_WRITE),
@@ -142,12 +139,33 @@ HANDLING_SCOPES: dict[Handling, tuple[str, ...]] = {
 }
 
 
+# A delegated scope name (Altinn delegation) and the scope it stands for.
+DELEGERT_SOM: dict[str, str] = {
+    adgang.delegert_scope: adgang.scope
+    for adgang in KATEGORI_ADGANG.values()
+    if adgang is not None and adgang.delegert_scope is not None
+}
+
+
+def godtatte_scopes(principal: Caller, handling: Handling) -> frozenset[str]:
+    """The scope names that open `handling` for this token: its scopes, and in a token acting
+    for someone (`supplier`) also their delegated names."""
+    accepted = set(HANDLING_SCOPES[handling])
+    if isinstance(principal, Principal) and principal.supplier is not None:
+        accepted |= {navn for navn, scope in DELEGERT_SOM.items() if scope in accepted}
+    return frozenset(accepted)
+
+
 def manglende_scope_for_handling(principal: Caller, handling: Handling) -> str | None:
     """None when the token opens `handling`; else the scopes that would, for the error."""
-    accepted = HANDLING_SCOPES[handling]
-    if any(principal.has_scope(s) for s in accepted):
+    if godtatte_scopes(principal, handling) & principal.scopes:
         return None
-    return " or ".join(accepted)
+    return " or ".join(HANDLING_SCOPES[handling])
+
+
+def dekker(dekket: frozenset[str], scope: str) -> bool:
+    """Whether delegations covering `dekket` include `scope` (under either of its names)."""
+    return scope in dekket or DELEGERT_SOM.get(scope, scope) in dekket
 
 
 def kategori_for_felt(felt: str) -> Kategori:

@@ -22,7 +22,13 @@ from authz.avslag import (
     Avslag,
 )
 from authz.principal import Anonym, Caller, Innbygger, Principal
-from authz.scopes import Handling, manglende_scope_for_handling
+from authz.scopes import (
+    HANDLING_SCOPES,
+    Handling,
+    dekker,
+    godtatte_scopes,
+    manglende_scope_for_handling,
+)
 
 
 class Kallertype(StrEnum):
@@ -73,7 +79,8 @@ class Tillatelse:
             mangler = manglende_scope_for_handling(kaller, self.handling)
             if mangler is not None:
                 raise Avslag(MANGLER_SCOPE, f"This operation needs scope {mangler}", mangler)
-        if not isinstance(kaller, Principal) or kaller.supplier is None:
+        if (self.kaller is not Kallertype.ORGANISASJON or not isinstance(kaller, Principal)
+                or kaller.supplier is None):
             return
         if not self.paa_vegne_av:
             raise Avslag(
@@ -82,10 +89,16 @@ class Tillatelse:
                 "cannot call this operation: it is for the organisation itself (no onward "
                 "delegation)",
             )
-        if not dekket:
+        # The operation's own scope, held by the token, must be in what the organisation
+        # delegated: a delegation for lookups does not open the change feed.
+        brukt = godtatte_scopes(kaller, self.handling) & kaller.scopes if self.handling else set()
+        if not dekket or (self.handling and not any(dekker(dekket, s) for s in brukt)):
+            trenger = " or ".join(HANDLING_SCOPES[self.handling]) if self.handling else ""
             raise Avslag(
                 MANGLER_DELEGERING,
-                f"No active delegation from {kaller.consumer} to {kaller.supplier}",
+                f"No active delegation from {kaller.consumer} to {kaller.supplier}"
+                + (f" covers {trenger}" if dekket and trenger else ""),
+                trenger or None,
             )
 
 

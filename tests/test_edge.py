@@ -49,7 +49,7 @@ from authz.tokens import TokenVerifier
 from tests.conftest import CONSUMER, FIXED_NOW, lines
 from tests.factories import new_id
 from tests.test_feed import registrert
-from tests.test_paa_vegne_av import VENDOR, delegate
+from tests.test_paa_vegne_av import VENDOR, delegate, ordning
 from tests.test_ratelimit import FakeClock
 
 KONTAKT = "krr:global/kontaktinformasjon.read"
@@ -457,7 +457,13 @@ async def test_the_export_is_logged_like_the_rest(db, mint, monkeypatch, json_lo
     the consumer and the supplier."""
     for n in (41, 42, 43):
         await registrert(new_id(n))
-    await delegate()
+    await delegate()  # the lookups; the search (the export) needs its own scope delegated:
+    async with ordning("test-sok", SOK, BOTH) as sok:
+        await delegate(ordning=sok)
+        await _logged_like_the_rest(db, mint, monkeypatch, json_log, caplog, route)
+
+
+async def _logged_like_the_rest(db, mint, monkeypatch, json_log, caplog, route) -> None:
     monkeypatch.setattr(csv_export, "SIDE", 1)  # three pages: two written while streaming
     write = revisjon.skriv_oppslag
 

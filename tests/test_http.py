@@ -56,7 +56,7 @@ async def test_valid_token_gets_data(client, mint):
     pid = new_id(50)
     await person(pid)
     query = {"query": f'{{ personer(personidentifikatorer: ["{pid}"]) {{ status }} }}'}
-    headers = {"Authorization": f"Bearer {mint()}"}
+    headers = {"Authorization": f"Bearer {mint('krr:global/kontaktinformasjon.read')}"}
     response = await client.post("/graphql", json=query, headers=headers)
     assert response.status_code == 200
     assert response.json() == {"data": {"personer": [{"status": "AKTIV"}]}}

@@ -6,6 +6,7 @@ import pytest
 
 from app.personer import register
 from app.personer.models import Registerstatus
+from app.revisjon.models import Oppslag
 from tests.conftest import FIXED_NOW
 from tests.factories import CERT, DIGIPOST, months_ago, new_id, person, provider
 
@@ -167,28 +168,41 @@ async def test_1000_persons_are_read_with_one_sql_statement(client, mint, monkey
 
 # --- scopes ----------------------------------------------------------------------------------
 
-async def test_without_scopes_only_identity_status_and_reservation(client, mint):
+@pytest.mark.parametrize("scopes", ["", "openid", "krr:global/hentendring.read",
+                                    "krr:user/kontaktinformasjon.read"])
+async def test_a_token_minted_for_another_api_reads_nothing(client, mint, scopes):
+    """Issue 12.18: no lookup scope, no person data, not even id, status and reservation."""
+    pid = new_id(5)
+    await person(pid)
+    body = await lookup(client, mint(scopes), [pid])
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert error["extensions"]["reason"] == "MANGLER_SCOPE"
+    assert KONTAKT in error["extensions"]["scope"] and POST in error["extensions"]["scope"]
+    assert await Oppslag.all().count() == 0
+
+
+async def test_with_the_mailbox_scope_alone_the_contact_fields_are_withheld(client, mint):
+    await provider()
     pids = [new_id(5), new_id(6), new_id(7)]
     for n, pid in enumerate(pids):
         await person(pid, epost=f"p{n}@example.no", mobil=f"+479000001{n}")
-    body = await lookup(client, mint("openid"), pids)
+    body = await lookup(client, mint(POST), pids)
     assert [p["status"] for p in body["data"]["personer"]] == ["AKTIV"] * 3
     for p in body["data"]["personer"]:
         assert p["reservasjon"] == "NEI"
-        for withheld in ("varslingsstatus", "kontaktinformasjon", "spraak", "spraakOppdatert",
-                         "digitalPost", "sertifikat"):
+        for withheld in ("varslingsstatus", "kontaktinformasjon", "spraak", "spraakOppdatert"):
             assert p[withheld] is None
     errors = body["errors"]
     # One error per withheld field, not one per person.
     assert sorted(e["extensions"]["field"] for e in errors) == sorted(
-        ["varslingsstatus", "kontaktinformasjon", "spraak", "spraakOppdatert", "digitalPost",
-         "sertifikat"]
+        ["varslingsstatus", "kontaktinformasjon", "spraak", "spraakOppdatert"]
     )
     for e in errors:
         assert e["extensions"]["code"] == "FORBIDDEN"
-        expected = POST if e["extensions"]["field"] in ("digitalPost", "sertifikat") else KONTAKT
-        assert e["extensions"]["scope"] == expected
-        assert expected in e["message"]
+        assert e["extensions"]["scope"] == KONTAKT
+        assert KONTAKT in e["message"]
 
 
 async def test_contact_scope_alone_withholds_the_mailbox(client, mint):
@@ -221,8 +235,12 @@ async def test_delegated_scope_names_do_not_count_without_supplier(client, mint)
     await person(pid)
     token = mint("krr:global/kontaktinfo.read")
     body = await lookup(client, token, [pid], "kontaktinformasjon { epostadresse }")
-    assert body["data"]["personer"][0]["kontaktinformasjon"] is None
+    assert body["data"] is None  # no lookup scope at all, so nothing (issue 12.18)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    token = mint(f"krr:global/kontaktinfo.read {POST}")
+    body = await lookup(client, token, [pid], "kontaktinformasjon { epostadresse }")
+    assert body["data"]["personer"][0]["kontaktinformasjon"] is None
+    assert body["errors"][0]["extensions"]["scope"] == KONTAKT
 
 
 async def test_unselected_forbidden_fields_raise_no_error(client, mint):

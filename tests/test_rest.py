@@ -25,7 +25,7 @@ from tests.factories import DIGIPOST, months_ago, new_id, person, provider
 from tests.test_feed import FIELDS as FEED_FIELDS
 from tests.test_feed import registrert, side
 from tests.test_lookup import ALL_FIELDS, BOTH, KONTAKT, NO_VARSLING, POST, UNKNOWN, lookup
-from tests.test_paa_vegne_av import VENDOR, delegate
+from tests.test_paa_vegne_av import VENDOR, delegate, ordning
 
 PERSONER = "/rest/v2/personer"
 ENDRINGER = "/rest/v2/krr/hentEndringer"
@@ -233,7 +233,7 @@ def graphql_fields(principal_scopes: str) -> str:
     return ALL_FIELDS if KONTAKT in principal_scopes.split() else NO_VARSLING
 
 
-@pytest.mark.parametrize("scopes", ["openid", KONTAKT, POST, BOTH])
+@pytest.mark.parametrize("scopes", [KONTAKT, POST, BOTH])
 async def test_rest_answers_equal_graphql_for_every_scope_combination(client, mint, scopes):
     ids = await _register_mix()
     token = mint(scopes)
@@ -288,11 +288,25 @@ async def test_paragraph_32_filtering_is_on_with_the_contact_scope(client, mint)
                        "varslingsstatus": "KAN_IKKE_VARSLES"}
 
 
-async def test_without_scopes_only_identity_status_and_reservation(client, mint):
+@pytest.mark.parametrize("scopes", ["", "openid", HENTENDRING])
+async def test_a_token_minted_for_another_api_reads_nothing(client, mint, scopes):
+    """Issue 12.18, over REST: no lookup scope, 403 and no person data at all."""
     ids = await _register_mix()
-    for p in await rest_personer(client, mint("openid"), ids):
+    response = await rest(client, PERSONER, mint(scopes), {"personidentifikatorer": ids})
+    assert response.status_code == 403
+    error = response.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["reason"]) == (
+        "FORBIDDEN", "MANGLER_SCOPE")
+    assert not any(i in response.text for i in ids)
+    assert await Oppslag.all().count() == 0
+
+
+async def test_with_the_mailbox_scope_alone_no_contact_information(client, mint):
+    ids = await _register_mix()
+    for p in await rest_personer(client, mint(POST), ids):
         assert set(p) <= {"personidentifikator", "status", "reservasjon",
-                          "reservasjonstidspunkt", "reservasjon_oppdatert"}
+                          "reservasjonstidspunkt", "reservasjon_oppdatert", "digital_post",
+                          "sertifikat"}
 
 
 @pytest.mark.parametrize("inkluder", [None, False])
@@ -338,7 +352,7 @@ async def test_each_lookup_writes_one_audit_record(client, mint):
                           **{"X-Request-ID": "rest-1"})
     assert response.status_code == 200
     assert response.headers["x-request-id"] == "rest-1"
-    await rest(client, PERSONER, mint("openid"), {"personidentifikatorer": [ids[0]]})
+    await rest(client, PERSONER, mint(POST), {"personidentifikatorer": [ids[0]]})
     first, second = await Oppslag.all().order_by("id")
     assert (first.request_id, first.consumer, first.supplier) == ("rest-1", CONSUMER, None)
     assert first.actor == "17912099997"
@@ -348,7 +362,7 @@ async def test_each_lookup_writes_one_audit_record(client, mint):
     rows = {r.personidentifikator: r.kategorier
             for r in await OppslagPerson.filter(oppslag_id=first.id)}
     assert rows == {ids[0]: 1 | 2 | 4, ids[1]: 1 | 2 | 4, UNKNOWN: 1 | 2}
-    assert (second.varslingsstatus, second.scopes) == (False, "")
+    assert (second.varslingsstatus, second.scopes) == (False, POST)
 
 
 async def test_when_the_audit_log_cannot_be_written_503_and_nothing_disclosed(
@@ -497,12 +511,21 @@ async def test_feed_without_its_scope_is_403(client, mint):
     assert graphql["errors"][0]["message"] == error["message"]
 
 
-async def test_feed_vendor_needs_delegation(client, mint):
+async def test_feed_vendor_needs_a_delegation_of_the_feed(client, mint):
+    """Issue 12.1: a delegation for lookups does not open the change feed; one that includes
+    krr:global/hentendring.read does."""
     await registrert(new_id(61))
     token = mint(f"{HENTENDRING} {KONTAKT}", supplier=VENDOR)
     assert (await rest(client, ENDRINGER, token, {"fraEndringsId": 0})).status_code == 403
-    await delegate()
-    page = await rest_endringer(client, token, 0)
+    await delegate()  # krr-paa-vegne-av: the lookup scopes only
+    refused = await rest(client, ENDRINGER, token, {"fraEndringsId": 0})
+    assert refused.status_code == 403
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["reason"] == "MANGLER_DELEGERING"
+    assert "kari@example.no" not in refused.text
+    async with ordning("test-endringer", HENTENDRING, KONTAKT) as endringer:
+        await delegate(ordning=endringer)
+        page = await rest_endringer(client, token, 0)
     assert page["list"][0]["kontaktinformasjon"]["epostadresse"] == "kari@example.no"
 
 

@@ -29,11 +29,11 @@ from authz.tillatelse import organisasjon
 
 MAX_ANTALL = 1000
 
-# The operations' declared permissions (authz.tillatelse), for GraphQL and REST alike. Only the
-# feed is open to a vendor acting for the organisation; the writes are the organisation's own.
+# The operations' declared permissions (authz.tillatelse), for GraphQL and REST alike: a vendor
+# acting for the organisation only where the organisation delegated the operation's scope.
 LESE_ENDRINGER = organisasjon(Handling.HENTE_ENDRINGER, paa_vegne_av=True)
-SETTE_SPRAAK = organisasjon(Handling.SETTE_SPRAAK)
-ENDRE_IDENTIFIKATOR = organisasjon(Handling.ENDRE_IDENTIFIKATOR)
+SETTE_SPRAAK = organisasjon(Handling.SETTE_SPRAAK, paa_vegne_av=True)
+ENDRE_IDENTIFIKATOR = organisasjon(Handling.ENDRE_IDENTIFIKATOR, paa_vegne_av=True)
 
 
 class Konflikt(Conflict):

@@ -25,16 +25,17 @@ from app.personer.utlevering import (
 )
 from app.revisjon import store as revisjon
 from authz.identifikatorer import problem
-from authz.scopes import aapnende_scopes
+from authz.scopes import Handling, aapnende_scopes
 from authz.tillatelse import organisasjon
 
 MAX_IDS = 1000
 GRAPHQL_FELT = "personer"  # the GraphQL field, and what the per-request cap counts
 PERSONIDENTIFIKATORER = "personidentifikatorer"  # its argument, and REST's body field
 
-# Any organisation may look up; a vendor for one only under an active delegation, and then
-# sees what the delegation covers (field by field, app.personer.utlevering).
-TILLATELSE = organisasjon(paa_vegne_av=True)
+# An organisation with a lookup scope may look up (a token minted for another API reads
+# nothing); a vendor for one only under an active delegation covering a lookup scope it holds,
+# and then sees what the delegation covers, field by field (app.personer.utlevering).
+TILLATELSE = organisasjon(Handling.SLAA_OPP, paa_vegne_av=True)
 
 
 class UgyldigInput(BadInput):

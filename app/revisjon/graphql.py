@@ -76,8 +76,9 @@ def _rapport(r: bruk.Bruksrapport) -> Bruksrapport:
 @strawberry.type
 class BrukQuery:
     @felt(
-        # The report shows every vendor's use: it is for the organisation itself.
-        organisasjon(Handling.SE_BRUK),
+        # A vendor only where the organisation delegated the report's scope: it shows every
+        # vendor's use.
+        organisasjon(Handling.SE_BRUK, paa_vegne_av=True),
         description=(
             "Lookups by the calling organisation (the token's consumer) per Oslo day from fra "
             f"to til inclusive (at most {bruk.MAX_DAGER} days), split into own use and use "

@@ -44,10 +44,10 @@ except ImportError:  # pragma: no cover - asyncpg is a dependency
     _TATT = (IntegrityError,)
 
 
-# The operations' declared permissions (authz.tillatelse). Searching is open to a vendor for
-# the organisation (under its delegation); creating test persons is the organisation's own.
+# The operations' declared permissions (authz.tillatelse): a vendor acting for the organisation
+# only where the organisation delegated the operation's scope.
 SOKE = organisasjon(Handling.SOKE_PERSONER, paa_vegne_av=True)
-OPPRETTE = organisasjon(Handling.OPPRETTE_TESTPERSONER)
+OPPRETTE = organisasjon(Handling.OPPRETTE_TESTPERSONER, paa_vegne_av=True)
 
 
 def scopes_for(handling: Handling) -> str:
