@@ -48,6 +48,15 @@ def kan_trekke_tilbake(principal: Principal, fra: str, til: str) -> None:
         )
 
 
+def vist_aktoer(aktoer_: str | None, aktoerens_org: str | None, seer: str) -> str | None:
+    """Who acted on a delegation, as `seer` (an organisation number) is shown it: a person's id
+    is personal data, shown only to the person's own organisation; the other party sees the
+    organisation that acted. Unknown organisation (revoked before it was recorded): neither."""
+    if aktoer_ is None or aktoerens_org is None:
+        return None
+    return aktoer_ if seer == aktoerens_org else aktoerens_org
+
+
 def aktoer(principal: Principal) -> str:
     """Who is recorded as having acted: the person (pid), else the client, else (a token
     without client_id) the organisation itself, so a record never lacks an actor."""

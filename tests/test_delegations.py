@@ -162,7 +162,7 @@ async def test_listed_as_given_by_the_giver_and_received_by_the_receiver(client,
     giver = await listing(client, mint(ADMIN))
     assert giver == {"gitt": [d], "mottatt": []}
     receiver = await listing(client, mint(ADMIN, consumer=VENDOR))
-    assert receiver == {"gitt": [], "mottatt": [d]}
+    assert receiver == {"gitt": [], "mottatt": [d | {"opprettetAv": PUBLIC_BODY}]}
     bystander = await listing(client, mint(ADMIN, consumer=OTHER_VENDOR))
     assert bystander == {"gitt": [], "mottatt": []}
 
@@ -206,7 +206,10 @@ async def test_giver_revokes_and_the_record_stays(client, mint):
     assert r["trukketTilbakeAv"] == PID
     assert r["opprettetAv"] == d["opprettetAv"]
     assert (await listing(client, mint(ADMIN)))["gitt"] == [r]
-    assert (await listing(client, mint(ADMIN, consumer=VENDOR)))["mottatt"] == [r]
+    # The receiver is shown the giving organisation, never its people (issue 12.3).
+    assert (await listing(client, mint(ADMIN, consumer=VENDOR)))["mottatt"] == [
+        r | {"opprettetAv": PUBLIC_BODY, "trukketTilbakeAv": PUBLIC_BODY}
+    ]
 
 
 async def test_receiver_gives_the_right_up(client, mint):
@@ -214,7 +217,10 @@ async def test_receiver_gives_the_right_up(client, mint):
     r = await revoke(client, mint(ADMIN, consumer=VENDOR), d["id"])
     assert r["aktiv"] is False
     assert r["trukketTilbakeAv"] == "krr-dev-client"
-    assert (await listing(client, mint(ADMIN)))["gitt"] == [r]
+    assert r["opprettetAv"] == PUBLIC_BODY  # the giver's side, as the receiver sees it
+    assert (await listing(client, mint(ADMIN)))["gitt"] == [
+        r | {"opprettetAv": d["opprettetAv"], "trukketTilbakeAv": VENDOR}
+    ]
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -287,8 +293,8 @@ async def test_unknown_and_malformed_ids(client, mint):
 async def test_concurrent_revocations_one_wins(db):
     d = await store.gi(PUBLIC_BODY, VENDOR, SCHEME, "grantor", FIXED_NOW)
     outcomes = await asyncio.gather(
-        store.trekk_tilbake(d.id, "giver", FIXED_NOW),
-        store.trekk_tilbake(d.id, "receiver", FIXED_NOW),
+        store.trekk_tilbake(d.id, "giver", PUBLIC_BODY, FIXED_NOW),
+        store.trekk_tilbake(d.id, "receiver", VENDOR, FIXED_NOW),
         return_exceptions=True,
     )
     done = [o for o in outcomes if isinstance(o, store.DelegeringRad)]
@@ -320,7 +326,7 @@ async def test_aktive_scopes_follows_grants_and_revocations(second_scheme):
     # Direction and parties matter.
     assert await store.aktive_scopes(VENDOR, PUBLIC_BODY) == frozenset()
     assert await store.aktive_scopes(PUBLIC_BODY, OTHER_VENDOR) == frozenset()
-    await store.trekk_tilbake(d.id, "a", FIXED_NOW)
+    await store.trekk_tilbake(d.id, "a", PUBLIC_BODY, FIXED_NOW)
     assert await store.aktive_scopes(PUBLIC_BODY, VENDOR) == frozenset({"krr:admin/bruk.read"})
 
 
@@ -417,3 +423,31 @@ def test_actor_is_pid_else_client_else_the_organisation():
     assert rules.aktoer(principal(pid=PID, client_id="c")) == PID
     assert rules.aktoer(principal(client_id="c")) == "c"
     assert rules.aktoer(principal()) == PUBLIC_BODY
+
+
+# --- issue 12.3: a person's id only to the person's own organisation ------------------------
+
+async def test_administrators_national_ids_are_not_shown_to_the_other_organisation(client, mint):
+    """The attack: the receiving organisation read the granting person's national id in
+    opprettetAv (and the revoking person's in trukketTilbakeAv). Each side sees its own
+    people; the other side sees the organisation."""
+    giver_pid, receiver_pid = PID, "24907999374"
+    d = await grant(client, mint(ADMIN, pid=giver_pid))
+    assert d["opprettetAv"] == giver_pid
+    received = (await listing(client, mint(ADMIN, consumer=VENDOR, pid=receiver_pid)))["mottatt"]
+    assert received[0]["opprettetAv"] == PUBLIC_BODY
+    given_up = await revoke(client, mint(ADMIN, consumer=VENDOR, pid=receiver_pid), d["id"])
+    assert (given_up["opprettetAv"], given_up["trukketTilbakeAv"]) == (PUBLIC_BODY, receiver_pid)
+    [given] = (await listing(client, mint(ADMIN, pid=giver_pid)))["gitt"]
+    assert (given["opprettetAv"], given["trukketTilbakeAv"]) == (giver_pid, VENDOR)
+    # Nowhere in either side's answers is the other side's person.
+    giver_view = str(await listing(client, mint(ADMIN)))
+    receiver_view = str(await listing(client, mint(ADMIN, consumer=VENDOR)))
+    assert receiver_pid not in giver_view and giver_pid not in receiver_view
+
+
+def test_the_actor_is_shown_only_to_its_own_organisation():
+    assert rules.vist_aktoer(PID, PUBLIC_BODY, PUBLIC_BODY) == PID
+    assert rules.vist_aktoer(PID, PUBLIC_BODY, VENDOR) == PUBLIC_BODY
+    assert rules.vist_aktoer(PID, None, PUBLIC_BODY) is None  # revoked before it was recorded
+    assert rules.vist_aktoer(None, PUBLIC_BODY, PUBLIC_BODY) is None

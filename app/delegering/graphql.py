@@ -18,7 +18,13 @@ from app.api.context import Info
 from app.api.tilgang import felt, mutasjon
 from app.delegering import store
 from app.errors import BadInput, NotFound
-from authz.delegation import ADMINISTRERE, aktoer, kan_delegere, kan_trekke_tilbake
+from authz.delegation import (
+    ADMINISTRERE,
+    aktoer,
+    kan_delegere,
+    kan_trekke_tilbake,
+    vist_aktoer,
+)
 from authz.tillatelse import INNLOGGET
 
 UGYLDIG_ID = "UGYLDIG_ID"
@@ -47,9 +53,18 @@ class Delegering:
     til: Organisasjon = strawberry.field(description="The receiver (the vendor).")
     ordning: Delegeringsordning
     opprettet: dt.datetime
-    opprettet_av: str = strawberry.field(description="pid of the person, else the client_id.")
+    opprettet_av: str = strawberry.field(
+        description="Who granted it. To the giver: the person (pid) or the client that acted; to "
+        "the receiver only the giver's organisation number (a person's id is shown only to the "
+        "person's own organisation)."
+    )
     trukket_tilbake: dt.datetime | None
-    trukket_tilbake_av: str | None
+    trukket_tilbake_av: str | None = strawberry.field(
+        description="Who revoked it (the giver) or gave it up (the receiver). To that "
+        "organisation: the person (pid) or the client; to the other party only that "
+        "organisation's number. Null while active (and for revocations recorded before the "
+        "revoking organisation was)."
+    )
     aktiv: bool = strawberry.field(description="True until revoked.")
 
 
@@ -82,22 +97,23 @@ class _Navn:
             id=strawberry.ID(o.id), tittel=o.tittel, eier=self.org(o.eier), scopes=list(o.scopes)
         )
 
-    def delegering(self, r: store.DelegeringRad) -> Delegering:
+    def delegering(self, r: store.DelegeringRad, seer: str) -> Delegering:
+        """The delegation as organisation `seer` is shown it (authz.delegation.vist_aktoer)."""
         return Delegering(
             id=strawberry.ID(str(r.id)),
             fra=self.org(r.fra),
             til=self.org(r.til),
             ordning=self.ordning(r.ordning),
             opprettet=r.opprettet,
-            opprettet_av=r.opprettet_av,
+            opprettet_av=vist_aktoer(r.opprettet_av, r.fra, seer) or r.fra,
             trukket_tilbake=r.trukket_tilbake,
-            trukket_tilbake_av=r.trukket_tilbake_av,
+            trukket_tilbake_av=vist_aktoer(r.trukket_tilbake_av, r.trukket_tilbake_av_org, seer),
             aktiv=r.aktiv,
         )
 
 
-async def _en(rad: store.DelegeringRad) -> Delegering:
-    return (await _Navn.for_((), [rad])).delegering(rad)
+async def _en(rad: store.DelegeringRad, seer: str) -> Delegering:
+    return (await _Navn.for_((), [rad])).delegering(rad, seer)
 
 
 @strawberry.type
@@ -120,8 +136,8 @@ class DelegeringQuery:
         gitt, mottatt = await store.delegeringer_for(principal.consumer)
         navn = await _Navn.for_((), [*gitt, *mottatt])
         return Delegeringer(
-            gitt=[navn.delegering(r) for r in gitt],
-            mottatt=[navn.delegering(r) for r in mottatt],
+            gitt=[navn.delegering(r, principal.consumer) for r in gitt],
+            mottatt=[navn.delegering(r, principal.consumer) for r in mottatt],
         )
 
 
@@ -144,7 +160,7 @@ class DelegeringMutation:
         assert funnet is not None  # kan_delegere refuses an unknown scheme
         rad = await store.gi(principal.consumer, til, funnet.id, aktoer(principal),
                              foresporsel.now)
-        return await _en(rad)
+        return await _en(rad, principal.consumer)
 
     @mutasjon(
         ADMINISTRERE,
@@ -166,5 +182,6 @@ class DelegeringMutation:
         if rad is None:
             raise NotFound(f"No delegation with id {delegering_id}")
         kan_trekke_tilbake(principal, rad.fra, rad.til)
-        rad = await store.trekk_tilbake(delegering_id, aktoer(principal), foresporsel.now)
-        return await _en(rad)
+        rad = await store.trekk_tilbake(delegering_id, aktoer(principal), principal.consumer,
+                                        foresporsel.now)
+        return await _en(rad, principal.consumer)

@@ -39,9 +39,12 @@ class Delegering(Model):
         "models.Delegeringsordning", related_name="delegeringer", on_delete=fields.RESTRICT
     )
     opprettet = fields.DatetimeField()
-    opprettet_av = fields.CharField(max_length=200)
+    opprettet_av = fields.CharField(max_length=200, description="the actor, of the giver")
     trukket_tilbake = fields.DatetimeField(null=True)
     trukket_tilbake_av = fields.CharField(max_length=200, null=True)
+    trukket_tilbake_av_org = fields.CharField(
+        max_length=9, null=True, description="orgnr of the revoker: the giver or the receiver"
+    )
 
     class Meta:
         table = "delegering"

@@ -43,6 +43,7 @@ class DelegeringRad:
     opprettet_av: str
     trukket_tilbake: dt.datetime | None
     trukket_tilbake_av: str | None
+    trukket_tilbake_av_org: str | None  # the revoker's organisation (None: revoked earlier)
 
     @property
     def aktiv(self) -> bool:
@@ -74,6 +75,7 @@ def _rad(row: Delegering) -> DelegeringRad:
         opprettet_av=row.opprettet_av,
         trukket_tilbake=row.trukket_tilbake,
         trukket_tilbake_av=row.trukket_tilbake_av,
+        trukket_tilbake_av_org=row.trukket_tilbake_av_org,
     )
 
 
@@ -150,7 +152,9 @@ async def gi(fra: str, til: str, ordning_id: str, av: str, naa: dt.datetime) -> 
     return _rad(row)
 
 
-async def trekk_tilbake(delegering_id: uuid.UUID, av: str, naa: dt.datetime) -> DelegeringRad:
+async def trekk_tilbake(
+    delegering_id: uuid.UUID, av: str, av_org: str, naa: dt.datetime
+) -> DelegeringRad:
     """Revoke an active delegation; raises `AlleredeTrukketTilbake` if it is not active.
 
     The conditional update is the check, so of two concurrent revocations exactly one wins and
@@ -159,7 +163,7 @@ async def trekk_tilbake(delegering_id: uuid.UUID, av: str, naa: dt.datetime) -> 
     async with in_transaction():
         endret = await Delegering.filter(
             id=delegering_id, trukket_tilbake__isnull=True
-        ).update(trukket_tilbake=naa, trukket_tilbake_av=av)
+        ).update(trukket_tilbake=naa, trukket_tilbake_av=av, trukket_tilbake_av_org=av_org)
         if not endret:
             raise AlleredeTrukketTilbake(f"Delegation {delegering_id} is already revoked")
         row = await Delegering.get(id=delegering_id).select_related("ordning")
