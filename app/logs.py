@@ -50,8 +50,14 @@ def bind_caller(principal: Caller) -> None:
         bind(consumer=principal.consumer, supplier=principal.supplier)
 
 
-# Order matters: a token before the digits inside it, an address before its digits.
+# Order matters: credentials before the address they look like, a token before the digits
+# inside it, an address before its digits.
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    # A URL's user and password (an SMS gateway's, say), whatever the host looks like.
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@"), r"\1[credentials]@"),
+    # Secrets in a query string.
+    (re.compile(r"(?i)([?&;](?:[\w-]*(?:pass|pwd|secret|token|key|auth|sig)[\w-]*)=)[^&\s#\"']+"),
+     r"\1[secret]"),
     (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [token]"),
     (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), "[token]"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[epost]"),
@@ -70,6 +76,14 @@ def redact(text: str) -> str:
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _redacted(value: Any) -> Any:
+    """A log field's value with personal data masked: numbers and flags as they are, anything
+    else by its text (a dict or a list of an extra could hold an address)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(value if isinstance(value, str) else str(value))
 
 
 class RedactingFilter(logging.Filter):
@@ -101,10 +115,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
-        line.update(_request.get() or {"request_id": None, "consumer": None, "supplier": None})
+        context = _request.get() or {"request_id": None, "consumer": None, "supplier": None}
+        line.update({key: _redacted(value) for key, value in context.items()})
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in line:
-                line[key] = redact(value) if isinstance(value, str) else value
+                line[key] = _redacted(value)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

@@ -9,12 +9,18 @@ import re
 import sys
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import respx
 
 from app import logs
-from tests.conftest import root_log
+from app.meldinger.outbox import UtgaaendeMelding
+from app.meldinger.senders import SmsSender
+from app.personer.felt import Kanal
+from app.revisjon.models import Oppslag
+from tests.conftest import lines, root_log
 from tests.factories import new_id, person
-from tests.test_lookup import lookup
+from tests.test_lookup import KONTAKT, lookup
 
 
 async def test_graphql_errors_are_logged_without_personal_data(client, mint, caplog):
@@ -137,3 +143,71 @@ def test_dict_config_chooses_the_formatter_and_keeps_redaction_on_both():
             f"app.logs.{formatter.__name__}"
         )
     assert logs.dict_config() == logs.dict_config("INFO", "json")  # JSON lines unless asked
+
+
+# --- issue 12.4: no personal id and no credential in any log line --------------------------
+
+@pytest.mark.parametrize("gateway", [
+    "https://krr:hemmelig-passord@sms.example.no/send",
+    "http://krr:hemmelig-passord@localhost:9000/send",  # no dot: not masked as an address
+    "https://sms.example.no/send?apikey=hemmelig-passord&from=KRR",
+    "https://sms.example.no/send?access_token=hemmelig-passord",
+])
+@pytest.mark.parametrize("formatter", ["json", "text"])
+async def test_the_sms_gateways_credentials_never_reach_a_log_line(gateway, formatter, caplog):
+    """The attack: httpx's own logger writes the request line, URL and all, at INFO; the
+    gateway's password or key was masked only by accident (it looked like an e-mail)."""
+    form = logs.JsonFormatter() if formatter == "json" else logs.TextFormatter(color=False)
+    caplog.set_level(logging.INFO, logger="httpx")
+    with root_log(form) as stream, respx.mock() as mock:
+        mock.route().mock(return_value=httpx.Response(202))
+        sender = SmsSender(gateway)
+        await sender.send(UtgaaendeMelding(1, Kanal.MOBIL, "+4791234567", "Kode", "Kode 123456"))
+        await sender.aclose()
+    written = stream.getvalue()
+    assert "HTTP Request" in written  # httpx did log the request
+    assert "hemmelig-passord" not in written
+    assert "+4791234567" not in written and "123456" not in written
+
+
+def test_a_personal_id_in_any_field_of_a_json_line_is_masked(json_log):
+    """Not only the message: extras and the request context are redacted too, whatever the
+    logger writes into them."""
+    with logs.request_context("req-1"):
+        logs.bind(consumer="974760673")
+        logging.getLogger("noen.bibliotek").warning(
+            "ok", extra={"detail": {"pid": "17912099997"}, "navn": "kari@example.no"})
+    [line] = [entry for entry in lines(json_log) if entry["logger"] == "noen.bibliotek"]
+    assert "17912099997" not in str(line) and "kari@example.no" not in str(line)
+    assert (line["request_id"], line["consumer"]) == ("req-1", "974760673")
+
+
+@pytest.mark.parametrize("given", ["17912099997", "ref-17912099997", "kari@example.no",
+                                   "+4791234567"])
+async def test_a_request_id_holding_personal_data_is_replaced(
+    client, mint, json_log, caplog, given
+):
+    """The attack: an X-Request-ID holding a national id was logged as given and stored in the
+    audit log. It is replaced by an id of our own, used in the logs, the audit log and the
+    answer alike."""
+    pid = new_id(60)
+    await person(pid)
+    caplog.set_level(logging.INFO)
+    response = await client.post(
+        "/graphql",
+        json={"query": f'{{ personer(personidentifikatorer: ["{pid}"]) {{ status }} }}'},
+        headers={"Authorization": f"Bearer {mint(KONTAKT)}", "X-Request-ID": given},
+    )
+    assert response.status_code == 200
+    ours = response.headers["x-request-id"]
+    assert ours != given and given not in ours
+    [record] = await Oppslag.all()
+    assert record.request_id == ours
+    assert given not in json_log.getvalue()
+    assert any(entry["request_id"] == ours for entry in lines(json_log))
+
+
+async def test_a_sane_request_id_is_kept(client, mint):
+    response = await client.post("/graphql", json={"query": "{ __typename }"},
+                                 headers={"X-Request-ID": "sak-2026-00042"})
+    assert response.headers["x-request-id"] == "sak-2026-00042"

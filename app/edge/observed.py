@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
+import secrets
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,13 +20,18 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def request_id_of(request: Request) -> str:
-    """The caller's X-Request-ID when it is a sane token (it goes into the audit log), else new.
+    """The caller's X-Request-ID when it is a sane token that holds no personal data (it goes
+    into the logs and the audit log), else a new one.
     Kept on the request so the access log, the audit log and the response name the same id."""
     known = getattr(request.state, "request_id", None)
     if isinstance(known, str):
         return known
     given = request.headers.get("x-request-id", "")
-    request.state.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    # An id that looks like personal data (a national id, say) is not taken: it would go into
+    # every log line and the audit log as given.
+    sane = _REQUEST_ID.fullmatch(given) and logs.redact(given) == given
+    # Ours: 22 url-safe characters, letters mixed with digits, so never read as a personal id.
+    request.state.request_id = given if sane else secrets.token_urlsafe(16)
     return str(request.state.request_id)
 
 
