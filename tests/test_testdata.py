@@ -415,7 +415,7 @@ async def test_csv_holds_the_search_result_with_the_registers_column_names(clien
     assert full["varslingsstatus"] == "KAN_VARSLES"
     assert full["epostadresse"] == "full@example.no"
     assert full["epostadresse_sist_verifisert"] == months_ago(1).isoformat()
-    assert full["mobiltelefonnummer"] == "+4790000001"
+    assert full["mobiltelefonnummer"] == "'+4790000001"  # a text cell, never a formula
     assert full["mobiltelefonnummer_duplisert"] == "NEI"
     assert full["postkasseadresse"] == "full#digipost"
     assert full["postkasseleverandoeradresse"] == DIGIPOST
@@ -424,7 +424,7 @@ async def test_csv_holds_the_search_result_with_the_registers_column_names(clien
     assert slettet["status"] == "SLETTET" and slettet["epostadresse"] == ""
     # Not § 32-filtered: an expired channel is there, beside the verdict.
     utlopt = next(r for r in rows if r["personidentifikator"] == register["utlopt_mobil"])
-    assert utlopt["mobiltelefonnummer"] == "+4790000003"
+    assert utlopt["mobiltelefonnummer"] == "'+4790000003"
     assert utlopt["varslingsstatus"] == "KAN_IKKE_VARSLES"
 
 
@@ -539,3 +539,27 @@ async def test_prod_has_no_export_and_refuses_the_fields(db, dev_issuer, mint, r
             assert body.get("data") is None
             assert "Cannot query field" in body["errors"][0]["message"]
     assert await Person.all().count() == len(register)
+
+
+# --- issue 12.5: CSV injection ---------------------------------------------------------------
+
+@pytest.mark.parametrize("formel", ["=HYPERLINK(\"http://x\")", "+4791234567", "-2+3",
+                                    "@SUM(A1)", "\tcmd", "\rcmd"])
+def test_csv_injection_a_cell_that_would_be_a_formula_is_written_as_text(formel):
+    """The attack: a value beginning with =, +, - or @ (or a tab or carriage return) opened as
+    a formula in a spreadsheet, and every mobile number begins with +."""
+    [row] = list(csv.reader(io.StringIO(csv_export._csv([[csv_export._celle(formel)]]))))
+    assert row == ["'" + formel]
+
+
+async def test_csv_injection_an_address_beginning_with_equals_is_text_in_the_export(
+    client, mint, register
+):
+    pid = new_id(900)
+    await person(pid, epost="=cmd|' /C calc'!A0@example.no", mobil="+4790009000")
+    response = await export(client, mint(ALT))
+    row = next(r for r in parse_csv(response.text) if r["personidentifikator"] == pid)
+    assert row["epostadresse"] == "'=cmd|' /C calc'!A0@example.no"
+    assert row["mobiltelefonnummer"] == "'+4790009000"
+    assert all(not cell.startswith(csv_export.FORMELTEGN) for r in parse_csv(response.text)
+               for cell in r.values())

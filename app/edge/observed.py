@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import secrets
+import time
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send

@@ -8,7 +8,8 @@ Decisions: columns carry the real register's snake_case names; a column the toke
 open is left out (not sent empty), so an empty cell always means "the entry holds nothing".
 Contact information is not § 32-filtered (as the change feed: the entry as stored), with
 varslingsstatus beside it saying whether a notice may go out. The certificate is left out: it is
-the provider's, one per provider, not the person's (the lookup gives it).
+the provider's, one per provider, not the person's (the lookup gives it). A cell that a
+spreadsheet would read as a formula is written as text (a leading single quote, OWASP).
 """
 
 from __future__ import annotations
@@ -105,14 +106,23 @@ def parse_filter(request: Request) -> store.Personfilter:
     return store.Personfilter(**values)
 
 
+# A spreadsheet reads a cell that begins with one of these as a formula (OWASP, "CSV
+# Injection"): every mobile number begins with "+", and an e-mail address can begin with "=".
+FORMELTEGN = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _celle(verdi: Any) -> str:
     if verdi is None:
         return ""
     if isinstance(verdi, Enum):
-        return str(verdi.value)
-    if isinstance(verdi, dt.datetime):
-        return verdi.isoformat()
-    return str(verdi)
+        tekst = str(verdi.value)
+    elif isinstance(verdi, dt.datetime):
+        tekst = verdi.isoformat()
+    else:
+        tekst = str(verdi)
+    # OWASP's advice: a leading single quote makes the cell text; the csv writer quotes the
+    # cell where its content needs it.
+    return "'" + tekst if tekst.startswith(FORMELTEGN) else tekst
 
 
 def _csv(rader: list[list[str]]) -> str:
