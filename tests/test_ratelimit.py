@@ -204,3 +204,36 @@ def test_a_cost_of_exactly_the_burst_is_allowed_whatever_the_clock():
         assert over <= 0, now
         _, over = _gcra(now, now, 6, rate)
         assert over > 0, now
+
+
+# --- issue 12.9: one vendor spends only its own budget ----------------------------------------
+
+async def test_a_vendor_flooding_for_an_organisation_spends_only_its_own_budget(limited, mint):
+    """The attack: a vendor (with or without a delegation) floods with consumer A; A's own
+    lookups, and A's revocation of that vendor, then failed with 429. Each (consumer, supplier)
+    has its own budget, refused requests included."""
+    client, _ = limited
+    body = lookup_body([new_id(701)])
+    vendor = {"Authorization": f"Bearer {mint(READ, supplier='889640782')}"}  # no delegation
+    for _ in range(2):  # refused (no delegation), yet charged to the vendor's own budget
+        assert (await client.post("/graphql", json=body, headers=vendor)).status_code == 200
+    assert_429(await client.post("/graphql", json=body, headers=vendor))
+    # The organisation itself is untouched: its lookups and its administration go through.
+    own = {"Authorization": f"Bearer {mint(READ)}"}
+    assert (await client.post("/graphql", json=body, headers=own)).status_code == 200
+    admin = {"Authorization": f"Bearer {mint('krr:admin/delegering.write')}"}
+    listing = {"query": "{ delegeringer { gitt { id } } }"}
+    assert (await client.post("/graphql", json=listing, headers=admin)).status_code == 200
+    # And so is another vendor acting for the same organisation.
+    other = {"Authorization": f"Bearer {mint(READ, supplier='921627009')}"}
+    assert (await client.post("/graphql", json=body, headers=other)).status_code == 200
+
+
+async def test_a_vendors_persons_budget_is_its_own_too(limited, mint):
+    client, _ = limited
+    vendor = {"Authorization": f"Bearer {mint(READ, supplier='889640782')}"}
+    ten = lookup_body([new_id(710 + n) for n in range(10)])
+    assert (await client.post("/graphql", json=ten, headers=vendor)).status_code == 200
+    assert_429(await client.post("/graphql", json=lookup_body([new_id(720)]), headers=vendor))
+    own = {"Authorization": f"Bearer {mint(READ)}"}
+    assert (await client.post("/graphql", json=ten, headers=own)).status_code == 200

@@ -25,13 +25,16 @@ log = logging.getLogger(__name__)
 
 
 def subject_of(principal: Caller, client_ip: str | None) -> tuple[str, bool]:
-    """The key a caller is limited under, and whether persons are charged. Residents are keyed
-    by a hash of their pid so that no personal id lands in Redis or a log."""
+    """The key a caller is limited under, and whether persons are charged. An organisation and
+    each vendor acting for it have budgets of their own: a vendor's requests, refused or served,
+    never spend the organisation's (it could not revoke the vendor otherwise) or another
+    vendor's. Residents are keyed by a hash of their pid so that no personal id lands in Redis
+    or a log."""
     if isinstance(principal, Innbygger):
         return "pid:" + hashlib.sha256(principal.pid.encode()).hexdigest()[:32], False
     if isinstance(principal, Anonym):
         return f"ip:{client_ip or 'unknown'}", False
-    return f"org:{principal.consumer}", True
+    return f"org:{principal.consumer}:{principal.supplier or 'egen'}", True
 
 
 class Limiter(Protocol):
