@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import logging
+import re
 
 import httpx
 import pytest
@@ -110,7 +112,9 @@ def test_operation_label_uses_schema_fields_not_client_names():
     schema = graphql_schema(build_schema())
     doc = parse("query Kari17912099997 { a: personer(personidentifikatorer: []) { status } "
                 "...F } fragment F on Query { statistikk { __typename } ukjent }")
-    assert graphql_metrics.operation_label(doc, None, schema) == ("personer,statistikk", "query")
+    assert graphql_metrics.operation_label(doc, None, schema) == ("multiple", "query")
+    one = parse("query Kari17912099997 { a: personer(personidentifikatorer: []) { status } }")
+    assert graphql_metrics.operation_label(one, None, schema) == ("personer", "query")
     assert graphql_metrics.operation_label(doc, "Annen", schema) == ("invalid", "unknown")
     assert graphql_metrics.operation_label(None, None, schema) == ("invalid", "unknown")
 
@@ -302,3 +306,32 @@ async def test_outside_prod_errors_are_not_masked(client, mint, monkeypatch):
     monkeypatch.setattr(register, "hent_personer", boom)
     body = await lookup(client, mint(READ), [new_id(721)], "status")
     assert body["errors"][0]["message"] == "dev detail"
+
+
+# --- issue 12.10: every metrics label from a small fixed set ----------------------------------
+
+async def test_metrics_cardinality_stays_bounded_whatever_the_root_fields(client, mint):
+    """The attack: the operation label was the set of root fields of each request, so 283
+    requests with different combinations grew /metrics from 331 to 5,142 lines."""
+    fields = ["statistikk { aktive }", "__typename", "delegeringsordninger { id }",
+              "meg { maaBekrefte }", "bruk(fra: \"2026-06-01\", til: \"2026-06-02\") "
+              "{ totalt { oppslag } }", "endringer(fraEndringsId: 0, antall: 1) "
+              "{ sisteEndringsId }"]
+    token = {"Authorization": f"Bearer {mint(READ)}"}
+
+    async def every_combination(alias: str) -> str:
+        for size in range(1, len(fields) + 1):
+            for combination in itertools.combinations(fields, size):
+                query = " ".join(f"{alias}{n}: {f}" if alias else f
+                                 for n, f in enumerate(combination))
+                await client.post("/graphql", headers=token, json={"query": "{ " + query + " }"})
+        return (await client.get("/metrics")).text
+
+    text = await every_combination("")
+    labels = set(re.findall(r'operation="([^"]*)"', text))
+    schema = graphql_schema(build_schema())
+    roots = set(schema.query_type.fields) | set(schema.mutation_type.fields)  # type: ignore[union-attr]
+    assert labels <= roots | {"multiple", "invalid", "__typename", "__schema", "__type"}
+    # 63 more requests, every one different again (aliases): not one new series.
+    again = await every_combination("a")
+    assert len(again.splitlines()) == len(text.splitlines())

@@ -22,14 +22,17 @@ from strawberry.extensions import SchemaExtension
 from app import metrics
 from app.api.internals import graphql_schema
 
+MULTIPLE = "multiple"  # an operation selecting several top-level fields
 META_FIELDS = frozenset({"__typename", "__schema", "__type"})
 
 
 def operation_label(
     document: DocumentNode | None, operation_name: str | None, schema: GraphQLSchema
 ) -> tuple[str, str]:
-    """(top-level field names, operation type) of the operation that runs. Client-chosen
-    operation names are not used (unbounded label values); names not in the schema neither."""
+    """(the top-level field, operation type) of the operation that runs: the field's name when
+    it selects one, MULTIPLE when several. Every label value is from a small fixed set: the
+    schema's root fields and these words; never a client's operation name, never a combination
+    of fields (a caller could otherwise create a series per request)."""
     if document is None:
         return "invalid", "unknown"
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -49,7 +52,9 @@ def operation_label(
     }
     names = {n for n in _field_names(operation.selection_set, fragments, set())
              if n in known or n in META_FIELDS}
-    return (",".join(sorted(names)) or "invalid"), operation.operation.value
+    if not names:
+        return "invalid", operation.operation.value
+    return (names.pop() if len(names) == 1 else MULTIPLE), operation.operation.value
 
 
 def _field_names(
