@@ -79,8 +79,9 @@ _ORG_CLAIM_KEYS = frozenset({"authority", "ID"})
 
 
 def _show(value: object, limit: int = 80) -> str:
-    """Quote attacker-supplied values in messages, cut short so errors stay small."""
-    text = repr(value)
+    """Quote attacker-supplied values in messages, cut short so errors stay small, and in
+    ASCII (non-ASCII escaped), so the text is safe in a header as well as in a body."""
+    text = ascii(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -460,7 +461,9 @@ def _decode_segment(segment: str, what: str) -> dict[str, Any]:
     try:
         raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+    # UnicodeDecodeError is a ValueError; thousands of nested brackets exhaust the parser's
+    # recursion before anything is authenticated.
+    except (binascii.Error, ValueError, RecursionError) as exc:
         raise TokenError("malformed", f"The token {what} is not valid JSON.") from exc
     if not isinstance(value, dict):
         raise TokenError("malformed", f"The token {what} is not a JSON object.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
@@ -68,6 +69,18 @@ ATTACKS = {
     ),
     "consumer-missing": make_token(KEY, consumer=None),
     "garbage": "not.a.jwt",
+    # Issue 12.13: these gave a 500 and an ERROR traceback before any authentication (the
+    # WWW-Authenticate header cannot carry the echoed text; the JSON parser recursed).
+    "alg-non-ascii": _unsigned("☃"),
+    "kid-non-ascii": f"{b64json({'alg': 'RS256', 'kid': '☃' * 3})}.{b64json(claims())}.AAAA",
+    "issuer-non-ascii": make_token(KEY, iss="https://☃.example/"),
+    "consumer-full-width-digits": make_token(KEY, consumer=org("９７４７６０６７３")),
+    "payload-nested-brackets": f"{b64json({'alg': 'RS256', 'kid': KEY.kid})}."
+                               f"{b64(b'[' * 5000 + b']' * 5000)}.AAAA",
+    "header-nested-brackets": f"{b64(b'[' * 5000 + b']' * 5000)}.{b64json(claims())}.AAAA",
+    "header-latin1-quote": ".".join(
+        (b64json({"alg": "RS256", "kid": 'a"b\u00e6'}), b64json(claims()), "AAAA")
+    ),
 }
 
 
@@ -104,10 +117,18 @@ async def test_the_genuine_token_works(attacked: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize("token", list(ATTACKS.values()), ids=list(ATTACKS))
-async def test_attack_tokens_get_401_and_no_data(attacked: httpx.AsyncClient, token: str) -> None:
+async def test_attack_tokens_get_401_and_no_data(
+    attacked: httpx.AsyncClient, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
-    _refused(await attacked.post("/graphql", json=QUERY, headers=headers))
-    _refused(await attacked.post("/rest/v2/personer", json=REST_BODY, headers=headers))
+    for response in (await attacked.post("/graphql", json=QUERY, headers=headers),
+                     await attacked.post("/rest/v2/personer", json=REST_BODY, headers=headers)):
+        _refused(response)
+        # Nothing from the token goes into a header unencoded: printable ASCII only.
+        challenge = response.headers["WWW-Authenticate"]
+        assert all(" " <= c <= "~" for c in challenge), challenge
+    # A refused token is not an error of ours: no traceback in the log.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_unknown_kid_flood_fetches_jwks_a_bounded_number_of_times(
