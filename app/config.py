@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,9 @@ class Settings:
     rate_limits: Limits = DEFAULT_LIMITS  # per caller (app.edge.ratelimit)
     redis_url: str | None = None  # shared rate limits across instances; unset: per process
     log_format: LogFormat = "json"  # `krr serve`'s lines (app.logs); text is for a terminal
+    # The `aud` values a token may name (authz.tokens); a token naming none of them is refused,
+    # a token without `aud` accepted. Unset: every token that names an audience is refused.
+    audiences: frozenset[str] = frozenset()
 
     @property
     def is_prod(self) -> bool:
@@ -207,6 +211,21 @@ def _outbox_interval(raw: str | None) -> float:
     return value
 
 
+def _audiences(raw: str | None) -> frozenset[str]:
+    """KRR_AUDIENCE: the audiences (e.g. `https://krr.example.no/` or `krr:api`) this service
+    answers to, separated by commas or spaces."""
+    if raw is None or not raw.strip():
+        return frozenset()
+    values = [v for v in re.split(r"[,\s]+", raw.strip()) if v]
+    bad = [v for v in values if not v.isprintable() or len(v) > 200]
+    if bad:
+        raise ConfigError(
+            "KRR_AUDIENCE must be audiences (URLs or names) separated by commas or spaces; "
+            f"{bad[0][:40]!r} is not one"
+        )
+    return frozenset(values)
+
+
 def _redis_url(raw: str | None) -> str | None:
     if not raw or not raw.strip():
         return None
@@ -273,4 +292,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         redis_url=_redis_url(env_vars.get("KRR_REDIS_URL")),
         log_format=_log_format(env_vars.get("KRR_LOG_FORMAT"), env),
+        audiences=_audiences(env_vars.get("KRR_AUDIENCE")),
     )

@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -307,6 +307,7 @@ class TokenVerifier:
         leeway: int = 30,
         refetch_interval: float = 60.0,
         require_https: bool = False,
+        audiences: Iterable[str] = (),
     ) -> None:
         if leeway < 0:
             raise ValueError("leeway must not be negative")
@@ -326,6 +327,7 @@ class TokenVerifier:
             )
         self._clock = clock
         self._leeway = leeway
+        self._audiences = frozenset(audiences)
         self._kinds: dict[str, IssuerKind] = {issuer: e.kind for issuer, e in issuers.items()}
         self._caches: dict[str, JwksCache] = {
             issuer: JwksCache(
@@ -402,9 +404,30 @@ class TokenVerifier:
         if claims.get("iss") != issuer:  # cannot differ for the same bytes; belt and braces
             raise TokenError("bad_signature", "The token's issuer changed during verification.")
         self._check_lifetime(claims)
+        self._check_audience(claims)
         if self._kind_of(issuer, claims) == "idporten":
             return _innbygger(issuer, claims)
         return _principal(issuer, claims)
+
+    def _check_audience(self, claims: dict[str, Any]) -> None:
+        """A token that names an audience must name this service (one of `audiences`): a token
+        minted for another API is not ours to honour. Maskinporten leaves `aud` out unless the
+        client asks for one, so a token without it stays accepted."""
+        if "aud" not in claims:
+            return
+        aud = claims["aud"]
+        named = [aud] if isinstance(aud, str) else aud
+        if not isinstance(named, list) or not named or not all(isinstance(a, str) for a in named):
+            raise TokenError("invalid_audience", "The token's aud claim is not a string or a "
+                             "list of strings.")
+        if not self._audiences & set(named):
+            shown = ", ".join(_show(a) for a in named[:3])
+            raise TokenError(
+                "invalid_audience",
+                f"The token is for {shown}, not for this service"
+                + ("" if self._audiences else " (no audience is configured: KRR_AUDIENCE)")
+                + ".",
+            )
 
     def _kind_of(self, issuer: str, claims: dict[str, Any]) -> IssuerKind:
         """Configured kind; dev tokens read as ID-porten only with a pid and no consumer."""

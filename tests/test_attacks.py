@@ -69,6 +69,8 @@ ATTACKS = {
     ),
     "consumer-missing": make_token(KEY, consumer=None),
     "garbage": "not.a.jwt",
+    # Issue 12.17: minted for another API (no KRR_AUDIENCE configured: any aud is refused).
+    "audience-another-api": make_token(KEY, aud="https://api.other-agency.example/"),
     # Issue 12.13: these gave a 500 and an ERROR traceback before any authentication (the
     # WWW-Authenticate header cannot carry the echoed text; the JSON parser recursed).
     "alg-non-ascii": _unsigned("☃"),

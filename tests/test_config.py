@@ -125,3 +125,11 @@ def test_prod_never_trusts_the_dev_issuer_and_wants_https_jwks(tmp_path: Path):
     }
     with pytest.raises(ValueError, match="https"):
         create_app(load_settings(idporten_http), manage_db=False)
+
+
+def test_krr_audience_lists_the_audiences_this_service_answers_to():
+    assert load_settings({}).audiences == frozenset()
+    assert load_settings({"KRR_AUDIENCE": "https://krr.example.no/, krr:api"}).audiences == {
+        "https://krr.example.no/", "krr:api"}
+    with pytest.raises(ConfigError, match="KRR_AUDIENCE"):
+        load_settings({"KRR_AUDIENCE": "krr:\x00api"})

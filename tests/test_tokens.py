@@ -549,3 +549,36 @@ def test_require_https_allows_https_and_loopback(url: str) -> None:
 
 def test_plain_http_allowed_outside_prod() -> None:
     TokenVerifier({ISSUER: "http://evil.example/jwk"})
+
+
+# --- issue 12.17: audience -------------------------------------------------------------------
+
+OTHER_API = "https://api.other-agency.example/"
+KRR_API = "https://krr.example.no/"
+
+
+@pytest.mark.parametrize("aud", [OTHER_API, [OTHER_API], [OTHER_API, "another-api"]])
+async def test_a_token_for_another_api_is_refused(clock, jwks_route, signing_key, aud):
+    """The attack: a token whose `aud` names another API was accepted."""
+    for audiences in ((), (KRR_API,)):
+        v = TokenVerifier({ISSUER: JWKS_URL}, clock=clock, audiences=audiences)
+        error = await refused(v, make_token(signing_key, aud=aud))
+        assert error.reason == "invalid_audience"
+        await v.aclose()
+
+
+async def test_a_token_for_this_service_or_without_audience_is_accepted(
+    clock, jwks_route, signing_key
+):
+    v = TokenVerifier({ISSUER: JWKS_URL}, clock=clock, audiences={KRR_API, "krr:api"})
+    for aud in (KRR_API, [OTHER_API, "krr:api"]):
+        assert (await v.verify(make_token(signing_key, aud=aud))).consumer
+    assert (await v.verify(make_token(signing_key))).consumer  # Maskinporten's default: no aud
+    await v.aclose()
+
+
+@pytest.mark.parametrize("aud", [[], 42, [KRR_API, 7], {"aud": KRR_API}])
+async def test_a_malformed_audience_is_refused(clock, jwks_route, signing_key, aud):
+    v = TokenVerifier({ISSUER: JWKS_URL}, clock=clock, audiences={KRR_API})
+    assert (await refused(v, make_token(signing_key, aud=aud))).reason == "invalid_audience"
+    await v.aclose()

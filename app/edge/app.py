@@ -65,7 +65,8 @@ log = logging.getLogger("krr.edge")
 def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
     dev = DevIssuer.load_or_create(settings.var_dir) if settings.trusts_dev_issuer else None
     return TokenVerifier(
-        settings.trusted_issuers, dev_issuer=dev, http=http, require_https=settings.is_prod
+        settings.trusted_issuers, dev_issuer=dev, http=http, require_https=settings.is_prod,
+        audiences=settings.audiences,
     )
 
 
