@@ -1,10 +1,16 @@
-"""Starting real servers in tests: a free loopback port, and waiting for one to answer."""
+"""Starting real servers in tests: a free loopback port, waiting for one to answer, and a JSON
+document served over HTTP."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
@@ -27,3 +33,33 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30,
             if time.monotonic() > deadline or process.poll() is not None:
                 raise AssertionError(f"{what} did not come up") from None
             time.sleep(0.2)
+
+
+@contextmanager
+def serve_json(document: object, path: str = "/jwks") -> Iterator[str]:
+    """`document` as JSON at http://127.0.0.1:PORT`path`, from a thread (a real issuer's JWKS
+    URL, for a `krr serve` process in prod); yields the URL."""
+    body = json.dumps(document).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == path
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
