@@ -83,6 +83,7 @@ class Settings:
     # The `aud` values a token may name (authz.tokens); a token naming none of them is refused,
     # a token without `aud` accepted. Unset: every token that names an audience is refused.
     audiences: frozenset[str] = frozenset()
+    request_timeout: float = 5.0  # seconds a request may take before it is a 503 (app.edge)
 
     @property
     def is_prod(self) -> bool:
@@ -248,6 +249,24 @@ def _log_format(raw: str | None, env: str) -> LogFormat:
     raise ConfigError(f"KRR_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {raw!r})")
 
 
+MAX_REQUEST_TIMEOUT = 600.0  # seconds; a load balancer has given up long before
+
+
+def _request_timeout(raw: str | None) -> float:
+    """Seconds from a request's body being read to its answer being ready (app.edge.deadline)."""
+    if raw is None or not raw.strip():
+        return 5.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0.1 <= value <= MAX_REQUEST_TIMEOUT:
+        raise ConfigError(
+            f"KRR_REQUEST_TIMEOUT must be 0.1 to {MAX_REQUEST_TIMEOUT:g} seconds (got {raw!r})"
+        )
+    return value
+
+
 def _limit(env_vars: Mapping[str, str], name: str, default: int) -> int:
     """A request limit (app.api.limits): a whole number from 1, else the default when unset."""
     raw = env_vars.get(name)
@@ -293,4 +312,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=_redis_url(env_vars.get("KRR_REDIS_URL")),
         log_format=_log_format(env_vars.get("KRR_LOG_FORMAT"), env),
         audiences=_audiences(env_vars.get("KRR_AUDIENCE")),
+        request_timeout=_request_timeout(env_vars.get("KRR_REQUEST_TIMEOUT")),
     )

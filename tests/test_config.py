@@ -133,3 +133,17 @@ def test_krr_audience_lists_the_audiences_this_service_answers_to():
         "https://krr.example.no/", "krr:api"}
     with pytest.raises(ConfigError, match="KRR_AUDIENCE"):
         load_settings({"KRR_AUDIENCE": "krr:\x00api"})
+
+
+def test_request_timeout_is_five_seconds_unless_set():
+    assert load_settings({}).request_timeout == 5.0
+    assert load_settings({"KRR_REQUEST_TIMEOUT": " "}).request_timeout == 5.0
+    assert load_settings({"KRR_REQUEST_TIMEOUT": "0.5"}).request_timeout == 0.5
+    assert load_settings({"KRR_REQUEST_TIMEOUT": " 12 "}).request_timeout == 12.0
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "0.05", "601", "nan", "inf", "5s", "fem"])
+def test_request_timeout_out_of_range_is_refused_naming_the_variable(bad: str):
+    with pytest.raises(ConfigError, match=r"KRR_REQUEST_TIMEOUT must be 0.1 to 600 seconds") as err:
+        load_settings({"KRR_REQUEST_TIMEOUT": bad})
+    assert repr(bad) in str(err.value)
