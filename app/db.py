@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import Context, ContextVar
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
@@ -31,12 +33,54 @@ POSTGRES_TIMEOUTS: dict[str, float] = {
 }
 
 
+# The connections a piece of work (a request) has taken from the pool, so that they can be
+# discarded when it is abandoned: see `track` and `discard`.
+_held: ContextVar[list[Any] | None] = ContextVar("krr_held_connections", default=None)
+
+
+async def _note_acquired(connection: Any) -> None:
+    """asyncpg's pool `setup` hook: it runs in the acquiring task, on every acquire, so each
+    connection lands in the list of the work that took it (tasks copy their context)."""
+    held = _held.get()
+    if held is not None:
+        held.append(connection)
+
+
+def track(context: Context) -> list[Any]:
+    """A new list, filled with the pooled connections that work running in `context` (and the
+    tasks it creates) acquires from now on."""
+    held: list[Any] = []
+    context.run(_held.set, held)
+    return held
+
+
+def discard(held: list[Any]) -> int:
+    """Terminates every connection in `held` its work still holds, and says how many.
+
+    On a socket that no longer answers, anything gentler hangs: cancelling the statement sends
+    a CancelRequest over a new connection and the pool waits for it (up to command_timeout)
+    before it takes the connection back, and a graceful close waits for the server's goodbye.
+    terminate() closes the socket at once and hands the pool an empty slot, so the next request
+    connects afresh; the server rolls back whatever transaction the connection had open. A
+    connection already released is back in the pool, maybe someone else's by now: asyncpg's
+    proxy refuses to touch it (InterfaceError), and it is left alone."""
+    terminated = 0
+    for connection in held:
+        try:
+            connection.terminate()
+        except asyncpg.InterfaceError:
+            continue
+        terminated += 1
+    return terminated
+
+
 def _connection(url: str) -> str | dict[str, Any]:
     if not url.startswith(("postgres://", "postgresql://")):
         return url
     config = expand_db_url(url)
     for name, value in POSTGRES_TIMEOUTS.items():
         config["credentials"].setdefault(name, value)
+    config["credentials"]["setup"] = _note_acquired
     return config
 
 

@@ -118,3 +118,12 @@ class Unavailable(ClientError):
     status = 503
     code = SERVICE_UNAVAILABLE
     default_headers: ClassVar[dict[str, str]] = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+class DeadlinePassed(Unavailable):
+    """The request's deadline (KRR_REQUEST_TIMEOUT) passed before its answer was ready: most
+    likely a database that has stopped answering. The work was abandoned and its database
+    connections discarded; nothing it wrote in an unfinished transaction stays."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request did not finish within {seconds:g} s; try again shortly")

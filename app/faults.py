@@ -9,7 +9,9 @@ know is unexpected: a 500, or in GraphQL an error masked in prod. The failures:
 - a refused token: 401 with the RFC 6750 challenge;
 - an unreachable database (refused, reset, timed out, a pooled connection a restart killed):
   503 SERVICE_UNAVAILABLE with Retry-After, never a 500 or a hang. The pool reconnects by
-  itself once the database is back.
+  itself once the database is back;
+- a database that stops answering without an error (packets dropped): the request's deadline
+  (app.edge.deadline) passes and `DeadlinePassed`, an `Unavailable`, is the same 503.
 """
 
 from __future__ import annotations

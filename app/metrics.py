@@ -39,6 +39,10 @@ class Metrics:
         self.rate_limited = Counter(
             "krr_rate_limited", "Requests refused by the rate limit", registry=self.registry
         )
+        self.deadlines_passed = Counter(
+            "krr_deadlines_passed", "Requests (or parts of a stream) abandoned at their deadline",
+            registry=self.registry,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -75,3 +79,8 @@ def auth_failed(reason: str) -> None:
 def rate_limited() -> None:
     if (metrics := _current.get()) is not None:
         metrics.rate_limited.inc()
+
+
+def deadline_passed() -> None:
+    if (metrics := _current.get()) is not None:
+        metrics.deadlines_passed.inc()

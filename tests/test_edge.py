@@ -9,7 +9,10 @@ REST; then the refusals the guard gives before it looks at a token at all.
 
 from __future__ import annotations
 
+import asyncio
+import csv
 import dataclasses
+import io
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -37,6 +40,7 @@ from app.errors import (
     SERVICE_UNAVAILABLE,
     UNAUTHENTICATED,
     UNSUPPORTED_MEDIA_TYPE,
+    DeadlinePassed,
 )
 from app.personer import register
 from app.revisjon import store as revisjon
@@ -157,6 +161,26 @@ def migration_pending(patch: pytest.MonkeyPatch) -> None:
     patch.setattr(probes, "expected_migrations", lambda: applied | {"0099_neste"})
 
 
+async def _never_answers(*_: object, **__: object) -> Any:
+    await asyncio.Event().wait()
+
+
+def hangs_in(module: object, name: str) -> Breaker:
+    """The database stops answering: what the handler reads never comes back, and nothing is
+    raised. (tests/test_faults.py drops a real database's packets.)"""
+
+    def breaks(patch: pytest.MonkeyPatch) -> None:
+        patch.setattr(module, name, _never_answers)
+
+    return breaks
+
+
+def probe_hangs(patch: pytest.MonkeyPatch) -> None:
+    """The readiness probe's own timeout, shortened, on a database that stops answering."""
+    patch.setattr(probes, "READY_TIMEOUT", DEADLINE)
+    hangs_in(probes, "_pending_migrations")(patch)
+
+
 def bug_in(module: object, name: str) -> Breaker:
     """A bug: something the handler calls raises what no rule answers for."""
 
@@ -169,6 +193,7 @@ def bug_in(module: object, name: str) -> Breaker:
 # --- the table -------------------------------------------------------------------------------
 
 ENVS = ("test", "prod")
+DEADLINE = 0.2  # KRR_REQUEST_TIMEOUT where a case needs it: the database stops answering
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -181,7 +206,7 @@ class Case:
     prime: Ask | None = None  # sent first by the same caller: uses up the tiny rate limit
     envs: tuple[str, ...] = ENVS
     retry_after: bool | None = None  # None: required on every 429 and 503
-
+    deadline: float | None = None  # the request's deadline, when not the default
     @property
     def id(self) -> str:
         return f"{self.ask.method} {self.ask.path} {self.status} {self.failure}"
@@ -209,6 +234,8 @@ def _graphql() -> list[Case]:
              prime=dataclasses.replace(lookup, body=TYPENAME)),
         Case("database down", lookup, 503, SERVICE_UNAVAILABLE, database_down),
         Case("audit log not writable", lookup, 503, SERVICE_UNAVAILABLE, audit_unwritable),
+        Case("database stops answering", lookup, 503, SERVICE_UNAVAILABLE,
+             hangs_in(register, "hent_personer"), deadline=DEADLINE),
     ]
 
 
@@ -227,6 +254,8 @@ def _rest(path: str, body: bytes, bad_body: bytes, scope: str, reader: str) -> l
         Case("rate limited", ask, 429, RATE_LIMITED, prime=refused),
         Case("audit log not writable", ask, 503, SERVICE_UNAVAILABLE, audit_unwritable),
         Case("database down", ask, 503, SERVICE_UNAVAILABLE, database_down),
+        Case("database stops answering", ask, 503, SERVICE_UNAVAILABLE,
+             hangs_in(register, reader), deadline=DEADLINE),
         Case("unexpected exception", ask, 500, INTERNAL_SERVER_ERROR, bug_in(register, reader)),
     ]
 
@@ -251,6 +280,8 @@ def _export() -> list[Case]:
         Case("rate limited", ask, 429, RATE_LIMITED, envs=only,
              prime=dataclasses.replace(ask, params=(("status", "x"),))),
         Case("database down", ask, 503, SERVICE_UNAVAILABLE, database_down, envs=only),
+        Case("database stops answering", ask, 503, SERVICE_UNAVAILABLE,
+             hangs_in(testdata, "side"), envs=only, deadline=DEADLINE),
         Case("audit log not writable", ask, 503, SERVICE_UNAVAILABLE, audit_unwritable,
              envs=only),
         Case("unexpected exception", ask, 500, INTERNAL_SERVER_ERROR, bug_in(testdata, "side"),
@@ -265,12 +296,16 @@ def _unguarded() -> list[Case]:
     return [
         Case("POST", Ask("POST", STATISTIKK), 405, METHOD_NOT_ALLOWED),
         Case("database down", page, 503, SERVICE_UNAVAILABLE, database_down),
+        Case("database stops answering", page, 503, SERVICE_UNAVAILABLE,
+             hangs_in(statistikk, "statistikk"), deadline=DEADLINE),
         Case("unexpected exception", page, 500, INTERNAL_SERVER_ERROR,
              bug_in(statistikk, "statistikk")),
         # A probe's 503 is for the load balancer, which does not read Retry-After.
         Case("migration pending", ready, 503, SERVICE_UNAVAILABLE, migration_pending,
              retry_after=False),
         Case("database down", ready, 503, SERVICE_UNAVAILABLE, database_down,
+             retry_after=False),
+        Case("database stops answering", ready, 503, SERVICE_UNAVAILABLE, probe_hangs,
              retry_after=False),
         Case("POST", Ask("POST", "/healthz"), 405, METHOD_NOT_ALLOWED),
         Case("POST", Ask("POST", "/metrics"), 405, METHOD_NOT_ALLOWED),
@@ -370,14 +405,16 @@ async def test_every_failure_is_the_one_json_error_with_its_code(
 ):
     await registrert(PID, epost=EPOST)
     limiter = MemoryLimiter(TINY, clock=lambda: 0.0) if case.prime else None
-    async with edge(db, env, verifiers(env), limiter) as client:
+    settings = db if case.deadline is None else dataclasses.replace(db, request_timeout=DEADLINE)
+    async with edge(settings, env, verifiers(env), limiter) as client:
         if case.prime is not None:
             primed = await send(client, case.prime, mint)
             assert primed.status_code in (200, 400), primed.text
         with monkeypatch.context() as patch:
             if case.breaker is not None:
                 case.breaker(patch)
-            response = await send(client, case.ask, mint)
+            async with asyncio.timeout(30):  # a hang fails here, not by hanging the suite
+                response = await send(client, case.ask, mint)
     assert_error(response, case.status, case.code, case.retry_after)
     assert PID not in response.text and EPOST not in response.text
     assert await Oppslag.all().count() == 0  # nothing disclosed, so nothing recorded
@@ -437,6 +474,74 @@ async def test_the_export_is_rate_limited_like_the_rest(db, mint, json_log, capl
     (limited,) = [x for x in lines(json_log) if x["message"].startswith("rate limited")
                   and x["request_id"] == refused.headers["x-request-id"]]
     assert limited["consumer"] == CONSUMER
+
+
+# --- the export's deadline: the first page under the request's, then one per page -----------
+
+
+@asynccontextmanager
+async def raising(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over ASGI with its exceptions raised in the test: how a stream that ends
+    unfinished shows (a server closes the connection before the body's end)."""
+    app = create_app(settings, clock=lambda: FIXED_NOW, manage_db=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://krr.test") as client:
+        yield client
+
+
+async def test_export_whose_database_stops_answering_mid_stream_ends_unfinished(
+    db, mint, monkeypatch
+):
+    """Page one is read, sent and audited; page two never comes back: the stream ends at that
+    page's deadline, unfinished (never a truncated file passed off as whole), instead of
+    holding the worker and the connection."""
+    for n in (44, 45, 46):
+        await registrert(new_id(n))
+    monkeypatch.setattr(csv_export, "SIDE", 1)
+    real, pages = testdata.side, []
+
+    async def side(*args: Any, **kwargs: Any) -> Any:
+        pages.append(args)
+        if len(pages) > 1:
+            await _never_answers()
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(testdata, "side", side)
+    async with raising(dataclasses.replace(db, request_timeout=DEADLINE)) as client:
+        async with asyncio.timeout(30):
+            with pytest.raises(Exception) as raised:  # Starlette's, for a started response
+                await client.get(EXPORT, headers={"Authorization": f"Bearer {mint(ALT)}"})
+        metrics = (await client.get("/metrics")).text
+    assert isinstance(raised.value.__cause__, DeadlinePassed), raised.value
+    assert len(pages) == 2
+    assert await Oppslag.all().count() == 1  # the page sent; nothing for the one never read
+    assert "krr_deadlines_passed_total 1.0" in metrics
+
+
+async def test_long_export_is_not_cut_while_each_page_comes_within_the_deadline(
+    db, mint, monkeypatch
+):
+    """Four pages each taking half the deadline (on the event loop's clock, moved forward
+    instead of waited for): twice the deadline in all, and the export is whole."""
+    ids = [new_id(n) for n in (47, 48, 49, 50)]
+    for pid in ids:
+        await registrert(pid)
+    monkeypatch.setattr(csv_export, "SIDE", 1)
+    loop = asyncio.get_running_loop()
+    real_time, real_side, moved = loop.time, testdata.side, [0.0]
+    monkeypatch.setattr(loop, "time", lambda: real_time() + moved[0])
+
+    async def side(*args: Any, **kwargs: Any) -> Any:
+        moved[0] += db.request_timeout / 2
+        return await real_side(*args, **kwargs)
+
+    monkeypatch.setattr(testdata, "side", side)
+    async with raising(db) as client:
+        response = await client.get(EXPORT, headers={"Authorization": f"Bearer {mint(ALT)}"})
+    assert response.status_code == 200, response.text
+    assert moved[0] >= 2 * db.request_timeout
+    assert [row["personidentifikator"] for row in csv.DictReader(io.StringIO(response.text))
+            ] == sorted(ids)
 
 
 VENDOR_SCOPES = f"{SOK} {BOTH}"

@@ -27,6 +27,7 @@ from app.api.limits import RequestLimits, persons_in_body
 from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
 from app.edge import probes
+from app.edge.deadline import bounded
 from app.edge.graphql import (
     JSON,
     GraphQLEndpoint,
@@ -136,7 +137,8 @@ def create_app(
         schema, graphql_ide=None if settings.is_prod else "graphiql",
         allow_queries_via_get=False,
     ))
-    inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes)
+    inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
+                      settings.request_timeout)
     offentlige = offentlige_felt(schema)
 
     def guarded(rute: Rute) -> Route:
@@ -158,7 +160,8 @@ def create_app(
               methods=["GET", "POST"]),
         *(guarded(r) for r in rest),
         # Public key figures as a page: aggregates only, no token (like `statistikk`).
-        Route("/statistikk", statistikk_side(clock), methods=["GET"]),
+        Route("/statistikk", bounded(settings.request_timeout, statistikk_side(clock)),
+              methods=["GET"]),
         *probes.routes(app_metrics),
     ]
 

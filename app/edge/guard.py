@@ -13,6 +13,10 @@ In one order, for GraphQL, the REST endpoints and the export alike:
 
 and only then the route's handler, with the verified request (app.foresporsel). Every refusal,
 and anything the handler raises that app.faults knows, is answered in the one JSON shape.
+
+Everything after the body is read, handler included, runs under the request's deadline
+(KRR_REQUEST_TIMEOUT, app.edge.deadline): past it the answer is a 503 and the work's database
+connections are discarded. A streamed answer gets a deadline for each further part instead.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from app import logs, metrics
+from app.edge.deadline import each_within, within
 from app.edge.observed import request_id_of
 from app.edge.ratelimit import Limiter, subject_of
 from app.edge.responses import error_response
@@ -45,13 +50,14 @@ Endpoint = Callable[[Request, Foresporsel], Awaitable[Response]]
 @dataclass(frozen=True, slots=True)
 class Inngang:
     """What every guarded route shares: the token check, the rate limit, the clock, the body
-    limit and how a vendor's delegations are read."""
+    limit, how a vendor's delegations are read and the deadline."""
 
     verifier: TokenVerifier
     limiter: Limiter
     clock: Clock
     max_body_bytes: int
     delegeringer: Delegeringsoppslag
+    request_timeout: float  # seconds (KRR_REQUEST_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +131,10 @@ class Guard:
         self.krav = krav
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        seconds = self.inngang.request_timeout
         try:
-            response = await self._handle(scope, receive)
+            body = await read_body(scope, receive, self.inngang.max_body_bytes)
+            response = await within(seconds, self._handle(scope, body))
         except Exception as exc:
             answer = answer_for(exc)
             if answer is None:
@@ -134,12 +142,13 @@ class Guard:
             if isinstance(exc, TokenError):
                 metrics.auth_failed(exc.reason)
             response = error_response(answer)
+        if isinstance(response, StreamingResponse):
+            response.body_iterator = each_within(seconds, response.body_iterator)
         await response(scope, receive, send)
 
-    async def _handle(self, scope: Scope, receive: Receive) -> Response:
+    async def _handle(self, scope: Scope, body: bytes) -> Response:
         inngang, krav = self.inngang, self.krav
         request = Request(scope)
-        body = await read_body(scope, receive, inngang.max_body_bytes)
         if krav.media_types is not None:
             media_type = request.headers.get("content-type", "").partition(";")[0].strip()
             if media_type.lower() not in krav.media_types:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app import db
-from app.errors import SERVICE_UNAVAILABLE, error_object
+from app.edge.deadline import within
+from app.errors import SERVICE_UNAVAILABLE, DeadlinePassed, error_object
 from app.metrics import Metrics
 
 log = logging.getLogger("krr.access")
@@ -50,9 +50,8 @@ async def readyz(_: Request) -> Response:
     """Ready for traffic: the database answers within READY_TIMEOUT and every migration in
     app/migrations is applied. 503 with the reason otherwise."""
     try:
-        async with asyncio.timeout(READY_TIMEOUT):
-            pending = await _pending_migrations()
-    except TimeoutError:
+        pending = await within(READY_TIMEOUT, _pending_migrations())
+    except DeadlinePassed:  # its connection discarded, as a request's (app.edge.deadline)
         return _unavailable("database timeout")
     except Exception as exc:  # any failure to answer means not ready
         log.warning("readyz: database unreachable (%s)", type(exc).__name__)
