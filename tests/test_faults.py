@@ -1,14 +1,18 @@
-"""Faults: the database going away is a quick 503 and the service recovers by itself; a write
-that fails half-way leaves nothing behind.
+"""Faults: the database going away is a quick 503 and the service recovers by itself; a
+database that stops answering is a 503 at the request's deadline, not a hang; a write that
+fails half-way leaves nothing behind.
 
 The outage tests bring their own PostgreSQL (a throwaway cluster in a temporary folder), so
 they run in both suite runs; they fail, never skip, when the cluster cannot be made. They run
 `krr serve` in its own process, in the test environment and in prod (where unexpected errors
 are masked, so a fault that slipped past the one mapping would show there as a 500 or a 200).
+A TCP proxy (tests/proxy.py) between the service and the cluster drops or cuts the traffic.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import os
 import shutil
@@ -20,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -31,6 +36,7 @@ from authz.dev_issuer import DevIssuer
 from authz.scopes import DIGITALPOST_READ, KONTAKTINFORMASJON_READ
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
+from tests.proxy import Proxy
 from tests.servers import free_port, serve_json, wait_until_up
 
 PG_BIN = Path(os.environ.get("KRR_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -200,6 +206,168 @@ def test_database_outage_answers_503_with_retry_after_never_200_internal_error(
         time.sleep(0.2)
     assert again.json() == up.json()
     assert _rest(server, token, pid).status_code == 200
+
+
+# --- a database that stops answering --------------------------------------------------------
+
+DEADLINE = 0.5  # KRR_REQUEST_TIMEOUT of the servers behind the proxy: short, for a quick suite
+BOUND = 20 * DEADLINE  # what would be a hang: a request not answered by then fails the test
+
+
+@pytest.fixture(scope="module", params=ENVS)
+def proxied(request: pytest.FixtureRequest, var_dir: Path, dev_issuer: DevIssuer
+            ) -> Iterator[tuple[Proxy, str]]:
+    """A cluster, a proxy in front of it and `krr serve` (in test, then in prod) behind the
+    proxy with a short deadline: one per environment for the tests below, each of which leaves
+    traffic passing. The app is never restarted between them."""
+    with running_cluster() as made, serving(var_dir, dev_issuer) as serve:
+        proxy = Proxy(made.port)
+        proxy.start()
+        try:
+            # The outbox's dispatcher runs outside any request, so no deadline bounds it: one
+            # round at start, then none that could be caught in the tests' dropped traffic.
+            yield proxy, serve(request.param, made.url(proxy.port),
+                               KRR_REQUEST_TIMEOUT=str(DEADLINE), KRR_OUTBOX_INTERVAL="3600")
+        finally:
+            proxy.stop()
+
+
+@pytest.fixture
+def behind_proxy(proxied: tuple[Proxy, str]) -> Iterator[tuple[Proxy, str]]:
+    proxy, _ = proxied
+    proxy.pass_traffic()
+    try:
+        yield proxied
+    finally:
+        proxy.pass_traffic()
+
+
+def _client(base: str, token: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                             timeout=BOUND)
+
+
+async def _graphql(client: httpx.AsyncClient, pid: str) -> httpx.Response:
+    query = f'{{ personer(personidentifikatorer: ["{pid}"]) {{ status }} }}'
+    return await client.post("/graphql", json={"query": query})
+
+
+async def _personer(client: httpx.AsyncClient, pid: str) -> httpx.Response:
+    return await client.post("/rest/v2/personer", json={"personidentifikatorer": [pid]})
+
+
+async def _served(client: httpx.AsyncClient, pid: str) -> None:
+    graphql, rest = await _graphql(client, pid), await _personer(client, pid)
+    assert graphql.status_code == 200, graphql.text
+    assert graphql.json()["data"]["personer"][0]["status"] == "IKKE_REGISTRERT"
+    assert rest.status_code == 200, rest.text
+
+
+async def _swallowing(proxy: Proxy, done: Callable[[int], bool]) -> None:
+    """Waits (in a thread, so this loop's requests go on) until `done(n)` holds for n, the
+    connections to the database on which the proxy has dropped bytes and that are still open."""
+    await asyncio.to_thread(proxy.wait_until_swallowing, done, BOUND)
+
+
+async def test_database_that_stops_answering_is_a_503_at_the_deadline_not_a_hang(
+    behind_proxy: tuple[Proxy, str], mint
+) -> None:
+    """Packets to and from the database dropped on pooled connections once hung a request for
+    52 s (command_timeout did not bound it). Now: GraphQL and REST answer 503 with Retry-After
+    at the deadline, the connections they were stuck on are closed rather than kept in the
+    pool, and once the database answers again the next requests are served by the same app."""
+    proxy, base = behind_proxy
+    pid = new_id(5)
+    async with _client(base, mint(BOTH)) as client:
+        await asyncio.gather(*(_served(client, pid) for _ in range(3)))  # pooled connections
+
+        proxy.black_hole()  # then more requests at once than the pool holds (tortoise's: 5)
+        async with asyncio.timeout(BOUND):
+            answers = await asyncio.gather(*(_graphql(client, pid) for _ in range(4)),
+                                           *(_personer(client, pid) for _ in range(4)))
+        for answer in answers:
+            assert_unavailable(answer)
+        assert "did not finish within" in answers[0].text
+        await _swallowing(proxy, lambda n: n == 0)  # the stuck connections closed, not kept
+
+        proxy.pass_traffic()  # the same app, not restarted
+        await _served(client, pid)
+        metrics = (await client.get("/metrics")).text
+    assert "krr_deadlines_passed_total" in metrics
+    assert "krr_deadlines_passed_total 0.0" not in metrics
+
+
+@pytest.mark.parametrize("proxied", ["prod"], indirect=True)  # the probe is the same in test
+async def test_readiness_probe_on_a_database_that_stops_answering_is_a_503_in_time(
+    behind_proxy: tuple[Proxy, str], mint
+) -> None:
+    """/readyz has a timeout of its own (2 s), which a pooled connection whose packets are
+    dropped once stretched to over 30 s: the probe's connection is discarded as a request's."""
+    proxy, base = behind_proxy
+    async with _client(base, mint(BOTH)) as client:
+        assert (await client.get("/readyz")).status_code == 200  # a connection in the pool
+        proxy.black_hole()
+        async with asyncio.timeout(BOUND):
+            ready = await client.get("/readyz")
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["reason"] == "database timeout"
+        await _swallowing(proxy, lambda n: n == 0)  # the probe's connection closed
+        proxy.pass_traffic()
+        assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_database_connection_cut_mid_query_is_a_503_then_recovers(
+    behind_proxy: tuple[Proxy, str], mint
+) -> None:
+    """The connection under a running lookup is cut (a failover, a firewall reset): that
+    lookup is a 503 with Retry-After, and the next ones are served on fresh connections."""
+    proxy, base = behind_proxy
+    pid = new_id(6)
+    async with _client(base, mint(BOTH)) as client:
+        await _served(client, pid)  # a pooled connection, on which the next lookup goes
+        proxy.black_hole()
+        async with asyncio.timeout(BOUND):
+            lookup = asyncio.create_task(_graphql(client, pid))
+            await _swallowing(proxy, lambda n: n > 0)  # the lookup's query is sent
+            proxy.cut()
+            proxy.pass_traffic()
+            assert_unavailable(await lookup)
+        await _served(client, pid)
+
+
+async def test_abandoned_work_discards_the_connections_it_holds_never_one_it_released(
+    cluster: Cluster,
+) -> None:
+    """What the deadline discards (app.db.track/discard, on asyncpg's own pool): the
+    connection the abandoned work still holds is terminated and replaced; the one it released
+    and another request took meanwhile is not touched."""
+    pool = await asyncpg.create_pool(cluster.url().replace("postgres://", "postgresql://", 1),
+                                     min_size=2, max_size=2, setup=database._note_acquired)
+    try:
+        context = contextvars.copy_context()
+        held = database.track(context)
+        holding = asyncio.Event()
+
+        async def work() -> None:
+            released = await pool.acquire()
+            kept = await pool.acquire()
+            await pool.release(released)
+            await kept.fetchval("SELECT 1")
+            holding.set()
+            await asyncio.Event().wait()  # the database stopped answering
+
+        task = asyncio.get_running_loop().create_task(work(), context=context)
+        async with asyncio.timeout(BOUND):
+            await holding.wait()
+            async with pool.acquire() as other:  # the released one: another request's now
+                assert database.discard(held) == 1
+                task.cancel()
+                await asyncio.wait((task,))
+                assert await other.fetchval("SELECT 2") == 2
+            async with pool.acquire() as one, pool.acquire() as two:  # the slot connects afresh
+                assert [await one.fetchval("SELECT 3"), await two.fetchval("SELECT 4")] == [3, 4]
+    finally:
+        pool.terminate()
 
 
 # --- every write is one transaction ----------------------------------------------------------
