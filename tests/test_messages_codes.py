@@ -10,11 +10,13 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from app import db as database
+from app.meldinger import engangskoder
 from app.meldinger.engangskoder import (
     MAKS_KODER,
     KodeFeil,
     Kodefeil,
     opprett_kode,
+    sjekk_paa_forhaand,
     verifiser_kode,
 )
 from app.meldinger.models import Engangskode, Kanal, Melding
@@ -39,10 +41,14 @@ async def issue(kanal: Kanal = Kanal.MOBIL, adresse: str = MOBIL, naa: dt.dateti
 
 async def verify(
     kode: str, *, kanal: Kanal = Kanal.MOBIL, adresse: str | None = MOBIL,
-    naa: dt.datetime = NOW,
+    naa: dt.datetime = NOW, forhaand: engangskoder.Forhaandssjekk | None = None,
 ) -> None:
     await verifiser_kode(database.connection(), personidentifikator=PID, kanal=kanal, kode=kode,
-                         adresse=adresse, naa=naa)
+                         adresse=adresse, naa=naa, forhaand=forhaand)
+
+
+async def precheck(kode: str, naa: dt.datetime = NOW) -> engangskoder.Forhaandssjekk | None:
+    return await sjekk_paa_forhaand(personidentifikator=PID, kanal=Kanal.MOBIL, kode=kode, naa=naa)
 
 
 def wrong(kode: str) -> str:
@@ -179,3 +185,59 @@ async def test_a_wrong_try_counts_when_the_caller_commits_before_raising(db):
             caught = exc
     assert caught is not None and caught.kode == Kodefeil.FEIL_KODE
     assert (await Engangskode.get()).feil_forsok == 1
+
+
+# --- the hash worked out before the writer's transaction (app.innbyggere.store) ---------------
+
+
+async def test_parallel_guesses_checked_beforehand_cannot_exceed_five(db):
+    """The comparison runs before the transaction; each try is still counted in it first."""
+    kode = await issue()
+
+    async def guess() -> None:
+        await verify(wrong(kode), forhaand=await precheck(wrong(kode)))
+
+    results = await asyncio.gather(*(guess() for _ in range(12)), return_exceptions=True)
+    assert all(isinstance(r, KodeFeil) for r in results)
+    assert (await Engangskode.get()).feil_forsok == 5
+    assert await feil(kode) == Kodefeil.FOR_MANGE_FORSOK
+
+
+async def test_a_right_guess_checked_against_a_replaced_code_is_not_accepted(db):
+    """A new code issued between the check and the transaction: the check named the old code,
+    so the try is compared with the new one again."""
+    first = await issue()
+    forhaand = await precheck(first, NOW + dt.timedelta(seconds=30))
+    assert forhaand is not None and forhaand.stemmer
+    second = await issue(naa=NOW + dt.timedelta(minutes=1))
+    later = NOW + dt.timedelta(minutes=2)
+    if first != second:
+        with pytest.raises(KodeFeil) as err:
+            await verify(first, naa=later, forhaand=forhaand)
+        assert err.value.kode == Kodefeil.FEIL_KODE
+    await verify(second, naa=later, forhaand=await precheck(second, later))
+
+
+async def test_guessing_a_used_up_code_costs_no_hashing(db, monkeypatch):
+    """Past five tries, once used or expired, a try is refused without running scrypt."""
+    hashed: list[str] = []
+    real = engangskoder._hash
+    monkeypatch.setattr(engangskoder, "_hash", lambda kode, salt: hashed.append(kode)
+                        or real(kode, salt))
+
+    async def tries_cost_no_hash(kode: str, naa: dt.datetime, grunn: Kodefeil) -> None:
+        before = len(hashed)
+        assert await precheck(kode, naa) is None
+        assert await feil(kode, naa=naa) == grunn
+        assert len(hashed) == before
+
+    kode = await issue()
+    for _ in range(5):
+        await feil(wrong(kode))
+    await tries_cost_no_hash(kode, NOW, Kodefeil.FOR_MANGE_FORSOK)
+    later = NOW + dt.timedelta(minutes=1)
+    used = await issue(naa=later)
+    await verify(used, naa=later)
+    await tries_cost_no_hash(used, later, Kodefeil.INGEN_KODE)
+    expired = await issue(naa=later)
+    await tries_cost_no_hash(expired, later + dt.timedelta(minutes=10), Kodefeil.KODE_UTLOPT)

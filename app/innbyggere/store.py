@@ -9,6 +9,7 @@ the second sees the first: neither is lost. A change that changes nothing takes 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -205,6 +206,8 @@ async def oppdater_kontaktinformasjon(
     Another active person with the same address is a warning, not a refusal: the duplicate
     flags the change leaves on the entry say so.
     """
+    koder = dict(zip(nye, await asyncio.gather(*(engangskoder.lag_kode() for _ in nye)),
+                     strict=True))
     async with _kodefeil(), _endring(pid, opprett=True) as endring:
         assert endring is not None
         slettet = endring.person.status is not Registerstatus.AKTIV
@@ -220,7 +223,8 @@ async def oppdater_kontaktinformasjon(
                 f"{kolonne}_sist_validert": None,
             })
             await engangskoder.opprett_kode(
-                endring.conn, personidentifikator=pid, kanal=kanal, adresse=adresse, naa=naa
+                endring.conn, personidentifikator=pid, kanal=kanal, adresse=adresse, naa=naa,
+                ny=koder[kanal],
             )
     record = await hent(pid)
     assert record is not None  # created above if missing
@@ -232,12 +236,13 @@ async def oppdater_kontaktinformasjon(
 
 async def send_kode(pid: str, kanal: Kanal, naa: dt.datetime) -> list[Advarsel]:
     """A new one-time code to the channel's stored address (the entry itself is unchanged)."""
+    ny = await engangskoder.lag_kode()
     async with _kodefeil(), _endring(pid, opprett=False) as endring:
         if endring is None:
             raise _ingen_oppfoering()
         adresse = _adresse(endring, kanal)
         await engangskoder.opprett_kode(
-            endring.conn, personidentifikator=pid, kanal=kanal, adresse=adresse, naa=naa
+            endring.conn, personidentifikator=pid, kanal=kanal, adresse=adresse, naa=naa, ny=ny
         )
     return []
 
@@ -246,6 +251,9 @@ async def verifiser_kode(pid: str, kanal: Kanal, kode: str, naa: dt.datetime) ->
     """A right code marks the channel validated now. A wrong one is refused, and the failed try
     is committed (so five wrong tries void the code even though each request fails)."""
     feil: engangskoder.KodeFeil | None = None
+    forhaand = await engangskoder.sjekk_paa_forhaand(
+        personidentifikator=pid, kanal=kanal, kode=kode, naa=naa
+    )
     async with _endring(pid, opprett=False) as endring:
         if endring is None:
             raise _ingen_oppfoering()
@@ -253,7 +261,7 @@ async def verifiser_kode(pid: str, kanal: Kanal, kode: str, naa: dt.datetime) ->
         try:
             await engangskoder.verifiser_kode(
                 endring.conn, personidentifikator=pid, kanal=kanal, kode=kode,
-                adresse=adresse, naa=naa,
+                adresse=adresse, naa=naa, forhaand=forhaand,
             )
         except engangskoder.KodeFeil as exc:
             feil = exc

@@ -4,6 +4,9 @@ Six random digits, valid ten minutes, five wrong tries. Only a salted scrypt has
 a million possible codes are quick to try against a fast hash, so the hash is made slow. Each
 try is counted before it is checked, so parallel guesses cannot exceed the limit. The message
 text with the code leaves the outbox once sent.
+
+The slow hash runs before the writer's transaction (lag_kode, sjekk_paa_forhaand): writers of
+persons run one at a time (app.personer.endringsnummer), so none should wait for scrypt.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -89,6 +93,58 @@ def ny_kode() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
+@dataclass(frozen=True, slots=True)
+class NyKode:
+    """A new code and its stored form, made before the writer's transaction."""
+
+    kode: str
+    kode_hash: str
+
+
+async def lag_kode() -> NyKode:
+    kode = ny_kode()
+    return NyKode(kode, await hash_kode(kode))
+
+
+@dataclass(frozen=True, slots=True)
+class Forhaandssjekk:
+    """Whether a try matches the code with this id, worked out before the writer's transaction.
+    The try is still counted in the transaction before the answer is used."""
+
+    kode_id: int
+    stemmer: bool
+
+
+async def _stemmer(kode: str, lagret: str) -> bool:
+    kode = kode.strip()
+    return len(kode) == 6 and kode.isascii() and kode.isdigit() and await kode_stemmer(
+        kode, lagret
+    )
+
+
+async def sjekk_paa_forhaand(
+    *, personidentifikator: str, kanal: Kanal, kode: str, naa: dt.datetime
+) -> Forhaandssjekk | None:
+    """Compare a try with the newest code of the person and channel, outside any transaction.
+    None when there is no code that could still be accepted (no hash computed: a used-up or
+    expired code costs no scrypt); verifiser_kode then decides as without this."""
+    conn = db.connection()
+    sql = db.Sql.paa(conn)
+    _, rows = await conn.execute_query(
+        "SELECT id, kode_hash, utloper, feil_forsok, brukt FROM engangskode"
+        f" WHERE personidentifikator = {sql(personidentifikator)}"
+        f" AND kanal = {sql(Kanal(kanal).value)} ORDER BY id DESC LIMIT 1",
+        sql.verdier,
+    )
+    if not rows:
+        return None
+    kode_id, lagret, brukt = int(rows[0][0]), rows[0][1], rows[0][4]
+    utloper = db.tid(rows[0][2])
+    if brukt is not None or int(rows[0][3]) >= MAKS_FEIL or utloper is None or utloper <= naa:
+        return None
+    return Forhaandssjekk(kode_id, await _stemmer(kode, lagret))
+
+
 async def opprett_kode(
     conn: BaseDBAsyncClient,
     *,
@@ -96,10 +152,12 @@ async def opprett_kode(
     kanal: Kanal,
     adresse: str,
     naa: dt.datetime,
+    ny: NyKode | None = None,
 ) -> None:
     """Issue a code for the channel's `adresse` and queue it (SMS or e-mail) in the caller's
     transaction. Earlier unused codes for the person and channel become void. Raises
-    KodeFeil(FOR_MANGE_KODER) past MAKS_KODER codes an hour."""
+    KodeFeil(FOR_MANGE_KODER) past MAKS_KODER codes an hour. `ny`: the code, made by lag_kode
+    before the transaction (made here when not given)."""
     kanal = Kanal(kanal)
 
     def hvem(sql: db.Sql) -> str:
@@ -125,13 +183,15 @@ async def opprett_kode(
         f" AND brukt IS NULL AND utloper > {naa_}",
         sql.verdier,
     )
-    kode = ny_kode()
+    if ny is None:
+        ny = await lag_kode()
+    kode = ny.kode
     sql = db.Sql.paa(conn)
     naa_ = sql.tid(naa)
     await conn.execute_query(
         "INSERT INTO engangskode (personidentifikator, kanal, adresse, kode_hash, opprettet,"
         f" utloper, feil_forsok) VALUES ({sql(personidentifikator)}, {sql(kanal.value)},"
-        f" {sql(adresse)}, {sql(await hash_kode(kode))}, {naa_}, {sql.tid(naa + GYLDIG)}, 0)",
+        f" {sql(adresse)}, {sql(ny.kode_hash)}, {naa_}, {sql.tid(naa + GYLDIG)}, 0)",
         sql.verdier,
     )
     await legg_i_utboks(
@@ -156,8 +216,12 @@ async def verifiser_kode(
     kode: str,
     adresse: str | None,
     naa: dt.datetime,
+    forhaand: Forhaandssjekk | None = None,
 ) -> None:
     """Accept the newest code of the person and channel once, or raise KodeFeil.
+
+    `forhaand`: the try already compared with the code (sjekk_paa_forhaand); used when it names
+    the code found here, otherwise the comparison is made here.
 
     `adresse` is the channel's current address: a code proves only the address it was sent
     to. Wrong tries are written through `conn` and must be committed even though this raises:
@@ -198,8 +262,11 @@ async def verifiser_kode(
     if taken != 1:  # a parallel try used the code up, or took the last try
         brukt = await _kolonne(conn, "brukt", kode_id)
         raise KodeFeil(Kodefeil.INGEN_KODE if brukt is not None else Kodefeil.FOR_MANGE_FORSOK)
-    kode = kode.strip()
-    if len(kode) == 6 and kode.isascii() and kode.isdigit() and await kode_stemmer(kode, lagret):
+    if forhaand is not None and forhaand.kode_id == kode_id:
+        stemmer = forhaand.stemmer
+    else:
+        stemmer = await _stemmer(kode, lagret)
+    if stemmer:
         sql = db.Sql.paa(conn)
         used, _ = await conn.execute_query(
             f"UPDATE engangskode SET brukt = {sql.tid(naa)}, feil_forsok = feil_forsok - 1"
