@@ -108,14 +108,13 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 def _oppdater_duplikater(settings: Settings, _: argparse.Namespace) -> int:
     """Recompute every stored duplicate flag: after a rolling upgrade past migration 0005, whose
     previous-release instances wrote addresses without keeping the flags."""
-    from tortoise.transactions import in_transaction
-
     from app import db
     from app.personer import register
+    from app.personer.endringsnummer import skrivetransaksjon
 
     async def run() -> None:
         await db.migrate(settings)
-        async with db.lifespan_db(settings), in_transaction() as conn:
+        async with db.lifespan_db(settings), skrivetransaksjon() as conn:
             await register.oppdater_alle_duplikater(conn)
 
     asyncio.run(run())

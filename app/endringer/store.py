@@ -1,7 +1,8 @@
 """Writes that keep the register current for others, and reading the change feed.
 
-Every write takes its change numbers (app.personer.endringsnummer) inside its own transaction,
-after it has locked the rows it changes, so numbers become visible in the order they were taken.
+Every write runs in the writers' transaction (app.personer.endringsnummer.skrivetransaksjon:
+the counter row locked first, the one lock order of all writers of persons), locks the rows it
+changes and takes their change numbers there, so numbers become visible in the order taken.
 Only rows that actually change get a number: a call that changes nothing leaves the feed alone.
 """
 
@@ -13,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app.errors import BadInput, Conflict
 from app.foresporsel import Foresporsel
 from app.personer import register
-from app.personer.endringsnummer import neste_endrings_id
+from app.personer.endringsnummer import neste_endrings_id, skrivetransaksjon
 from app.personer.felt import GRUPPEDATO, GRUPPER, SPRAAK, Feltgruppe, Registerstatus
 from app.personer.models import Person
 from app.personer.oppslag import UgyldigInput, revider, tilgang
@@ -75,7 +75,7 @@ async def sett_spraak(personidentifikator: str, spraak: str, now: dt.datetime) -
     if spraak not in SPRAAK:
         raise BadInput(f"spraak must be one of {', '.join(SPRAAK)}; got {spraak!r}")
     try:
-        async with in_transaction() as conn:
+        async with skrivetransaksjon() as conn:
             person = await (
                 Person.filter(personidentifikator=personidentifikator)
                 .select_for_update().using_db(conn).first()
@@ -200,7 +200,7 @@ async def endre_identifikator(fra: str, til: str) -> Identifikatorendring:
     _valider_id("til", til)
     if fra == til:
         raise UgyldigInput("fra and til must be different personidentifikatorer")
-    async with in_transaction() as conn:
+    async with skrivetransaksjon() as conn:
         rows = await (
             Person.filter(personidentifikator__in=[fra, til])
             .order_by("personidentifikator").select_for_update().using_db(conn)

@@ -1,10 +1,11 @@
 """Writing a resident's own entry: each change is one transaction that locks the person row.
 
-Every change: lock the row (SELECT ... FOR UPDATE on PostgreSQL; on SQLite the transaction
-holds the only connection, so transactions run one at a time), decide from what is stored now,
-write only the columns that change and a new change number (app.personer.endringsnummer) in
-the same transaction. Two concurrent changes of one entry therefore run one after the other and
-the second sees the first: neither is lost. A change that changes nothing takes no number.
+Every change: open the writers' transaction (app.personer.endringsnummer.skrivetransaksjon:
+the counter row first, the lock order of every writer of persons), lock the row, decide from
+what is stored now, write only the columns that change and a new change number in the same
+transaction. Two concurrent changes of one entry therefore run one after the other and the
+second sees the first: neither is lost. A change that changes nothing takes no number.
+Slow work (hashing a one-time code) is done before the transaction, not while others wait.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tortoise.transactions import in_transaction
 from app.innbyggere.validering import Leverandoer, UgyldigEndring
 from app.meldinger import engangskoder
 from app.personer import register
-from app.personer.endringsnummer import neste_endrings_id
+from app.personer.endringsnummer import neste_endrings_id, skrivetransaksjon
 from app.personer.felt import ADRESSE, Kanal, PersonRecord, Registerstatus
 from app.personer.models import Person, Postkasseleverandoer
 from app.revisjon import store as revisjon
@@ -116,9 +117,9 @@ async def _endring(pid: str, *, opprett: bool) -> AsyncIterator[_Endring | None]
     """One change of `pid`'s entry; yields None when there is no entry and `opprett` is off.
 
     With `opprett`, a missing entry is inserted first (in a savepoint: a concurrent insert of
-    the same id wins, and this one waits for it and locks that row instead).
+    the same id wins, and this one locks that row instead).
     """
-    async with in_transaction() as conn:
+    async with skrivetransaksjon() as conn:
         person = await _laas(conn, pid)
         ny = False
         if person is None and opprett:

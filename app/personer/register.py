@@ -134,10 +134,10 @@ async def oppdater_duplikater(
     personidentifikatorer: Iterable[str] = (),
 ) -> None:
     """Recompute the stored duplicate flags of everyone holding one of these addresses and of
-    these persons (whose own address may just have gone). Call it in the writing transaction,
-    after the change, with the addresses before and after it, and after taking a change number:
-    the counter row's lock (app.personer.endringsnummer) holds every other writer until this
-    one commits, so two writers of one address never recompute without seeing each other's."""
+    these persons (whose own address may just have gone). Call it in the writers' transaction
+    (app.personer.endringsnummer.skrivetransaksjon), after the change, with the addresses before
+    and after it: the counter row's lock holds every other writer until this one commits, so
+    two writers of one address never recompute without seeing each other's."""
     pids = sorted(set(personidentifikatorer))
     for kolonne, adresser in zip(_ADRESSEKOLONNER, (sorted(set(epost)), sorted(set(mobil))),
                                  strict=True):
@@ -177,7 +177,9 @@ async def laas_andre_innehavere(
 ) -> list[str]:
     """Lock and name the AKTIV persons (other than `unntatt`) holding any of these addresses:
     their duplicate flags change with ours, so they take new change numbers too (renummerer).
-    Locked in id order, before any change number is taken, so writers never deadlock."""
+    Call it in the writers' transaction (app.personer.endringsnummer.skrivetransaksjon): every
+    earlier writer has committed, so no holder is missed, and no other writer holds a person
+    row, so the locks are uncontended (taken in id order all the same)."""
     epost, mobil = sorted(set(epost)), sorted(set(mobil))
     if not epost and not mobil:
         return []

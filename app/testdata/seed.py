@@ -33,10 +33,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.transactions import in_transaction
 
 from app import db
 from app.personer import register
+from app.personer.endringsnummer import skrivetransaksjon
 from app.personer.felt import LAGREDE, Registerstatus
 from app.personer.models import Postkasseleverandoer
 from app.statistikk.aldersgrupper import AGE_GROUPS
@@ -545,7 +545,9 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
             if bar:
                 bar.advance(task, n)
 
-        async with _sqlite_without_fk_checks(dialect), in_transaction() as conn:
+        # The writers' transaction: the counter row first, so a resident's change in flight
+        # ends before the TRUNCATE and none waits on the table while holding the counter.
+        async with _sqlite_without_fk_checks(dialect), skrivetransaksjon() as conn:
             if dialect == "postgres":
                 await conn.execute_query('TRUNCATE "person", "postkasseleverandoer"')
             else:

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from app import db
 from app.errors import BadInput
 from app.foresporsel import Foresporsel
 from app.personer import paragraf32, register
-from app.personer.endringsnummer import ta_endrings_ider
+from app.personer.endringsnummer import skrivetransaksjon, ta_endrings_ider
 from app.personer.felt import SPRAAK, PersonRecord, Registerstatus
 from app.personer.oppslag import revider, tilgang
 from app.personer.paragraf32 import Varslingsstatus
@@ -59,10 +58,10 @@ def scopes_for(handling: Handling) -> str:
 async def opprett_testpersoner(antall: int, profil: Testprofil, now: dt.datetime) -> list[str]:
     """Create `antall` new test persons of `profil` in one transaction; their ids, in id order.
 
-    The change numbers are taken first, as one contiguous block: that locks the counter row, so
-    every earlier writer has committed and a concurrent batch waits; the draws are then checked
-    against the register in one query per round and collisions redrawn. Should an insert still
-    hit a taken id (another kind of writer), the whole batch is drawn again.
+    In the writers' transaction (the counter row locked first, so every earlier writer has
+    committed and a concurrent batch waits); the change numbers are one contiguous block; the
+    draws are checked against the register in one query per round and collisions redrawn.
+    Should an insert still hit a taken id, the whole batch is drawn again.
     """
     if not 1 <= antall <= MAKS_ANTALL:
         raise BadInput(f"antall must be from 1 to {MAKS_ANTALL}; got {antall}")
@@ -70,9 +69,9 @@ async def opprett_testpersoner(antall: int, profil: Testprofil, now: dt.datetime
     for forsok in range(_FORSOK):
         tegner = Testpersoner(profil, now, dialect)
         try:
-            async with in_transaction() as conn:
-                # No address a test person gets is held by anyone (checked below, after the
-                # counter row is locked), so their stored duplicate flags are rightly false.
+            async with skrivetransaksjon() as conn:
+                # No address a test person gets is held by anyone (checked below, with the
+                # counter row locked), so their stored duplicate flags are rightly false.
                 if profil is Testprofil.FULL:
                     await _sikre_leverandoerer(conn)
                 forste = await ta_endrings_ider(conn, antall)
