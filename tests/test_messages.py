@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from app.meldinger.senders import (
     LoggingSender,
     SmsSender,
     SmtpSender,
+    message_id,
     sender_for,
     utsender,
 )
@@ -356,6 +358,136 @@ async def test_a_gateway_error_leaves_the_sms_queued(db):
         assert (await Melding.get(noekkel="test:0")).siste_feil == "SMS-gatewayen: ConnectError"
         assert await send_ventende(sender, NOW + dt.timedelta(hours=1)) == (1, 0)
         await sender.aclose()
+
+
+# --- a crash after the handover: sent again, with the same reference --------------------------
+
+REFERANSE = re.compile(r"krr-melding-\d+-\d{20}")
+
+
+class Gateway:
+    """An SMS gateway that de-duplicates on Idempotency-Key: a repeated key is answered like the
+    first and delivers nothing. With `henger`, it takes the message and then never answers."""
+
+    def __init__(self, *, henger: bool = False) -> None:
+        self.henger = henger
+        self.requests: list[httpx.Request] = []
+        self.levert: list[dict[str, str]] = []
+        self.tatt_imot = asyncio.Event()
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        key = request.headers.get("Idempotency-Key")
+        if key is None or key not in {r.headers.get("Idempotency-Key") for r in self.requests[:-1]}:
+            self.levert.append(json.loads(request.content))
+        self.tatt_imot.set()
+        if self.henger:
+            await asyncio.Event().wait()  # until the dispatcher is cancelled
+        return httpx.Response(202)
+
+
+async def _database_away(*args: Any, **kwargs: Any) -> None:
+    raise OSError("database away")
+
+
+@pytest.mark.parametrize("krasj", ["marking it sent fails", "stopped awaiting the answer"])
+async def test_an_sms_the_gateway_took_before_a_crash_is_sent_again_with_the_same_key(
+    db, monkeypatch, krasj
+):
+    """The gateway took the message, then the dispatcher never marked it sent (the database
+    went away; the process was stopped while the gateway answered). The lease runs out and it
+    goes again, under the same Idempotency-Key: a de-duplicating gateway delivers it once."""
+    await queue(kanal=Kanal.MOBIL, mottaker="+4791234567", prefix="kode:MOBIL",
+                tekst="Din kode er 111222.")
+    gateway = Gateway(henger=krasj.startswith("stopped"))
+    with respx.mock() as mock:
+        mock.post(GATEWAY).mock(side_effect=gateway)
+        sender = SmsSender(GATEWAY)
+        if gateway.henger:
+            task = asyncio.create_task(send_ventende(sender, NOW))
+            await asyncio.wait_for(gateway.tatt_imot.wait(), timeout=10)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            gateway.henger = False
+        else:
+            with monkeypatch.context() as patch:
+                patch.setattr(outbox, "_merk_sendt", _database_away)
+                with pytest.raises(OSError):
+                    await send_ventende(sender, NOW)
+        melding = await Melding.get(noekkel="kode:MOBIL:0")
+        assert melding.sendt is None and "111222" in melding.tekst  # kept for the next try
+        assert await send_ventende(sender, NOW + LEASE - SECOND) == (0, 0)  # still claimed
+        assert await send_ventende(sender, NOW + LEASE) == (1, 0)
+        await sender.aclose()
+    first, second = gateway.requests
+    key = first.headers["Idempotency-Key"]
+    assert REFERANSE.fullmatch(key) and key.startswith(f"krr-melding-{melding.id}-")
+    assert second.headers["Idempotency-Key"] == key
+    assert first.headers["X-Message-ID"] == second.headers["X-Message-ID"] == key
+    assert gateway.levert == [{"to": "+4791234567", "message": "Din kode er 111222."}]
+    melding = await Melding.get(noekkel="kode:MOBIL:0")
+    assert melding.sendt == NOW + LEASE and "111222" not in melding.tekst
+    assert await send_ventende(sender, NOW + 2 * LEASE) == (0, 0)  # and never again
+
+
+async def test_an_email_the_server_took_before_a_crash_is_sent_again_with_the_same_message_id(
+    db, smtp_server, monkeypatch
+):
+    """The SMTP server took the e-mail and marking it sent failed: after the lease it is sent
+    again with the same Message-ID, so a mail system that drops a repeated one delivers one."""
+    handler, url = smtp_server
+    await queue(mottaker="ola@example.no")
+    sender = SmtpSender(url)
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "_merk_sendt", _database_away)
+        with pytest.raises(OSError):
+            await send_ventende(sender, NOW)
+    assert await send_ventende(sender, NOW + LEASE - SECOND) == (0, 0)
+    assert await send_ventende(sender, NOW + LEASE) == (1, 0)
+    mails = [email.message_from_bytes(e.original_content, policy=email.policy.default)
+             for e in handler.mottatt]
+    assert len(mails) == 2
+    melding = await Melding.get(noekkel="test:0")
+    [mid] = {m["Message-ID"] for m in mails}
+    found = re.fullmatch(r"<(krr-melding-\d+-\d{20})@krr\.test>", mid)
+    assert found and found.group(1).startswith(f"krr-melding-{melding.id}-")
+    assert melding.sendt == NOW + LEASE
+
+
+async def test_every_try_of_a_message_carries_its_own_stable_reference(db):
+    """Failed tries and the one that goes through: one reference per message, never shared,
+    with no number, address or text in it."""
+    await queue(2, kanal=Kanal.MOBIL, mottaker="+4791234567")
+    with respx.mock() as mock:
+        route = mock.post(GATEWAY).mock(side_effect=[
+            httpx.Response(500), httpx.ConnectError("down"), httpx.Response(202),
+            httpx.Response(202),
+        ])
+        sender = SmsSender(GATEWAY)
+        assert await send_ventende(sender, NOW) == (0, 2)
+        assert await send_ventende(sender, NOW + dt.timedelta(minutes=1)) == (2, 0)
+        await sender.aclose()
+    keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
+    assert keys[0] == keys[2] != keys[1] == keys[3]
+    assert all(REFERANSE.fullmatch(k) and "91234567" not in k for k in keys)
+
+
+def test_a_reference_does_not_repeat_when_ids_start_over():
+    """Ids can repeat (a database restored from a backup, a test register): the queuing time
+    keeps a de-duplicating gateway from dropping a new message as an old one."""
+    oslo = dt.timezone(dt.timedelta(hours=2))
+    a = UtgaaendeMelding(5, Kanal.MOBIL, "+4791234567", "e", "t", opprettet=NOW)
+    b = UtgaaendeMelding(5, Kanal.MOBIL, "+4791234567", "e", "t",
+                         opprettet=NOW + dt.timedelta(microseconds=1))
+    assert a.referanse == "krr-melding-5-20260615120000000000"
+    assert b.referanse == "krr-melding-5-20260615120000000001"
+    assert UtgaaendeMelding(5, Kanal.MOBIL, "x", "e", "t",
+                            opprettet=NOW.astimezone(oslo)).referanse == a.referanse
+    assert message_id(a, "KRR <noreply@krr.test>") == (
+        "<krr-melding-5-20260615120000000000@krr.test>"
+    )
+    assert message_id(a, "") == "<krr-melding-5-20260615120000000000@localhost>"
 
 
 async def test_logging_sender_never_logs_the_address_or_the_text(caplog, tmp_path):

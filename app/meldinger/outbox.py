@@ -4,7 +4,10 @@ Queuing is idempotent on `noekkel`. Sending claims one message at a time with a 
 UPDATE that moves `neste_forsok` into the future), so two dispatchers in two processes never
 send the same message at once; once `sendt` is set the message is never picked again. A failed
 send stays queued and is retried with exponential backoff. A dispatcher that dies between
-sending and marking leaves the lease to expire, so delivery is at least once, never lost.
+sending and marking leaves the lease to expire and the message is sent again: delivery to the
+gateway or SMTP server is at least once, never lost. Every try carries the message's stable
+reference (UtgaaendeMelding.referanse), so a gateway or mail system that drops a repeated
+reference delivers it exactly once.
 
 Logs name messages by id only: addresses and texts are personal data (and texts hold codes).
 """
@@ -41,6 +44,17 @@ class UtgaaendeMelding:
     mottaker: str
     emne: str
     tekst: str
+    opprettet: dt.datetime | None = None  # when it was queued
+
+    @property
+    def referanse(self) -> str:
+        """The message's stable reference, `krr-melding-<id>-<queued, UTC to the microsecond>`:
+        the same on every try (both come from its stored row), so the receiver can drop a
+        repeat; never the same for two messages, even where ids start over (a database restored
+        from a backup, a test register). No address, text or person in it."""
+        if self.opprettet is None:
+            return f"krr-melding-{self.id}"
+        return f"krr-melding-{self.id}-{self.opprettet.astimezone(dt.UTC):%Y%m%d%H%M%S%f}"
 
 
 class SendeFeil(Exception):
@@ -116,12 +130,14 @@ async def _send_one(
         return None
     sql = db.Sql.paa(conn)
     _, rows = await conn.execute_query(
-        "SELECT id, kanal, mottaker, emne, tekst, noekkel, forsok FROM melding"
+        "SELECT id, kanal, mottaker, emne, tekst, noekkel, forsok, opprettet FROM melding"
         f" WHERE id = {sql(melding_id)}",
         sql.verdier,
     )
     row = rows[0]
-    melding = UtgaaendeMelding(int(row[0]), Kanal(row[1]), row[2], row[3], row[4])
+    melding = UtgaaendeMelding(
+        int(row[0]), Kanal(row[1]), row[2], row[3], row[4], opprettet=db.tid(row[7])
+    )
     forsok = int(row[6])
     try:
         await sender.send(melding)
@@ -136,7 +152,17 @@ async def _send_one(
         )
         log.warning("melding %d: forsøk %d feilet (%s)", melding_id, forsok + 1, feil)
         return False
-    kode = str(row[5]).startswith(KODE_PREFIKS)
+    await _merk_sendt(conn, melding_id, kode=str(row[5]).startswith(KODE_PREFIKS), naa=naa)
+    log.info("melding %d sendt (%s)", melding_id, melding.kanal.value)
+    return True
+
+
+async def _merk_sendt(
+    conn: BaseDBAsyncClient, melding_id: int, *, kode: bool, naa: dt.datetime
+) -> None:
+    """Mark a message sent (a code's text removed). Should this never happen (the process dies,
+    the database is away), the lease runs out and the message is sent again, with the same
+    reference."""
     sql = db.Sql.paa(conn)
     fjern_tekst = f", tekst = {sql(FJERNET_TEKST)}" if kode else ""
     await conn.execute_query(
@@ -144,8 +170,6 @@ async def _send_one(
         f" WHERE id = {sql(melding_id)} AND sendt IS NULL",
         sql.verdier,
     )
-    log.info("melding %d sendt (%s)", melding_id, melding.kanal.value)
-    return True
 
 
 async def send_ventende(

@@ -3,6 +3,11 @@
 E-mail goes over SMTP when KRR_SMTP_URL is set, SMS to the HTTP gateway at KRR_SMS_URL;
 a channel without either is logged (dev, test) or left queued (prod: never silently dropped).
 Every failure is raised as SendeFeil with a text free of addresses, so it may be stored.
+
+A message may be handed over more than once (app.meldinger.outbox: a crash after the handover
+and before it is marked sent). Every try carries the message's stable reference, as the SMS
+request's Idempotency-Key and X-Message-ID headers and in the e-mail's Message-ID, so the
+gateway or a mail system can drop the repeat.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -86,6 +91,12 @@ def _idna(adresse: str) -> str:
         return adresse
 
 
+def message_id(melding: UtgaaendeMelding, from_addr: str) -> str:
+    """`<reference@sender's domain>`: the same on every try of the message."""
+    domain = _idna(parseaddr(from_addr)[1]).rpartition("@")[2] or "localhost"
+    return f"<{melding.referanse}@{domain}>"
+
+
 class SmtpSender:
     """E-mail over SMTP. URL: smtp://[user:password@]host[:port][?from=addr&starttls=1], or
     smtps:// for TLS from the start. smtplib runs in a thread (one connection per message:
@@ -111,7 +122,7 @@ class SmtpSender:
         mail["To"] = _idna(melding.mottaker)
         mail["Subject"] = melding.emne
         mail["Date"] = formatdate(localtime=False, usegmt=True)
-        mail["Message-ID"] = make_msgid(domain=self.from_addr.rpartition("@")[2] or None)
+        mail["Message-ID"] = message_id(melding, self.from_addr)
         mail.set_content(melding.tekst)
         return mail
 
@@ -143,8 +154,9 @@ class SmtpSender:
 
 
 class SmsSender:
-    """SMS through an HTTP gateway: POST {"to": number, "message": text} as JSON; any answer
-    but 2xx is a failure. Credentials may ride in the URL (https://user:pw@host/path)."""
+    """SMS through an HTTP gateway: POST {"to": number, "message": text} as JSON, with the
+    message's reference in the Idempotency-Key and X-Message-ID headers; any answer but 2xx is
+    a failure. Credentials may ride in the URL (https://user:pw@host/path)."""
 
     def __init__(self, url: str, *, client: httpx.AsyncClient | None = None) -> None:
         self.url = url
@@ -154,7 +166,8 @@ class SmsSender:
     async def send(self, melding: UtgaaendeMelding) -> None:
         try:
             response = await self.client.post(
-                self.url, json={"to": melding.mottaker, "message": melding.tekst}
+                self.url, json={"to": melding.mottaker, "message": melding.tekst},
+                headers={"Idempotency-Key": melding.referanse, "X-Message-ID": melding.referanse},
             )
         except httpx.HTTPError as exc:
             raise SendeFeil(f"SMS-gatewayen: {type(exc).__name__}") from None
