@@ -76,6 +76,7 @@ class Settings:
     max_depth: int = 10  # GraphQL limits (app.api.limits): operation depth,
     max_aliases: int = 30  # aliases in a document,
     max_tokens: int = 5000  # tokens in a document,
+    max_fields: int = 1000  # fields in a document once its fragments are spread,
     max_body_bytes: int = 1024 * 1024  # request body size
     rate_limits: Limits = DEFAULT_LIMITS  # per caller (app.edge.ratelimit)
     redis_url: str | None = None  # shared rate limits across instances; unset: per process
@@ -302,6 +303,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_depth=_limit(env_vars, "KRR_MAX_DEPTH", 10),
         max_aliases=_limit(env_vars, "KRR_MAX_ALIASES", 30),
         max_tokens=_limit(env_vars, "KRR_MAX_TOKENS", 5000),
+        max_fields=_limit(env_vars, "KRR_MAX_FIELDS", 1000),
         max_body_bytes=_limit(env_vars, "KRR_MAX_BODY_BYTES", 1024 * 1024),
         rate_limits=Limits(
             requests=parse_rate("KRR_RATE_REQUESTS", env_vars.get("KRR_RATE_REQUESTS"),

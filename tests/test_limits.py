@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from graphql import Lexer, Source, TokenKind
+from graphql import Lexer, Source, TokenKind, get_introspection_query, parse
+from graphql.validation.rules import overlapping_fields_can_be_merged as overlapping
 
+from app.api import limits, validation
 from app.config import ConfigError, load_settings
 from app.edge.app import create_app
 from app.personer import graphql as queries
@@ -48,16 +50,17 @@ def nested(depth: int) -> str:
 
 def test_limits_come_from_the_environment_with_defaults():
     defaults = load_settings({})
-    assert (defaults.max_depth, defaults.max_aliases, defaults.max_tokens,
-            defaults.max_body_bytes) == (10, 30, 5000, 1024 * 1024)
+    assert (defaults.max_depth, defaults.max_aliases, defaults.max_tokens, defaults.max_fields,
+            defaults.max_body_bytes) == (10, 30, 5000, 1000, 1024 * 1024)
     custom = load_settings({"KRR_MAX_DEPTH": "4", "KRR_MAX_ALIASES": "5",
-                            "KRR_MAX_TOKENS": "100", "KRR_MAX_BODY_BYTES": "2048"})
-    assert (custom.max_depth, custom.max_aliases, custom.max_tokens,
-            custom.max_body_bytes) == (4, 5, 100, 2048)
+                            "KRR_MAX_TOKENS": "100", "KRR_MAX_FIELDS": "50",
+                            "KRR_MAX_BODY_BYTES": "2048"})
+    assert (custom.max_depth, custom.max_aliases, custom.max_tokens, custom.max_fields,
+            custom.max_body_bytes) == (4, 5, 100, 50, 2048)
 
 
 @pytest.mark.parametrize("name", ["KRR_MAX_DEPTH", "KRR_MAX_ALIASES", "KRR_MAX_TOKENS",
-                                  "KRR_MAX_BODY_BYTES"])
+                                  "KRR_MAX_FIELDS", "KRR_MAX_BODY_BYTES"])
 @pytest.mark.parametrize("value", ["0", "-1", "ten", "1.5"])
 def test_a_bad_limit_is_a_config_error_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
@@ -145,6 +148,178 @@ async def test_more_than_5000_tokens_are_refused(client, mint):
     body = await post(client, mint, with_tokens(5001), variables=variables)
     assert body["data"] is None
     assert codes(body) == ["TOO_MANY_TOKENS"]
+
+
+# --- documents that cost more to validate than to send -------------------------------------------
+
+
+def fan_out(levels: int, body: str = "...F{next} ...F{next}", leaf: str = "__typename") -> str:
+    """`levels` fragments, each spreading the next twice: 2**levels fields in a few hundred
+    bytes, which rules that spread every fragment again expand 2**levels times."""
+    fragments = [f"fragment F{i} on Query {{ {body.replace('{next}', str(i + 1))} }}"
+                 for i in range(levels)]
+    return " ".join(["query { ...F0 }", *fragments, f"fragment F{levels} on Query {{ {leaf} }}"])
+
+
+FAN_OUT = fan_out(20)
+FAN_OUT_ATTACKS = {
+    "fragments spreading the next twice": (FAN_OUT, None),
+    "through inline fragments": (
+        fan_out(20, "... on Query { ...F{next} } ... on Query { ...F{next} }"), None),
+    "aliases inside the fragments": (fan_out(20, "a: __typename ...F{next} ...F{next}"), None),
+    "fields below the spreads": (fan_out(20, "...F{next} ...F{next}",
+                                         "statistikk { aktive slettede }"), None),
+    "fragments no operation uses": (
+        "query { __typename } " + FAN_OUT.removeprefix("query { ...F0 } "), None),
+    "many operations spreading them": (
+        " ".join(f"query Q{i} {{ ...F0 }}" for i in range(100)) + " "
+        + fan_out(4).removeprefix("query { ...F0 } "), "Q0"),
+    "fields repeated instead of fragments": ("{ " + "__typename " * 4000 + "}", None),
+}
+
+
+@pytest.fixture
+def no_rules(monkeypatch):
+    """graphql-core's validation fails the test if it runs; the validation cache starts empty,
+    so nothing is answered from an earlier test."""
+
+    def fails(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a validation rule ran")
+
+    validation.validated.cache_clear()
+    monkeypatch.setattr(validation, "validate", fails)
+
+
+async def test_fragment_fan_out_is_refused_before_validation(client, mint, no_rules):
+    """Twenty fragments, each spreading the next twice, in under 1 KB and with a token without
+    scopes: refused by their size once spread, and no validation rule ran."""
+    assert len(FAN_OUT.encode()) < 1024
+    body = await post(client, mint, FAN_OUT, scope="")
+    assert body["data"] is None
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert "1000 fields" in body["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("attack", FAN_OUT_ATTACKS)
+async def test_fan_out_variants_are_refused_before_validation(client, mint, no_rules, attack):
+    query, operation = FAN_OUT_ATTACKS[attack]
+    extra = {"operationName": operation} if operation else {}
+    body = await post(client, mint, query, scope="", **extra)
+    assert body["data"] is None
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+
+
+def test_the_document_is_measured_once_per_selection_set(monkeypatch):
+    """Linear: each fragment is measured once however often it is spread, each operation once;
+    a chain of fragments far longer than Python's recursion limit is measured too."""
+    calls = 0
+    real = limits._shape
+
+    def counting(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(*args)
+
+    monkeypatch.setattr(limits, "_shape", counting)
+    for levels in (20, 40, 5000):
+        calls = 0
+        document = parse(fan_out(levels), no_location=True)
+        (error,) = limits.document_limits(document, limits.RequestLimits())
+        assert error.extensions["code"] == "QUERY_TOO_COMPLEX"
+        assert calls == levels + 2  # every fragment and the operation, once each
+
+
+REPEATED = {
+    "one field 999 times": "{ " + "__typename " * 999 + "}",
+    "one field with a subfield 333 times": "{ " + "statistikk { aktive } " * 333 + "}",
+    "two fields of one name with 499 subfields each": (
+        "{ statistikk { " + "aktive " * 499 + "} statistikk { " + "aktive " * 499 + "} }"),
+}
+
+
+@pytest.mark.parametrize("attack", REPEATED)
+async def test_fields_repeated_under_the_size_limit_stop_at_the_overlap_budget(
+    client, mint, monkeypatch, attack
+):
+    """Under the size limit, repeated fields still make graphql-core's rule for overlapping
+    fields compare every pair (quadratic): it stops at its budget, with the code."""
+    validation.validated.cache_clear()
+    compared = 0
+    real = overlapping.find_conflict
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal compared
+        compared += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(overlapping, "find_conflict", counting)
+    body = await post(client, mint, REPEATED[attack], scope="")
+    assert body["data"] is None
+    assert codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert 0 < compared <= validation.OVERLAP_BUDGET
+
+
+async def test_deeply_nested_inline_fragments_are_answered_or_refused_by_the_parser(
+    client, mint
+):
+    def nested(levels: int) -> str:
+        return "{ " + "... on Query { " * levels + "__typename" + " }" * levels + " }"
+
+    assert await post(client, mint, nested(150), scope="") == {
+        "data": {"__typename": "Query"}}
+    body = await post(client, mint, nested(250), scope="")
+    assert body["data"] is None
+    assert codes(body) == ["QUERY_TOO_DEEP"]
+
+
+async def test_ordinary_documents_pass_the_size_limit(client, mint):
+    """GraphiQL's introspection (its depth is not counted) and thirty aliases of a lookup."""
+    introspection = await post(client, mint, get_introspection_query(descriptions=True))
+    assert "errors" not in introspection and introspection["data"]["__schema"]["types"]
+    fields = " ".join(["status reservasjon varslingsstatus spraak kontaktinformasjon",
+                       "{ epostadresse mobiltelefonnummer } digitalPost { postkasseadresse }"])
+    lookups = " ".join(f'a{i}: personer(personidentifikatorer: ["{new_id(i)}"]) {{ {fields} }}'
+                       for i in range(30))
+    body = await post(client, mint, "{ " + lookups + " }",
+                      scope="krr:global/kontaktinformasjon.read krr:global/digitalpost.read")
+    assert "errors" not in body and len(body["data"]) == 30
+
+
+async def test_size_limit_is_configurable_and_counts_every_spread(db, mint):
+    """The fields of every operation and every fragment, each spread counted where it is."""
+    six = "a: __typename b: __typename c: __typename d: __typename e: __typename f: __typename"
+    app = create_app(dataclasses.replace(db, max_fields=6), clock=lambda: FIXED_NOW,
+                     manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr") as c:
+        at = [await post(c, mint, "{ " + six + " }"),
+              # 2 + 2 in the operation, 2 in the fragment
+              await post(c, mint, "{ ...F ...F } fragment F on Query { a: __typename "
+                                  "b: __typename }")]
+        over = [await post(c, mint, "{ " + six + " g: __typename }"),
+                await post(c, mint, "{ ...F ...F ...F } fragment F on Query { a: __typename "
+                                    "b: __typename }")]
+    for body in at:
+        assert "errors" not in body, body
+    for body in over:
+        assert body["data"] is None
+        assert codes(body) == ["QUERY_TOO_COMPLEX"]
+
+
+async def test_depth_and_aliases_are_counted_through_fragments(db, mint, no_rules):
+    """With the size limit out of the way, the depth and alias limits still see through
+    fragments, and refuse as quickly (no rule runs)."""
+    app = create_app(dataclasses.replace(db, max_fields=10**9, max_depth=3),
+                     clock=lambda: FIXED_NOW, manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr") as c:
+        aliases = await post(c, mint, fan_out(20, "a: __typename ...F{next} ...F{next}"),
+                             scope="")
+        deep = await post(c, mint, "{ ...A } fragment A on Query { sokPersoner { ...B } } "
+                                   "fragment B on PersonConnection { edges { node { "
+                                   "kontaktinformasjon { epostadresse } } } }", scope="")
+    assert codes(aliases) == ["TOO_MANY_ALIASES"]
+    assert codes(deep) == ["QUERY_TOO_DEEP"]
 
 
 # --- body size and batches ----------------------------------------------------------------------

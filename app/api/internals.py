@@ -1,6 +1,7 @@
 """The one place strawberry's private attributes are read: its graphql-core schema, the
-graphql-core resolve info behind a resolver's `info`, and the strawberry field behind a
-graphql-core field. An upgrade of strawberry that moves them is mended here."""
+graphql-core resolve info behind a resolver's `info`, the strawberry field behind a
+graphql-core field, and the validation rules strawberry adds to graphql-core's. An upgrade of
+strawberry that moves them is mended here."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLField, GraphQLResolveInfo, GraphQLSchema
+from graphql.validation import ASTValidationRule
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.field import StrawberryField
 
 
@@ -26,3 +30,10 @@ def strawberry_field(field: GraphQLField) -> StrawberryField | None:
     """The strawberry field a graphql-core field was made from (None for graphql-core's own)."""
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     return definition if isinstance(definition, StrawberryField) else None
+
+
+# What strawberry's own validation (`validate_document`) adds to the rules it is given; our
+# validation (app.api.validation) runs instead of it, so it adds them too.
+STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (
+    MaybeNullValidationRule, OneOfInputValidationRule,
+)

@@ -2,7 +2,10 @@
 
 - body size and batched (array) bodies: at the edge (app.edge), before the token is verified;
 - tokens: while parsing (graphql-core stops counting at the maximum);
-- depth and aliases: validation rules;
+- the size of the document once its fragments are spread, then depth and aliases: measured in
+  one pass, linear in the document (each fragment measured once however often it is spread),
+  before any validation rule runs (app.api.validation), so a few hundred bytes of fragments
+  that each spread the next twice cannot make validation expand them a million times;
 - person ids: a check in the request path after validation and before execution (it needs the
   request's variables, which validation rules do not see), so nothing is looked up. Which
   fields name persons, and how many a request may name, is the composing layer's to say
@@ -18,7 +21,7 @@ from typing import Any
 
 import orjson
 from graphql import (
-    ASTValidationRule,
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -30,19 +33,13 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
-    ValidationContext,
     ValueNode,
     VariableNode,
     parse,
 )
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
 TOO_MANY_ALIASES = "TOO_MANY_ALIASES"
 TOO_MANY_TOKENS = "TOO_MANY_TOKENS"
@@ -68,46 +65,147 @@ class RequestLimits:
     max_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 5000
+    max_fields: int = 1000
     max_body_bytes: int = MAX_BODY_BYTES
 
 
 # --- GraphQL ------------------------------------------------------------------------------------
 
 
-def _coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
-    """The rule with `code` on every error it reports, so clients can branch on it. Strawberry's
-    depth and alias rules report everything from __init__, so that is where errors are caught."""
-
-    class Coded(rule):  # type: ignore[valid-type, misc]  # a base given at run time
-        def __init__(self, context: ValidationContext) -> None:
-            report = context.report_error
-
-            def with_code(error: GraphQLError) -> None:
-                error.extensions = {**(error.extensions or {}), "code": code}
-                report(error)
-
-            # Swapped for this rule's __init__ only, and restored below.
-            context.report_error = with_code  # type: ignore[method-assign]
-            try:
-                super().__init__(context)
-            finally:
-                del context.report_error  # back to the class's method
-
-    return Coded
-
-
-def _coded_rules(extension: AddValidationRules, code: str) -> list[type[ASTValidationRule]]:
-    return [_coded(rule, code) for rule in extension.validation_rules]
-
-
 class CodedTokensLimiter(MaxTokensLimiter):
-    """Strawberry's token limit (the parser gives up at the maximum), with a code added."""
+    """Strawberry's token limit (the parser gives up at the maximum), with a code added; so
+    too the parser's own limit on nesting (graphql-core gives up past 200 levels)."""
 
     def on_parse(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():
-            if isinstance(error, GraphQLSyntaxError) and "tokens. Parsing aborted" in error.message:
+            if not isinstance(error, GraphQLSyntaxError):
+                continue
+            if "tokens. Parsing aborted" in error.message:
                 error.extensions = {**(error.extensions or {}), "code": TOO_MANY_TOKENS}
+            elif "nested too deeply. Parsing aborted" in error.message:
+                error.extensions = {**(error.extensions or {}), "code": QUERY_TOO_DEEP}
+
+
+# --- the document's size, depth and aliases -----------------------------------------------------
+
+# Counts stop here: a few hundred bytes of fragments can stand for 2**800 fields, and nothing
+# needs to know more than that the limit is passed.
+CEILING = 1 << 40
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """A selection set with every fragment spread in place: the fields it selects, how deep its
+    fields nest (introspection fields, `__schema` and the like, count no depth, so GraphiQL's
+    own query passes) and how many of its fields are aliased."""
+
+    fields: int = 0
+    depth: int = 0
+    aliases: int = 0
+
+
+def _spreads(selection_set: SelectionSetNode) -> list[str]:
+    """The fragments a selection set spreads, at any depth (each spread once per place)."""
+    names: list[str] = []
+    pending = [selection_set]
+    while pending:
+        for node in pending.pop().selections:
+            if isinstance(node, FragmentSpreadNode):
+                names.append(node.name.value)
+            elif isinstance(node, FieldNode | InlineFragmentNode) and node.selection_set:
+                pending.append(node.selection_set)
+    return names
+
+
+def _shape(selection_set: SelectionSetNode, fragments: Mapping[str, Shape]) -> Shape:
+    """The shape of one selection set, given the shapes of the fragments it spreads (a fragment
+    missing from `fragments`, unknown or part of a cycle, counts nothing: validation reports
+    it). Recursion follows the selection's own nesting only, which the parser bounds."""
+    fields = depth = aliases = 0
+    for node in selection_set.selections:
+        if isinstance(node, FieldNode):
+            fields += 1
+            aliases += node.alias is not None
+            if node.selection_set is not None:
+                inner = _shape(node.selection_set, fragments)
+                fields += inner.fields
+                aliases += inner.aliases
+                if not node.name.value.startswith("__"):
+                    depth = max(depth, inner.depth + 1)
+        else:
+            if isinstance(node, InlineFragmentNode):
+                inner = _shape(node.selection_set, fragments)
+            elif isinstance(node, FragmentSpreadNode):
+                inner = fragments.get(node.name.value, Shape())
+            else:  # no other kind of selection exists
+                continue
+            fields += inner.fields
+            aliases += inner.aliases
+            depth = max(depth, inner.depth)
+    return Shape(min(fields, CEILING), depth, min(aliases, CEILING))
+
+
+def fragment_shapes(document: DocumentNode) -> dict[str, Shape]:
+    """Every fragment's shape, each worked out once, after the fragments it spreads (a
+    depth-first walk with its own stack: a chain of fragments is not bounded by the parser's
+    nesting limit, so it must not be bounded by Python's recursion limit either)."""
+    definitions = {d.name.value: d for d in document.definitions
+                   if isinstance(d, FragmentDefinitionNode)}
+    shapes: dict[str, Shape] = {}
+    for root in definitions:
+        if root in shapes:
+            continue
+        stack = [(root, iter(_spreads(definitions[root].selection_set)))]
+        on_stack = {root}
+        while stack:
+            name, spreads = stack[-1]
+            for spread in spreads:
+                if spread in definitions and spread not in shapes and spread not in on_stack:
+                    stack.append((spread, iter(_spreads(definitions[spread].selection_set))))
+                    on_stack.add(spread)
+                    break
+            else:
+                stack.pop()
+                on_stack.discard(name)
+                shapes[name] = _shape(definitions[name].selection_set, shapes)
+    return shapes
+
+
+def document_limits(document: DocumentNode, limits: RequestLimits) -> list[GraphQLError]:
+    """The refusals of a document by its size, depth and aliases, measured without validating it.
+
+    Size: the fields every operation and every fragment would select with their spreads in
+    place, summed (the work execution and the validation rules do grows with it; a fragment no
+    operation uses is counted too, since validation still walks it). When the size is over
+    the limit nothing else is measured or checked. Depth: per operation. Aliases: summed over
+    the operations (a fragment's aliases each time it is spread)."""
+    fragments = fragment_shapes(document)
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    shapes = [(op, _shape(op.selection_set, fragments)) for op in operations]
+    fields = sum(shape.fields for _, shape in shapes) + sum(s.fields for s in fragments.values())
+    if fields > limits.max_fields:
+        return [GraphQLError(
+            f"The document selects more than {limits.max_fields} fields once its fragments "
+            "are spread in place",
+            extensions={"code": QUERY_TOO_COMPLEX, "maks": limits.max_fields},
+        )]
+    errors = [
+        GraphQLError(
+            f"Operation {op.name.value if op.name else '(anonymous)'!r} nests {shape.depth} "
+            f"fields deep; at most {limits.max_depth} are allowed",
+            op, extensions={"code": QUERY_TOO_DEEP, "maks": limits.max_depth},
+        )
+        for op, shape in shapes if shape.depth > limits.max_depth
+    ]
+    aliases = sum(shape.aliases for _, shape in shapes)
+    if aliases > limits.max_aliases:
+        errors.append(GraphQLError(
+            f"The document uses more than {limits.max_aliases} aliases once its fragments are "
+            "spread in place",
+            extensions={"code": TOO_MANY_ALIASES, "maks": limits.max_aliases},
+        ))
+    return errors
 
 
 class PersonLimit(SchemaExtension):
@@ -136,19 +234,13 @@ class PersonLimit(SchemaExtension):
         yield
 
 
-def schema_extensions(
-    limits: RequestLimits, personfelt: Personfelt
-) -> list[Callable[[], SchemaExtension]]:
-    """Factories (not instances: strawberry wants one extension per request). The depth and
-    alias rules are made once here, so every request validates with the same rule classes
-    and strawberry's validation cache (keyed by them) serves repeated queries."""
-    rules = [
-        *_coded_rules(QueryDepthLimiter(max_depth=limits.max_depth), QUERY_TOO_DEEP),
-        *_coded_rules(MaxAliasesLimiter(max_alias_count=limits.max_aliases), TOO_MANY_ALIASES),
-    ]
+def schema_extensions(personfelt: Personfelt, limits: RequestLimits) -> list[
+    Callable[[], SchemaExtension]
+]:
+    """Factories (not instances: strawberry wants one extension per request). Size, depth and
+    aliases are app.api.validation's, checked with the document before any validation rule."""
     return [
         functools.partial(CodedTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(AddValidationRules, rules),
         functools.partial(PersonLimit, personfelt=personfelt),
     ]
 

@@ -11,20 +11,16 @@ from collections.abc import Callable, Iterator, Sequence
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import (
-    AddValidationRules,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from app.api.errors import ErrorAnswers, log_errors
 from app.api.execution import PlannedExecutionContext
 from app.api.limits import Personfelt, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
+from app.api.validation import CACHE_SIZE, Validation
 
-PARSE_CACHE_SIZE = 256  # distinct query texts kept parsed and validated
+PARSE_CACHE_SIZE = CACHE_SIZE  # distinct query texts kept parsed, as many kept validated
 
 
 class CachedParse(ParserCache):
@@ -61,21 +57,25 @@ def build(
     limits: RequestLimits | None = None,
     planned: bool = True,
 ) -> strawberry.Schema:
-    """The schema of these root types. prod: no introspection, unexpected errors masked.
+    """The schema of these root types. prod: no introspection, no suggestions in validation
+    errors, unexpected errors masked.
 
     `planned=False` leaves every field to graphql-core's own executor: the differential tests
     compare the two."""
+    limits = limits or RequestLimits()
     extensions: list[Callable[[], SchemaExtension]] = []
-    # Depth, aliases, tokens and person ids: refused before execution (app.api.limits).
-    extensions += schema_extensions(limits or RequestLimits(), personfelt)
+    # Tokens and person ids: refused before execution (app.api.limits).
+    extensions += schema_extensions(personfelt, limits)
     if prod:
         extensions.append(functools.partial(AddValidationRules,
                                             [NoSchemaIntrospectionCustomRule]))
     # Shared across requests (module-level LRU caches): a client repeating its query skips
     # parsing and validation. Keys are the query text with the parse options (token limit) and
-    # the document with the rule classes, so a limit never answers for another.
+    # the document with the rules, limits and suggestion setting, so a limit never answers for
+    # another. Validation measures the document first (size, depth, aliases; app.api.limits)
+    # and leaves suggestions out in prod (app.api.validation).
     extensions += [functools.partial(CachedParse, maxsize=PARSE_CACHE_SIZE),
-                   functools.partial(ValidationCache, maxsize=PARSE_CACHE_SIZE)]
+                   functools.partial(Validation, limits=limits, hide_suggestions=prod)]
     extensions.append(OperationMetrics)  # counts the outcome the client gets
     # Last: answers the errors every other extension left, and masks in prod.
     extensions.append(functools.partial(ErrorAnswers, mask=prod))

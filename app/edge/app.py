@@ -131,7 +131,8 @@ def create_app(
     app_metrics = metrics.Metrics()
     schema = build_schema(prod=settings.is_prod, limits=RequestLimits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
-        max_tokens=settings.max_tokens, max_body_bytes=settings.max_body_bytes,
+        max_tokens=settings.max_tokens, max_fields=settings.max_fields,
+        max_body_bytes=settings.max_body_bytes,
     ))
     graphql = GraphQLEndpoint(KrrGraphQL(
         schema, graphql_ide=None if settings.is_prod else "graphiql",

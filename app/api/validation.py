@@ -1,0 +1,92 @@
+"""Validation of a GraphQL document, ours instead of strawberry's, cached across requests.
+
+In this order, and each step only when the one before it passed:
+
+1. the document's size, depth and aliases (app.api.limits), measured in one linear pass: an
+   attack that makes the rules expand fragments again and again is refused before any rule
+   runs;
+2. graphql-core's rules (the specified ones, those the schema adds, strawberry's own), with
+   suggestions ("Did you mean 'personer'?") left out in prod, where they would tell an
+   anonymous caller what turning introspection off hides. graphql-core meters its costliest
+   rule, the merging of overlapping fields (quadratic in fields of one name), and here that
+   budget is set low enough for milliseconds; an exhausted budget is QUERY_TOO_COMPLEX.
+
+Strawberry validates only when no extension has (`pre_execution_errors` still None), so the
+result set here, errors or none, is the validation. The cache is keyed by the document object
+(one per query text, from the parse cache), the rules, the limits and the suggestion setting,
+so a limit never answers for another; errors are shared between the requests that hit it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, validate
+from graphql.validation import (
+    ASTValidationRule,
+    OverlappingFieldsCanBeMergedRule,
+    ValidationContext,
+)
+from graphql.validation.validate import ValidationAbortedError
+from strawberry.extensions import SchemaExtension
+
+from app.api.internals import STRAWBERRY_RULES, graphql_schema
+from app.api.limits import QUERY_TOO_COMPLEX, RequestLimits, document_limits
+
+CACHE_SIZE = 256  # documents kept validated (and query texts kept parsed: app.api.schema)
+
+# The budget of the overlapping-fields rule, in graphql-core's units (a field comparison is
+# two); graphql-core's own default, 500,000, is about a second of work. Thirty aliases of a
+# full lookup spend none of it; thirty copies of the same lookup field about 31,000.
+OVERLAP_BUDGET = 20_000
+
+
+class BudgetedOverlap(OverlappingFieldsCanBeMergedRule):
+    """graphql-core's rule, with a budget of OVERLAP_BUDGET for this validation."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.rule_context.remaining_complexity_budget = OVERLAP_BUDGET
+
+
+Rules = tuple[type[ASTValidationRule], ...]
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def validated(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: Rules,
+    limits: RequestLimits,
+    hide_suggestions: bool,
+) -> tuple[GraphQLError, ...]:
+    """The document's validation errors (none: valid)."""
+    refused = document_limits(document, limits)
+    if refused:
+        return tuple(refused)
+    rules = tuple(BudgetedOverlap if r is OverlappingFieldsCanBeMergedRule else r
+                  for r in (*rules, *STRAWBERRY_RULES))
+    errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
+    for error in errors:
+        if isinstance(error, ValidationAbortedError):  # a budget spent, or too many errors
+            error.extensions = {**(error.extensions or {}), "code": QUERY_TOO_COMPLEX}
+    return tuple(errors)
+
+
+class Validation(SchemaExtension):
+    """Validates in on_validate, before strawberry would (see the module's docstring)."""
+
+    def __init__(self, *, limits: RequestLimits, hide_suggestions: bool) -> None:
+        self.limits = limits
+        self.hide_suggestions = hide_suggestions
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            context.pre_execution_errors = list(validated(
+                graphql_schema(context.schema), document, tuple(context.validation_rules),
+                self.limits, self.hide_suggestions,
+            ))
+        yield
