@@ -284,3 +284,20 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             steps.append(step)
         return _compiled(steps)
+
+
+def without_suggestions(
+    executor: type[StrawberryGraphQLCoreExecutionContext],
+) -> type[StrawberryGraphQLCoreExecutionContext]:
+    """`executor`, coercing variables and arguments without suggestions in its errors ("Did
+    you mean the enum value 'MOBIL'?"): in prod they would name what introspection hides."""
+
+    class WithoutSuggestions(executor):  # type: ignore[valid-type, misc]  # a base given at run time
+        @classmethod
+        def build(cls, *args: Any, **kwargs: Any) -> Any:
+            return super().build(*args, **{**kwargs, "hide_suggestions": True})
+
+    WithoutSuggestions.__name__ = WithoutSuggestions.__qualname__ = (
+        f"{executor.__name__}WithoutSuggestions"
+    )
+    return WithoutSuggestions

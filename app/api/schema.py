@@ -13,9 +13,10 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.api.errors import ErrorAnswers, log_errors
-from app.api.execution import PlannedExecutionContext
+from app.api.execution import PlannedExecutionContext, without_suggestions
 from app.api.limits import Personfelt, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
 from app.api.validation import CACHE_SIZE, Validation
@@ -57,8 +58,8 @@ def build(
     limits: RequestLimits | None = None,
     planned: bool = True,
 ) -> strawberry.Schema:
-    """The schema of these root types. prod: no introspection, no suggestions in validation
-    errors, unexpected errors masked.
+    """The schema of these root types. prod: no introspection, no suggestions in errors
+    (validation's nor the executor's), unexpected errors masked.
 
     `planned=False` leaves every field to graphql-core's own executor: the differential tests
     compare the two."""
@@ -79,10 +80,11 @@ def build(
     extensions.append(OperationMetrics)  # counts the outcome the client gets
     # Last: answers the errors every other extension left, and masks in prod.
     extensions.append(functools.partial(ErrorAnswers, mask=prod))
+    executor = PlannedExecutionContext if planned else StrawberryGraphQLCoreExecutionContext
     return KrrSchema(
         query=_root("Query", queries),
         mutation=_root("Mutation", mutations),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        execution_context_class=PlannedExecutionContext if planned else None,
+        execution_context_class=without_suggestions(executor) if prod else executor,
     )
