@@ -17,7 +17,7 @@ from app.api.limits import persons_in_body
 from app.config import ConfigError, Limits, Rate, Settings, load_settings
 from app.edge.app import create_app
 from app.edge.ratelimit import MemoryLimiter, RedisLimiter, _gcra
-from app.edge.schema import PERSONFELT
+from app.edge.schema import personbegrensning
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
 
@@ -108,7 +108,7 @@ async def test_residents_and_anonymous_callers_are_limited_too(limited, mint):
 
 
 def persons_asked(body: bytes) -> int:
-    return persons_in_body(body, PERSONFELT)
+    return persons_in_body(body, personbegrensning(), 5000)
 
 
 def test_persons_asked_counts_literals_variables_aliases_and_fragments():

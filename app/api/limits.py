@@ -7,9 +7,10 @@
   before any validation rule runs (app.api.validation), so a few hundred bytes of fragments
   that each spread the next twice cannot make validation expand them a million times;
 - person ids: a check in the request path after validation and before execution (it needs the
-  request's variables, which validation rules do not see), so nothing is looked up. Which
-  fields name persons, and how many a request may name, is the composing layer's to say
-  (`Personfelt`); the rate limit counts them the same way (`persons_in_body`).
+  request's variables, which validation rules do not see), so nothing is looked up. Each
+  feature declares how its fields count persons (`Personfelt`), the composing layer lists
+  them and says how many one request may ask for (`Personbegrensning`); the rate limit
+  counts them the same way (`persons_in_body`).
 """
 
 from __future__ import annotations
@@ -29,13 +30,11 @@ from graphql import (
     GraphQLError,
     GraphQLSyntaxError,
     InlineFragmentNode,
-    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    StringValueNode,
-    ValueNode,
-    VariableNode,
+    Undefined,
     parse,
+    value_from_ast_untyped,
 )
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
@@ -50,11 +49,59 @@ MAX_BODY_BYTES = 1024 * 1024  # the default for KRR_MAX_BODY_BYTES
 
 @dataclass(frozen=True, slots=True)
 class Personfelt:
-    """A field that names persons in an argument (`personer(personidentifikatorer: ...)`), and
-    how many distinct persons one request may name over all such fields."""
+    """A root field that returns persons, as its feature declares it, and how many persons one
+    call of it returns at most: the distinct ids its `argument` lists (a lookup, `ider`), or the
+    number its `argument` holds (a page, `antall`; `standard` when it is left out or null).
+
+    A call asking for more than `maks` is refused by the field itself (BAD_USER_INPUT, before
+    any database work), so it counts as `maks` here: alone, it gets its own error; beside other
+    fields, the sum is over the cap."""
 
     felt: str
     argument: str
+    maks: int
+    teller_ider: bool
+    standard: int
+
+    @classmethod
+    def ider(cls, felt: str, argument: str, maks: int) -> Personfelt:
+        return cls(felt, argument, maks, teller_ider=True, standard=0)
+
+    @classmethod
+    def antall(cls, felt: str, argument: str, maks: int, standard: int | None = None
+               ) -> Personfelt:
+        """`standard`: the argument's default (None: the argument is required, and counts
+        `maks` should it be missing)."""
+        return cls(felt, argument, maks, teller_ider=False,
+                   standard=maks if standard is None else standard)
+
+    def personer(self, verdi: Any) -> int:
+        """How many persons a call with this argument value returns at most. `verdi` as the
+        client sent it (a JSON value, or a literal turned into one; Undefined when absent);
+        a value of the wrong type counts nothing, it is refused by GraphQL's type check."""
+        if self.teller_ider:
+            if isinstance(verdi, str):  # GraphQL takes one string for a list of one
+                antall = 1
+            elif isinstance(verdi, list):
+                antall = len({v for v in verdi if isinstance(v, str)})
+            else:
+                antall = 0
+        elif verdi is None or verdi is Undefined:
+            antall = self.standard
+        elif isinstance(verdi, int) and not isinstance(verdi, bool):
+            antall = verdi
+        else:
+            antall = 0
+        return max(0, min(antall, self.maks))
+
+
+@dataclass(frozen=True, slots=True)
+class Personbegrensning:
+    """The fields that return persons (each feature declares its own; the composing layer
+    lists them) and how many persons one request may ask for over all of them: every field,
+    alias, fragment spread and operation. The rate limit charges the same count."""
+
+    felt: tuple[Personfelt, ...]
     maks: int
 
 
@@ -146,29 +193,43 @@ def _shape(selection_set: SelectionSetNode, fragments: Mapping[str, Shape]) -> S
     return Shape(min(fields, CEILING), depth, min(aliases, CEILING))
 
 
-def fragment_shapes(document: DocumentNode) -> dict[str, Shape]:
-    """Every fragment's shape, each worked out once, after the fragments it spreads (a
-    depth-first walk with its own stack: a chain of fragments is not bounded by the parser's
-    nesting limit, so it must not be bounded by Python's recursion limit either)."""
-    definitions = {d.name.value: d for d in document.definitions
-                   if isinstance(d, FragmentDefinitionNode)}
-    shapes: dict[str, Shape] = {}
-    for root in definitions:
-        if root in shapes:
+def dependency_order(fragments: Mapping[str, FragmentDefinitionNode]) -> list[str]:
+    """Every fragment's name, each after the fragments it spreads (in a cycle, which validation
+    refuses, one of them first). A depth-first walk with its own stack: a chain of fragments is
+    not bounded by the parser's nesting limit, so it must not meet Python's recursion limit."""
+    order: list[str] = []
+    done: set[str] = set()
+    for root in fragments:
+        if root in done:
             continue
-        stack = [(root, iter(_spreads(definitions[root].selection_set)))]
+        stack = [(root, iter(_spreads(fragments[root].selection_set)))]
         on_stack = {root}
         while stack:
             name, spreads = stack[-1]
             for spread in spreads:
-                if spread in definitions and spread not in shapes and spread not in on_stack:
-                    stack.append((spread, iter(_spreads(definitions[spread].selection_set))))
+                if spread in fragments and spread not in done and spread not in on_stack:
+                    stack.append((spread, iter(_spreads(fragments[spread].selection_set))))
                     on_stack.add(spread)
                     break
             else:
                 stack.pop()
                 on_stack.discard(name)
-                shapes[name] = _shape(definitions[name].selection_set, shapes)
+                done.add(name)
+                order.append(name)
+    return order
+
+
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions
+            if isinstance(d, FragmentDefinitionNode)}
+
+
+def fragment_shapes(document: DocumentNode) -> dict[str, Shape]:
+    """Every fragment's shape, each worked out once, after the fragments it spreads."""
+    fragments = fragments_of(document)
+    shapes: dict[str, Shape] = {}
+    for name in dependency_order(fragments):
+        shapes[name] = _shape(fragments[name].selection_set, shapes)
     return shapes
 
 
@@ -209,131 +270,99 @@ def document_limits(document: DocumentNode, limits: RequestLimits) -> list[Graph
 
 
 class PersonLimit(SchemaExtension):
-    """At most `personfelt.maks` person ids per request, summed over every such field (aliases,
-    fragments, all operations). Refused before execution, so nothing is looked up."""
+    """At most `begrensning.maks` persons per request, summed over every field that returns
+    persons (aliases, fragments, all operations). Refused before execution, so nothing is
+    looked up, paged or created."""
 
-    def __init__(self, *, personfelt: Personfelt) -> None:
-        self.personfelt = personfelt
+    def __init__(self, *, begrensning: Personbegrensning) -> None:
+        self.begrensning = begrensning
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
-        maks = self.personfelt.maks
+        maks = self.begrensning.maks
         if document is not None and context.result is None:
-            total, largest = person_id_counts(
-                document.definitions, context.variables or {}, self.personfelt
-            )
-            # One field over the limit is that field's bad input (BAD_USER_INPUT from the lookup,
-            # which refuses before any database work); the sum over fields is this check's.
-            if total > maks and largest <= maks:
+            total = persons_asked(document, context.variables or {}, self.begrensning)
+            if total > maks:
                 context.result = ExecutionResult(data=None, errors=[GraphQLError(
-                    f"The request asks for {total} person ids; at most {maks} are allowed "
+                    f"The request asks for up to {total} persons; at most {maks} are allowed "
                     "in one request, however they are spread over fields",
                     extensions={"code": TOO_MANY_PERSONS, "antall": total, "maks": maks},
                 )])
         yield
 
 
-def schema_extensions(personfelt: Personfelt, limits: RequestLimits) -> list[
+def schema_extensions(begrensning: Personbegrensning, limits: RequestLimits) -> list[
     Callable[[], SchemaExtension]
 ]:
     """Factories (not instances: strawberry wants one extension per request). Size, depth and
     aliases are app.api.validation's, checked with the document before any validation rule."""
     return [
         functools.partial(CodedTokensLimiter, max_token_count=limits.max_tokens),
-        functools.partial(PersonLimit, personfelt=personfelt),
+        functools.partial(PersonLimit, begrensning=begrensning),
     ]
 
 
-# --- counting person ids ------------------------------------------------------------------------
+# --- counting persons ---------------------------------------------------------------------------
 
 
-def count_person_ids(
-    definitions: Any, variables: Mapping[str, Any], personfelt: Personfelt
+def persons_asked(
+    document: DocumentNode, variables: Mapping[str, Any], begrensning: Personbegrensning
 ) -> int:
-    """Distinct ids per person field (as the lookup counts them), summed over the fields each
-    operation would run; a fragment counts each time it is spread (memoised, so linear)."""
-    return person_id_counts(definitions, variables, personfelt)[0]
-
-
-def person_id_counts(
-    definitions: Any, variables: Mapping[str, Any], personfelt: Personfelt
-) -> tuple[int, int]:
-    """(the sum over all person fields, the largest single field)."""
-    fragments = {d.name.value: d for d in definitions if isinstance(d, FragmentDefinitionNode)}
+    """The persons every operation's root fields return at most, summed (each as its
+    `Personfelt` counts them). A fragment counts each time it is spread, and is worked out once
+    per document, or once per operation whose variables have defaults of their own (the
+    values its fields see are that operation's). Only root fields: they return the persons."""
+    felt = {f.felt: f for f in begrensning.felt}
+    fragments = fragments_of(document)
+    order = dependency_order(fragments)
+    shared: dict[str, int] | None = None
     total = 0
-    largest = 0
-    for operation in definitions:
+    for operation in document.definitions:
         if not isinstance(operation, OperationDefinitionNode):
             continue
-        values: dict[str, Any] = {
-            v.variable.name.value: v.default_value for v in operation.variable_definitions or ()
+        defaults = {
+            d.variable.name.value: value_from_ast_untyped(d.default_value)
+            for d in operation.variable_definitions or ()
+            if d.default_value is not None and d.variable.name.value not in variables
         }
-        values.update(variables)
-        counter = _Counter(fragments, values, personfelt)
-        total += counter.selections(operation.selection_set)
-        largest = max(largest, counter.largest)
-    return total, largest
+        values = {**variables, **defaults}
+        if shared is not None and not defaults:
+            counts = shared
+        else:
+            counts = {}
+            for name in order:
+                counts[name] = _persons(fragments[name].selection_set, felt, counts, values)
+            if not defaults:
+                shared = counts
+        total += _persons(operation.selection_set, felt, counts, values)
+    return min(total, CEILING)
 
 
-class _Counter:
-    def __init__(self, fragments: Mapping[str, FragmentDefinitionNode],
-                 variables: Mapping[str, Any], personfelt: Personfelt) -> None:
-        self.fragments = fragments
-        self.personfelt = personfelt
-        self.variables = variables
-        self.memo: dict[str, int] = {}
-        self.largest = 0
-
-    def selections(self, selection_set: SelectionSetNode | None, seen: frozenset[str] = frozenset()
-                   ) -> int:
-        total = 0
-        for node in selection_set.selections if selection_set else ():
-            if isinstance(node, FieldNode):
-                if node.name.value == self.personfelt.felt:
-                    total += self.field(node)
-                total += self.selections(node.selection_set, seen)
-            elif isinstance(node, InlineFragmentNode):
-                total += self.selections(node.selection_set, seen)
-            elif isinstance(node, FragmentSpreadNode):
-                name = node.name.value
-                if name in seen or name not in self.fragments:
-                    continue  # cycles and unknown fragments are validation errors already
-                if name not in self.memo:
-                    fragment = self.fragments[name]
-                    self.memo[name] = self.selections(fragment.selection_set, seen | {name})
-                total += self.memo[name]
-        return total
-
-    def field(self, node: FieldNode) -> int:
-        for argument in node.arguments or ():
-            if argument.name.value == self.personfelt.argument:
-                count = len(set(self.ids(argument.value)))
-                self.largest = max(self.largest, count)
-                return count
-        return 0
-
-    def ids(self, value: ValueNode | Any) -> list[str]:
-        """The ids a literal or variable stands for; non-strings are the type check's business."""
-        if isinstance(value, VariableNode):
-            value = self.variables.get(value.name.value)
-        if isinstance(value, ListValueNode):
-            return [i for v in value.values for i in self.ids(v)]
-        if isinstance(value, StringValueNode):
-            return [value.value]
-        if isinstance(value, list | tuple):
-            if all(type(v) is str for v in value):  # the usual variable: no walk per id
-                return list(value)
-            return [i for v in value for i in self.ids(v)]
-        if isinstance(value, str):
-            return [value]
-        return []
+def _persons(selection_set: SelectionSetNode, felt: Mapping[str, Personfelt],
+             fragments: Mapping[str, int], variables: dict[str, Any]) -> int:
+    """The persons a selection set's own fields return, with inline fragments and the counts of
+    the fragments it spreads (a fragment missing, unknown or in a cycle, counts nothing)."""
+    total = 0
+    for node in selection_set.selections:
+        if isinstance(node, FieldNode):
+            field = felt.get(node.name.value)
+            if field is not None:
+                value = next((value_from_ast_untyped(a.value, variables)
+                              for a in node.arguments or () if a.name.value == field.argument),
+                             Undefined)
+                total += field.personer(value)
+        elif isinstance(node, InlineFragmentNode):
+            total += _persons(node.selection_set, felt, fragments, variables)
+        elif isinstance(node, FragmentSpreadNode):
+            total += fragments.get(node.name.value, 0)
+    return min(total, CEILING)
 
 
-def persons_in_body(body: bytes, personfelt: Personfelt) -> int:
-    """How many person ids a GraphQL request body asks for, counted as PersonLimit counts them
-    (for the rate limit, before the request is parsed for real). Unparsable requests count 0:
-    GraphQL refuses them without looking anyone up."""
+def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int) -> int:
+    """How many persons a GraphQL request body asks for, counted as PersonLimit counts them
+    (for the rate limit, before the request is parsed for real). Unparsable requests, and
+    those over the token limit, count 0: GraphQL refuses them without looking anyone up."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -344,11 +373,11 @@ def persons_in_body(body: bytes, personfelt: Personfelt) -> int:
         if not isinstance(item, dict) or not isinstance(item.get("query"), str):
             continue
         try:
-            document = parse(item["query"], no_location=True, max_tokens=50_000)
+            document = parse(item["query"], no_location=True, max_tokens=max_tokens)
         except GraphQLError:
             continue
         variables = item.get("variables")
-        total += count_person_ids(
-            document.definitions, variables if isinstance(variables, dict) else {}, personfelt
+        total += persons_asked(
+            document, variables if isinstance(variables, dict) else {}, begrensning
         )
-    return total
+    return min(total, CEILING)

@@ -17,7 +17,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app.api.errors import ErrorAnswers, log_errors
 from app.api.execution import PlannedExecutionContext, without_suggestions
-from app.api.limits import Personfelt, RequestLimits, schema_extensions
+from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
 from app.api.validation import CACHE_SIZE, Validation
 
@@ -53,7 +53,7 @@ def build(
     queries: Sequence[type],
     mutations: Sequence[type],
     *,
-    personfelt: Personfelt,
+    personbegrensning: Personbegrensning,
     prod: bool = False,
     limits: RequestLimits | None = None,
     planned: bool = True,
@@ -65,8 +65,8 @@ def build(
     compare the two."""
     limits = limits or RequestLimits()
     extensions: list[Callable[[], SchemaExtension]] = []
-    # Tokens and person ids: refused before execution (app.api.limits).
-    extensions += schema_extensions(personfelt, limits)
+    # Tokens and persons per request: refused before execution (app.api.limits).
+    extensions += schema_extensions(personbegrensning, limits)
     if prod:
         extensions.append(functools.partial(AddValidationRules,
                                             [NoSchemaIntrospectionCustomRule]))

@@ -40,7 +40,7 @@ from app.edge.guard import Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
 from app.edge.ratelimit import Limiter, build_limiter
 from app.edge.responses import error_response
-from app.edge.schema import PERSONFELT, build_schema
+from app.edge.schema import build_schema, personbegrensning
 from app.endringer import rest as endringer_rest
 from app.errors import (
     INTERNAL_SERVER_ERROR,
@@ -129,11 +129,13 @@ def create_app(
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
     app_metrics = metrics.Metrics()
-    schema = build_schema(prod=settings.is_prod, limits=RequestLimits(
+    limits = RequestLimits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens, max_fields=settings.max_fields,
         max_body_bytes=settings.max_body_bytes,
-    ))
+    )
+    schema = build_schema(prod=settings.is_prod, limits=limits)
+    persons = personbegrensning(prod=settings.is_prod)
     graphql = GraphQLEndpoint(KrrGraphQL(
         schema, graphql_ide=None if settings.is_prod else "graphiql",
         allow_queries_via_get=False,
@@ -150,7 +152,7 @@ def create_app(
     if not settings.is_prod:  # the test register's export: absent (404) in prod
         rest.append(csv_export.RUTE)
     graphql_post = Guard(inngang, graphql, Rutekrav(
-        personer=lambda body: persons_in_body(body, PERSONFELT),
+        personer=lambda body: persons_in_body(body, persons, limits.max_tokens),
         media_types=JSON,
         form=refuse_batch,
         anonym=lambda body: bare_offentlig(body, offentlige),

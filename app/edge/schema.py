@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import strawberry
 
-from app.api.limits import Personfelt, RequestLimits
+from app.api.limits import Personbegrensning, Personfelt, RequestLimits
 from app.api.schema import build
 from app.delegering.graphql import DelegeringMutation, DelegeringQuery
+from app.endringer import graphql as endringer
 from app.endringer.graphql import EndringMutation, EndringQuery
 from app.innbyggere.graphql import MegMutation, MegQuery
+from app.personer import graphql as personer
+from app.personer import oppslag
 from app.personer.graphql import PersonQuery
-from app.personer.oppslag import GRAPHQL_FELT, MAX_IDS, PERSONIDENTIFIKATORER
 from app.revisjon.graphql import BrukQuery
 from app.statistikk.graphql import StatistikkQuery
+from app.testdata import graphql as testdata
 from app.testdata.graphql import TestpersonMutation, TestpersonQuery
 
 # Every feature's root fields; the test-register features (not in prod) are listed apart.
@@ -24,8 +27,18 @@ MUTATIONS: list[type] = [DelegeringMutation, MegMutation, EndringMutation]
 TEST_QUERIES: list[type] = [TestpersonQuery]
 TEST_MUTATIONS: list[type] = [TestpersonMutation]
 
-# The fields that name persons, and how many one request may name (the lookup's cap).
-PERSONFELT = Personfelt(GRAPHQL_FELT, PERSONIDENTIFIKATORER, MAX_IDS)
+# The fields that return persons, each counted as its feature declares; the test register's
+# apart. One request may ask for as many persons as one lookup may.
+PERSONFELT: list[Personfelt] = [personer.PERSONFELT, endringer.PERSONFELT]
+TEST_PERSONFELT: list[Personfelt] = list(testdata.PERSONFELT)
+MAKS_PERSONER = oppslag.MAX_IDS
+
+
+def personbegrensning(*, prod: bool = False) -> Personbegrensning:
+    """The persons cap of an environment's schema (prod has no test fields)."""
+    return Personbegrensning(
+        tuple(PERSONFELT if prod else PERSONFELT + TEST_PERSONFELT), MAKS_PERSONER
+    )
 
 
 def build_schema(
@@ -38,7 +51,8 @@ def build_schema(
     return build(
         QUERIES if prod else QUERIES + TEST_QUERIES,
         MUTATIONS if prod else MUTATIONS + TEST_MUTATIONS,
-        personfelt=PERSONFELT, prod=prod, limits=limits, planned=planned,
+        personbegrensning=personbegrensning(prod=prod), prod=prod, limits=limits,
+        planned=planned,
     )
 
 

@@ -12,6 +12,7 @@ from typing import cast
 import strawberry
 
 from app.api.context import Info, noekkel, sti, valgte_felt
+from app.api.limits import Personfelt
 from app.api.tilgang import felt, mutasjon
 from app.endringer import store
 from app.errors import BadInput
@@ -25,6 +26,11 @@ strawberry.enum(
     Feltgruppe, name="Feltgruppe",
     description="Parts of an entry that move together when a person gets a new id.",
 )
+
+
+# A page of the feed returns up to `antall` persons (a full page when it is left out): that
+# is what it counts toward the persons one request may ask for, and the rate limit.
+PERSONFELT = Personfelt.antall("endringer", "antall", store.MAX_ANTALL, store.MAX_ANTALL)
 
 
 def _scopes(handling: Handling) -> str:

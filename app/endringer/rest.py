@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.endringer import store
+from app.endringer.graphql import PERSONFELT
 from app.foresporsel import Foresporsel
 from app.personer.rest import felter_for, person_json
 from app.personer.utlevering import VARSLINGSSTATUS_FELT
@@ -32,4 +33,11 @@ async def hent_endringer(request: Request, foresporsel: Foresporsel) -> Response
     })
 
 
-RUTE = Rute("/rest/v2/krr/hentEndringer", hent_endringer, store.LESE_ENDRINGER)
+def personer_per_side(body: bytes) -> int:
+    """What a page charges the rate limit: a full page, as GraphQL's `endringer` counts one
+    without `antall`."""
+    return PERSONFELT.personer(None)
+
+
+RUTE = Rute("/rest/v2/krr/hentEndringer", hent_endringer, store.LESE_ENDRINGER,
+            personer=personer_per_side)

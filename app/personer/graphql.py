@@ -7,10 +7,21 @@ from typing import cast
 import strawberry
 
 from app.api.context import Info, sti, valgte_felt
+from app.api.limits import Personfelt
 from app.api.tilgang import felt
 from app.personer.avslag import tilbakeholdt
-from app.personer.oppslag import MAX_IDS, TILLATELSE, slaa_opp
+from app.personer.oppslag import (
+    GRAPHQL_FELT,
+    MAX_IDS,
+    PERSONIDENTIFIKATORER,
+    TILLATELSE,
+    slaa_opp,
+)
 from app.personer.types import Person
+
+# What a lookup counts toward the persons one request may ask for, and the rate limit
+# (app.api.limits): its distinct ids, over GraphQL and REST alike.
+PERSONFELT = Personfelt.ider(GRAPHQL_FELT, PERSONIDENTIFIKATORER, MAX_IDS)
 
 
 @strawberry.type

@@ -29,7 +29,7 @@ from authz.scopes import Handling, aapnende_scopes
 from authz.tillatelse import organisasjon
 
 MAX_IDS = 1000
-GRAPHQL_FELT = "personer"  # the GraphQL field, and what the per-request cap counts
+GRAPHQL_FELT = "personer"  # the GraphQL field
 PERSONIDENTIFIKATORER = "personidentifikatorer"  # its argument, and REST's body field
 
 # An organisation with a lookup scope may look up (a token minted for another API reads

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.foresporsel import Foresporsel
+from app.personer.graphql import PERSONFELT
 from app.personer.oppslag import PERSONIDENTIFIKATORER, TILLATELSE, slaa_opp
 from app.personer.utlevering import PersonSvar, Status, attributt
 from app.rest import Json, Rute, UgyldigKropp, json_objekt, json_svar
@@ -63,13 +64,14 @@ def person_json(svar: PersonSvar, felter: frozenset[str]) -> Json:
 
 
 def antall_personer(body: bytes) -> int:
-    """How many ids a body asks for (0 for anything else), to charge the rate limit."""
+    """How many persons a body asks for (0 for anything else), to charge the rate limit:
+    counted as GraphQL's `personer` counts them (its distinct ids)."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return 0
     ids = parsed.get(PERSONIDENTIFIKATORER) if isinstance(parsed, dict) else None
-    return len(ids) if isinstance(ids, list) else 0
+    return PERSONFELT.personer(ids) if isinstance(ids, list) else 0
 
 
 async def personer(request: Request, foresporsel: Foresporsel) -> Response:

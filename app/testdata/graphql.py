@@ -12,6 +12,7 @@ from typing import cast
 import strawberry
 
 from app.api.context import Info, noekkel, sti, valgte_felt
+from app.api.limits import Personfelt
 from app.api.relay import PageInfo
 from app.api.tilgang import felt, mutasjon
 from app.errors import BadInput
@@ -37,6 +38,12 @@ strawberry.enum(
     description="A stored entry's status (IKKE_REGISTRERT is no entry, so no search finds it).",
 )
 SOK_FIRST = 50
+# What creating and searching count toward the persons one request may ask for, and the rate
+# limit (app.api.limits): the number created, and a page of `first`.
+PERSONFELT = (
+    Personfelt.antall("opprettTestpersoner", "antall", store.MAKS_ANTALL),
+    Personfelt.antall("sokPersoner", "first", store.MAKS_FIRST, SOK_FIRST),
+)
 
 
 @strawberry.input(description="Every given filter must hold (AND); leave one out for any.")
