@@ -20,9 +20,11 @@ from starlette.responses import Response
 
 from app.errors import BadInput
 from app.foresporsel import Foresporsel
+from app.text import NotJson, first_bad, load_json
 from authz.tillatelse import Tillatelse
 
 Json = dict[str, Any]
+TEXT_ALLOWED = "text must not hold NUL characters or unpaired surrogates"
 Handler = Callable[[Request, Foresporsel], Awaitable[Response]]
 
 
@@ -44,13 +46,19 @@ class UgyldigKropp(BadInput):
 
 
 def json_objekt(body: bytes) -> Json:
-    """The body as a JSON object, or UgyldigKropp."""
+    """The body as a JSON object, or UgyldigKropp; so too when a string in it, at any depth,
+    holds what the service refuses (app.text), naming where and never echoing it."""
     try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        parsed = load_json(body)
+    except NotJson as exc:
         raise UgyldigKropp("The request body must be a JSON object") from exc
     if not isinstance(parsed, dict):
         raise UgyldigKropp("The request body must be a JSON object")
+    bad = first_bad(parsed)
+    if bad is not None:
+        where, wrong = bad
+        named = {"field": where} if where else {}
+        raise UgyldigKropp(f"{where or 'The request body'} {wrong}; {TEXT_ALLOWED}", **named)
     return parsed
 
 

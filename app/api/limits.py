@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -37,6 +36,8 @@ from graphql import (
     value_from_ast_untyped,
 )
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+
+from app.text import NotJson, load_json
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 QUERY_TOO_DEEP = "QUERY_TOO_DEEP"
@@ -364,8 +365,8 @@ def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int
     (for the rate limit, before the request is parsed for real). Unparsable requests, and
     those over the token limit, count 0: GraphQL refuses them without looking anyone up."""
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        payload = load_json(body)  # as the view reads it, or the count could be dodged
+    except NotJson:
         return 0
     items = payload if isinstance(payload, list) else [payload]
     total = 0

@@ -15,6 +15,7 @@ from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtensi
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from app.api.arguments import TextArguments
 from app.api.errors import ErrorAnswers, log_errors
 from app.api.execution import PlannedExecutionContext, without_suggestions
 from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
@@ -64,8 +65,9 @@ def build(
     `planned=False` leaves every field to graphql-core's own executor: the differential tests
     compare the two."""
     limits = limits or RequestLimits()
-    extensions: list[Callable[[], SchemaExtension]] = []
-    # Tokens and persons per request: refused before execution (app.api.limits).
+    # Bad text in an argument (NUL, unpaired surrogates), then tokens and persons per request:
+    # refused before execution (app.api.arguments, app.api.limits).
+    extensions: list[Callable[[], SchemaExtension]] = [TextArguments]
     extensions += schema_extensions(personbegrensning, limits)
     if prod:
         extensions.append(functools.partial(AddValidationRules,

@@ -7,6 +7,7 @@ never runs an operation, since personal ids in a URL end up in access logs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -29,12 +30,19 @@ from app.api.internals import graphql_schema, strawberry_field
 from app.api.tilgang import tillatelse
 from app.errors import BadRequest, BatchNotAllowed, MethodNotAllowed
 from app.foresporsel import Foresporsel
+from app.text import NotJson, load_json
 
 JSON = frozenset({"application/json"})
 
 
+# What an operationName may be: a GraphQL name (graphql-core echoes one it cannot find).
+NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+
+
 class KrrGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view with our context and orjson encoding."""
+    """strawberry's ASGI view with our context, orjson encoding, and JSON read as the rest of
+    the service reads it (app.text: what orjson refuses is read again by the standard library,
+    so a bad string in a variable is refused naming its argument, not as malformed JSON)."""
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(request=request, foresporsel=request.state.foresporsel,
@@ -42,6 +50,24 @@ class KrrGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return load_json(data)
+        except NotJson as exc:
+            raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """The request, with an operationName that is a GraphQL name or none: an unknown
+        name is echoed in the refusal, and a name holding an unpaired surrogate cannot be."""
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            name = item.operation_name
+            if name is not None and not (isinstance(name, str) and NAME.fullmatch(name)):
+                raise HTTPException(
+                    400, "operationName must be the name of an operation in the document"
+                )
+        return data
 
 
 class GraphQLEndpoint:
@@ -92,9 +118,9 @@ def bare_offentlig(body: bytes, offentlige: frozenset[str]) -> bool:
     """True when the request is one query whose top-level fields are all public (no token
     needed). Anything unparsable or mixed is not: it then needs a token like everything else."""
     try:
-        payload = orjson.loads(body)
+        payload = load_json(body)
         document = parse(payload["query"], no_location=True, max_tokens=2000)
-    except (orjson.JSONDecodeError, KeyError, TypeError, GraphQLError):
+    except (NotJson, KeyError, TypeError, GraphQLError):
         return False
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:

@@ -14,7 +14,6 @@ import datetime as dt
 import enum
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,6 +22,7 @@ from app.personer.graphql import PERSONFELT
 from app.personer.oppslag import PERSONIDENTIFIKATORER, TILLATELSE, slaa_opp
 from app.personer.utlevering import PersonSvar, Status, attributt
 from app.rest import Json, Rute, UgyldigKropp, json_objekt, json_svar
+from app.text import NotJson, load_json
 from authz.principal import Principal
 from authz.scopes import KATEGORI_ADGANG, PERSON_FELT, aapnende_scopes
 
@@ -67,8 +67,8 @@ def antall_personer(body: bytes) -> int:
     """How many persons a body asks for (0 for anything else), to charge the rate limit:
     counted as GraphQL's `personer` counts them (its distinct ids)."""
     try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        parsed = load_json(body)
+    except NotJson:
         return 0
     ids = parsed.get(PERSONIDENTIFIKATORER) if isinstance(parsed, dict) else None
     return PERSONFELT.personer(ids) if isinstance(ids, list) else 0
