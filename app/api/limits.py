@@ -234,19 +234,33 @@ def fragment_shapes(document: DocumentNode) -> dict[str, Shape]:
     return shapes
 
 
-def document_limits(document: DocumentNode, limits: RequestLimits) -> list[GraphQLError]:
-    """The refusals of a document by its size, depth and aliases, measured without validating it.
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """A document's size (the fields every operation and every fragment would select with
+    their spreads in place, summed: the work of execution and of the validation rules grows
+    with it, and a fragment no operation uses is counted too, since validation still walks
+    it), each operation's depth, and its aliases summed over the operations (a fragment's each
+    time it is spread)."""
 
-    Size: the fields every operation and every fragment would select with their spreads in
-    place, summed (the work execution and the validation rules do grows with it; a fragment no
-    operation uses is counted too, since validation still walks it). When the size is over
-    the limit nothing else is measured or checked. Depth: per operation. Aliases: summed over
-    the operations (a fragment's aliases each time it is spread)."""
+    fields: int
+    aliases: int
+    depths: list[tuple[OperationDefinitionNode, int]]
+
+
+def measure(document: DocumentNode) -> Measure:
     fragments = fragment_shapes(document)
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    shapes = [(op, _shape(op.selection_set, fragments)) for op in operations]
+    shapes = [(op, _shape(op.selection_set, fragments)) for op in document.definitions
+              if isinstance(op, OperationDefinitionNode)]
     fields = sum(shape.fields for _, shape in shapes) + sum(s.fields for s in fragments.values())
-    if fields > limits.max_fields:
+    return Measure(min(fields, CEILING), min(sum(s.aliases for _, s in shapes), CEILING),
+                   [(op, shape.depth) for op, shape in shapes])
+
+
+def document_limits(document: DocumentNode, limits: RequestLimits) -> list[GraphQLError]:
+    """The refusals of a document by its size, depth and aliases (`measure`), without
+    validating it. When the size is over its limit, that is the one refusal."""
+    size = measure(document)
+    if size.fields > limits.max_fields:
         return [GraphQLError(
             f"The document selects more than {limits.max_fields} fields once its fragments "
             "are spread in place",
@@ -254,14 +268,13 @@ def document_limits(document: DocumentNode, limits: RequestLimits) -> list[Graph
         )]
     errors = [
         GraphQLError(
-            f"Operation {op.name.value if op.name else '(anonymous)'!r} nests {shape.depth} "
+            f"Operation {op.name.value if op.name else '(anonymous)'!r} nests {depth} "
             f"fields deep; at most {limits.max_depth} are allowed",
             op, extensions={"code": QUERY_TOO_DEEP, "maks": limits.max_depth},
         )
-        for op, shape in shapes if shape.depth > limits.max_depth
+        for op, depth in size.depths if depth > limits.max_depth
     ]
-    aliases = sum(shape.aliases for _, shape in shapes)
-    if aliases > limits.max_aliases:
+    if size.aliases > limits.max_aliases:
         errors.append(GraphQLError(
             f"The document uses more than {limits.max_aliases} aliases once its fragments are "
             "spread in place",
