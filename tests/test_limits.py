@@ -209,6 +209,16 @@ async def test_fan_out_variants_are_refused_before_validation(client, mint, no_r
     assert codes(body) == ["QUERY_TOO_COMPLEX"]
 
 
+async def test_a_changed_comment_is_a_new_document_refused_alike(client, mint, no_rules):
+    """The validation cache is keyed by the parsed document, locations included, so a comment
+    of another length makes a new one: each is measured again, and refused the same, without
+    a rule running."""
+    for n in range(3):
+        body = await post(client, mint, f"#{'x' * n}\n{FAN_OUT}", scope="")
+        assert codes(body) == ["QUERY_TOO_COMPLEX"]
+    assert validation.validated.cache_info().misses == 3
+
+
 def test_the_document_is_measured_once_per_selection_set(monkeypatch):
     """Linear: each fragment is measured once however often it is spread, each operation once;
     a chain of fragments far longer than Python's recursion limit is measured too."""

@@ -6,11 +6,11 @@
   one pass, linear in the document (each fragment measured once however often it is spread),
   before any validation rule runs (app.api.validation), so a few hundred bytes of fragments
   that each spread the next twice cannot make validation expand them a million times;
-- person ids: a check in the request path after validation and before execution (it needs the
-  request's variables, which validation rules do not see), so nothing is looked up. Each
-  feature declares how its fields count persons (`Personfelt`), the composing layer lists
-  them and says how many one request may ask for (`Personbegrensning`); the rate limit
-  counts them the same way (`persons_in_body`).
+- persons: a check in the request path after validation and before execution (it needs the
+  request's variables, which validation rules do not see), so nothing is looked up, paged or
+  created. Each feature declares how its fields count persons (`Personfelt`), the composing
+  layer lists them and says how many one request may ask for (`Personbegrensning`); the rate
+  limit counts them the same way (`persons_in_body`).
 """
 
 from __future__ import annotations

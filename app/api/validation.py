@@ -12,9 +12,11 @@ In this order, and each step only when the one before it passed:
    budget is set low enough for milliseconds; an exhausted budget is QUERY_TOO_COMPLEX.
 
 Strawberry validates only when no extension has (`pre_execution_errors` still None), so the
-result set here, errors or none, is the validation. The cache is keyed by the document object
-(one per query text, from the parse cache), the rules, the limits and the suggestion setting,
-so a limit never answers for another; errors are shared between the requests that hit it.
+result set here, errors or none, is the validation. The cache is keyed by the document
+(graphql-core's nodes compare by value, locations included), the rules, the limits and the
+suggestion setting, so a limit never answers for another; errors are shared between the
+requests that hit it. Nothing relies on the cache: a comment of another length makes another
+document.
 """
 
 from __future__ import annotations
