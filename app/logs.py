@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -124,7 +125,10 @@ class JsonFormatter(logging.Formatter):
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             line["exception"] = redact(record.exc_text)
-        return orjson.dumps(line, default=str).decode()
+        try:
+            return orjson.dumps(line, default=str).decode()
+        except TypeError:  # a lone surrogate from a client's text: orjson will not write it
+            return json.dumps(line, default=str)
 
 
 _LEVEL_STYLES = {

@@ -4,6 +4,7 @@ the readable text lines (KRR_LOG_FORMAT=text) hold the request's context and red
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import sys
@@ -211,3 +212,11 @@ async def test_a_sane_request_id_is_kept(client, mint):
     response = await client.post("/graphql", json={"query": "{ __typename }"},
                                  headers={"X-Request-ID": "sak-2026-00042"})
     assert response.headers["x-request-id"] == "sak-2026-00042"
+
+
+def test_a_lone_surrogate_in_a_log_line_is_written_not_lost(json_log):
+    """A client's text can carry an unpaired surrogate (a URL path, say); the JSON line is
+    still written (escaped) instead of failing inside the logging call."""
+    logging.getLogger("krr.test").warning("path %s", "/x\ud800")
+    [line] = [json.loads(text) for text in json_log.getvalue().splitlines() if "krr.test" in text]
+    assert line["message"] == "path /x\ud800"
