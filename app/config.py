@@ -201,15 +201,17 @@ def _sms_url(raw: str | None, env: str) -> str | None:
     return raw.strip()
 
 
-def _outbox_interval(raw: str | None) -> float:
+def _seconds(name: str, raw: str | None, default: float, low: float, high: float) -> float:
+    """A duration in seconds from `low` to `high`, else the default when unset; NaN and
+    infinity are out of range like any other number outside it."""
     if raw is None or not raw.strip():
-        return 5.0
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = 0.0
-    if not 0.1 <= value <= 3600:
-        raise ConfigError(f"KRR_OUTBOX_INTERVAL must be 0.1 to 3600 seconds (got {raw!r})")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be {low:g} to {high:g} seconds (got {raw!r})")
     return value
 
 
@@ -253,21 +255,6 @@ def _log_format(raw: str | None, env: str) -> LogFormat:
 MAX_REQUEST_TIMEOUT = 600.0  # seconds; a load balancer has given up long before
 
 
-def _request_timeout(raw: str | None) -> float:
-    """Seconds from a request's body being read to its answer being ready (app.edge.deadline)."""
-    if raw is None or not raw.strip():
-        return 5.0
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0.1 <= value <= MAX_REQUEST_TIMEOUT:
-        raise ConfigError(
-            f"KRR_REQUEST_TIMEOUT must be 0.1 to {MAX_REQUEST_TIMEOUT:g} seconds (got {raw!r})"
-        )
-    return value
-
-
 def _limit(env_vars: Mapping[str, str], name: str, default: int) -> int:
     """A request limit (app.api.limits): a whole number from 1, else the default when unset."""
     raw = env_vars.get(name)
@@ -299,7 +286,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         smtp_url=_smtp_url(env_vars.get("KRR_SMTP_URL")),
         sms_url=_sms_url(env_vars.get("KRR_SMS_URL"), env),
-        outbox_interval=_outbox_interval(env_vars.get("KRR_OUTBOX_INTERVAL")),
+        outbox_interval=_seconds("KRR_OUTBOX_INTERVAL", env_vars.get("KRR_OUTBOX_INTERVAL"),
+                                 5.0, 0.1, 3600),
         max_depth=_limit(env_vars, "KRR_MAX_DEPTH", 10),
         max_aliases=_limit(env_vars, "KRR_MAX_ALIASES", 30),
         max_tokens=_limit(env_vars, "KRR_MAX_TOKENS", 5000),
@@ -314,5 +302,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=_redis_url(env_vars.get("KRR_REDIS_URL")),
         log_format=_log_format(env_vars.get("KRR_LOG_FORMAT"), env),
         audiences=_audiences(env_vars.get("KRR_AUDIENCE")),
-        request_timeout=_request_timeout(env_vars.get("KRR_REQUEST_TIMEOUT")),
+        # From a request's body being read to its answer being ready (app.edge.deadline).
+        request_timeout=_seconds("KRR_REQUEST_TIMEOUT", env_vars.get("KRR_REQUEST_TIMEOUT"),
+                                 5.0, 0.1, MAX_REQUEST_TIMEOUT),
     )

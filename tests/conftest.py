@@ -7,9 +7,10 @@ import datetime as dt
 import io
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -120,6 +121,24 @@ async def client(db: Settings) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://krr.test") as c:
         yield c
+
+
+# --- spies ------------------------------------------------------------------------------------
+
+
+def spy_calls(monkeypatch: pytest.MonkeyPatch, targets: Iterable[tuple[Any, str]]) -> list[str]:
+    """Each call of these functions, by name, in order (they still run): to show a refused
+    request reads or creates nobody."""
+    called: list[str] = []
+    for module, name in targets:
+        real = getattr(module, name)
+
+        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            called.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    return called
 
 
 # --- logs ------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from app.testdata import csv_export
 from app.testdata import store as testdata
 from authz.principal import Caller
 from authz.tokens import TokenVerifier
-from tests.conftest import CONSUMER, FIXED_NOW, lines
+from tests.conftest import CONSUMER, FIXED_NOW, lines, spy_calls
 from tests.factories import new_id
 from tests.test_feed import registrert
 from tests.test_paa_vegne_av import VENDOR, delegate, ordning
@@ -352,17 +352,8 @@ def verifiers(dev_issuer: Any) -> Callable[[str], TokenVerifier | None]:
 @pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the functions that read persons, each time one is called."""
-    called: list[str] = []
-    for module, name in ((register, "hent_personer"), (register, "hent_endringer"),
-                         (testdata, "side")):
-        real = getattr(module, name)
-
-        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            called.append(_name)
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, spy)
-    return called
+    return spy_calls(monkeypatch, ((register, "hent_personer"), (register, "hent_endringer"),
+                                   (testdata, "side")))
 
 
 def assert_error(response: httpx.Response, status: int, code: str,

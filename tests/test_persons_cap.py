@@ -27,6 +27,7 @@ from app.personer.models import Person
 from app.personer.rest import antall_personer
 from app.testdata import store as testdata
 from authz.tokens import TokenVerifier
+from tests.conftest import spy_calls
 from tests.factories import new_id
 from tests.test_edge import edge
 from tests.test_ratelimit import FakeClock
@@ -57,18 +58,9 @@ def search(alias: str, first: int | str | None = None) -> str:
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the functions that read or create persons, each time one is called."""
-    called: list[str] = []
-    for module, name in ((register, "hent_personer"), (register, "hent_endringer"),
-                         (testdata, "side"), (testdata, "tell"),
-                         (testdata, "opprett_testpersoner")):
-        real = getattr(module, name)
-
-        def spy(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
-            called.append(_name)
-            return _real(*args, **kwargs)
-
-        monkeypatch.setattr(module, name, spy)
-    return called
+    return spy_calls(monkeypatch, ((register, "hent_personer"), (register, "hent_endringer"),
+                                   (testdata, "side"), (testdata, "tell"),
+                                   (testdata, "opprett_testpersoner")))
 
 
 @pytest.fixture
