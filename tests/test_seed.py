@@ -75,6 +75,8 @@ async def test_example_persons_as_documented(db: Settings) -> None:
     assert reserved["reservasjon_oppdatert"] is not None
     assert _fresh_recently(reserved, "epostadresse")
     assert _fresh_recently(reserved, "mobiltelefonnummer")
+    assert reserved["postkasseadresse"] == "reservert#digipost"  # as Digdir's "Digipost med
+    assert reserved["postkasseleverandoer_id"] == DIGIPOST_ORGNR  # reservasjon" test person
 
     deleted = people["06925098068"]
     assert deleted["status"] == Registerstatus.SLETTET

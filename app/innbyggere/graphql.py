@@ -184,7 +184,8 @@ def _person(
     kategorier = frozenset({Kategori.GRUNNDATA, Kategori.KONTAKTINFORMASJON})
     if se_post:
         kategorier |= {Kategori.DIGITAL_POST}
-    return utlever(pid, record, kategorier=kategorier, filtrer_paa_varsling=False, now=naa)
+    return utlever(pid, record, kategorier=kategorier, filtrer_paa_varsling=False, now=naa,
+                   egen_oppfoering=True)
 
 
 def _avslaa(info: Info, stengt: list[Handling]) -> None:

@@ -52,15 +52,20 @@ class DigitalPost:
 class Person:
     personidentifikator: str
     status: Status
-    reservasjon: JaNei | None
+    reservasjon: JaNei | None = strawberry.field(
+        description="Reserved against digital communication (letters on paper; notices still "
+        "go out). Null for SLETTET and IKKE_REGISTRERT, as the real register gives none."
+    )
     reservasjonstidspunkt: dt.datetime | None = strawberry.field(
         description="Only when reserved."
     )
     reservasjon_oppdatert: dt.datetime | None
     varslingsstatus: Varslingsstatus | None = strawberry.field(
         description=(
-            "Selecting it switches § 32 filtering on: for KAN_IKKE_VARSLES persons no contact "
-            "information, mailbox or certificate is given, and expired channels are withheld."
+            "KAN_VARSLES when AKTIV, not reserved and at least one channel is fresh (§ 32). "
+            "Selecting it switches § 32 filtering on: expired channels are withheld, and when "
+            "both are expired the mailbox and certificate too. A reserved person's contact "
+            "information is given as anyone's; their mailbox and certificate never are."
         )
     )
     kontaktinformasjon: Kontaktinformasjon | None

@@ -141,36 +141,42 @@ def utlever(
     kategorier: frozenset[Kategori],
     filtrer_paa_varsling: bool,
     now: dt.datetime,
+    egen_oppfoering: bool = False,
 ) -> PersonSvar:
-    """Disclose one person: the categories allowed, § 32-filtered when varslingsstatus is asked."""
+    """Disclose one person: the categories allowed, § 32-filtered when varslingsstatus is asked.
+
+    The real register's rules, in one place:
+    - SLETTET and IKKE_REGISTRERT: id, status and varslingsstatus only (no reservation); the
+      resident's own SLETTET entry shows what it still holds (reservation, language);
+    - reserved (AKTIV): KAN_IKKE_VARSLES, but the contact information is handed out as anyone's
+      (a reservation is against digital post, not against being notified: service messages
+      still go out, seed 000); the mailbox and its certificate never are (letters come on
+      paper), except to the resident in their own entry (`egen_oppfoering`);
+    - varslingsstatus asked: § 32 withholds what is expired (seed 003), each channel alone,
+      and when both channels are expired, also the mailbox and the certificate. Without it,
+      everything is handed out whatever its age (service messages such as boil-water notices).
+    """
     se_kontakt = Kategori.KONTAKTINFORMASJON in kategorier
     se_post = Kategori.DIGITAL_POST in kategorier
-    if record is None:
+    aktiv = record is not None and record.status is Registerstatus.AKTIV
+    if record is None or not (aktiv or egen_oppfoering):
         return PersonSvar(
             personidentifikator,
-            Status.IKKE_REGISTRERT,
-            varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
-        )
-    if record.status is not Registerstatus.AKTIV:
-        return PersonSvar(
-            personidentifikator,
-            Status.SLETTET,
-            reservasjon=JaNei.of(record.reservasjon),
+            Status.IKKE_REGISTRERT if record is None else Status.SLETTET,
             varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
         )
 
     kanaler = kontaktpunkter(record)
-    vurdering = vurder(aktiv=True, reservert=record.reservasjon, epost=kanaler[Kanal.EPOST],
+    vurdering = vurder(aktiv=aktiv, reservert=record.reservasjon, epost=kanaler[Kanal.EPOST],
                        mobil=kanaler[Kanal.MOBIL], now=now)
-    kan_varsles = vurdering.varslingsstatus is Varslingsstatus.KAN_VARSLES
-    # Without varslingsstatus asked, everything is handed out whatever its age (service messages).
-    utlever_noe = kan_varsles or not filtrer_paa_varsling
-    vis_epost = not filtrer_paa_varsling or vurdering.epost_fersk
-    vis_mobil = not filtrer_paa_varsling or vurdering.mobil_fersk
+    if filtrer_paa_varsling:
+        vis_epost, vis_mobil = vurdering.epost_fersk, vurdering.mobil_fersk
+    else:  # a SLETTET entry (the resident's own) holds no channels or mailbox to show
+        vis_epost = vis_mobil = aktiv
 
     svar = PersonSvar(
         personidentifikator,
-        Status.AKTIV,
+        Status.AKTIV if aktiv else Status.SLETTET,
         reservasjon=JaNei.of(record.reservasjon),
         reservasjonstidspunkt=record.reservasjonstidspunkt if record.reservasjon else None,
         reservasjon_oppdatert=record.reservasjon_oppdatert,
@@ -179,9 +185,10 @@ def utlever(
         svar.varslingsstatus = vurdering.varslingsstatus
         svar.spraak = record.spraak
         svar.spraak_oppdatert = record.spraak_oppdatert
-        if utlever_noe:
+        if vis_epost or vis_mobil:
             svar.kontaktinformasjon = _kontaktinformasjon(record, vis_epost, vis_mobil)
-    if se_post and utlever_noe:
+    postkasse_utleveres = (not record.reservasjon or egen_oppfoering) and (vis_epost or vis_mobil)
+    if se_post and postkasse_utleveres:
         if record.postkasseadresse and record.postkasseleverandoeradresse:
             svar.digital_post = DigitalPost(
                 record.postkasseadresse, record.postkasseleverandoeradresse

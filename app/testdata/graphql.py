@@ -54,7 +54,10 @@ class PersonFilter:
         "shows varslingsstatus)."
     )
     spraak: str | None = strawberry.field(default=None, description="nb, nn, en or se.")
-    reservasjon: JaNei | None = None
+    reservasjon: JaNei | None = strawberry.field(
+        default=None, description="An AKTIV entry with (JA) or without (NEI) a reservation: a "
+        "SLETTET entry shows none."
+    )
     har_mobil: bool | None = strawberry.field(
         default=None, description="An AKTIV entry with a mobile (needs the contact scope)."
     )
@@ -62,7 +65,8 @@ class PersonFilter:
         default=None, description="An AKTIV entry with an e-mail address (contact scope)."
     )
     har_digital_postkasse: bool | None = strawberry.field(
-        default=None, description="An AKTIV entry with a mailbox (needs the mailbox scope)."
+        default=None, description="An AKTIV entry with a mailbox a lookup shows: a reserved "
+        "person's never is (needs the mailbox scope)."
     )
 
 

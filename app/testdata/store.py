@@ -151,7 +151,8 @@ async def _tatte(
 @dataclass(frozen=True, slots=True)
 class Personfilter:
     """sokPersoner's filter; None means "any". The has-filters and spraak describe the entry as
-    a lookup shows it: only an AKTIV entry has contact information, a mailbox or a language."""
+    a lookup shows it: only an AKTIV entry has contact information, a mailbox or a language, and
+    a reserved person's mailbox is never shown (app.personer.utlevering), so it is not found."""
 
     status: Registerstatus | None = None
     varslingsstatus: Varslingsstatus | None = None
@@ -195,7 +196,7 @@ def _where(filter: Personfilter, now: dt.datetime, sql: db.Sql) -> str:
     if filter.status is not None:
         deler.append(f"p.status = {sql(filter.status.value)}")
     if filter.reservasjon is not None:
-        deler.append(f"p.reservasjon = {sql(filter.reservasjon)}")
+        deler.append(f"({_AKTIV} AND p.reservasjon = {sql(filter.reservasjon)})")
     if filter.spraak is not None:
         deler.append(f"({_AKTIV} AND p.spraak = {sql(filter.spraak)})")
     if filter.har_epost is not None:
@@ -203,7 +204,7 @@ def _where(filter: Personfilter, now: dt.datetime, sql: db.Sql) -> str:
     if filter.har_mobil is not None:
         deler.append(_ja_nei(f"({_AKTIV} AND {_har('mobiltelefonnummer')})", filter.har_mobil))
     if filter.har_digital_postkasse is not None:
-        postkasse = (f"({_AKTIV} AND {_har('postkasseadresse')}"
+        postkasse = (f"({_AKTIV} AND NOT p.reservasjon AND {_har('postkasseadresse')}"
                      " AND p.postkasseleverandoeradresse IS NOT NULL)")
         deler.append(_ja_nei(postkasse, filter.har_digital_postkasse))
     if filter.varslingsstatus is not None:
