@@ -10,9 +10,11 @@ token; what it raises is answered by the one mapping (app.faults).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from starlette.requests import Request
@@ -60,6 +62,19 @@ def json_objekt(body: bytes) -> Json:
         named = {"field": where} if where else {}
         raise UgyldigKropp(f"{where or 'The request body'} {wrong}; {TEXT_ALLOWED}", **named)
     return parsed
+
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def tidspunkt(moment: dt.datetime) -> str:
+    """A moment as the real register writes it in REST: Oslo local time with its offset, whole
+    seconds (`2023-06-29T10:14:52+02:00`). The real register writes the offset as `+02`, which
+    several parsers refuse (Java's ISO_OFFSET_DATE_TIME, Python before 3.11); RFC 3339's full
+    `+02:00` reads everywhere. A moment without a zone is UTC, as everything stored is."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(OSLO).replace(microsecond=0).isoformat()
 
 
 def json_svar(document: Json, status_code: int = 200) -> Response:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from pathlib import Path
+
 import pytest
 
 from app.personer import register
@@ -375,3 +379,21 @@ async def test_shared_addresses_are_flagged_only_against_active_persons(client, 
               p["kontaktinformasjon"]["mobiltelefonnummerDuplisert"])
              for p in body["data"]["personer"]]
     assert flags == [("NEI", "JA"), ("NEI", "JA"), ("NEI", "NEI")]
+
+
+async def test_graphql_dates_keep_one_documented_format_utc_rfc_3339(client, mint):
+    """GraphQL's DateTime stays UTC (REST's Oslo form is for the real register's clients), in
+    the one form its scalar's description gives."""
+    pid = new_id(91)
+    await provider()
+    await person(pid, epostadresse_oppdatert=dt.datetime(2026, 6, 15, 8, 30, 5, tzinfo=dt.UTC),
+                 epostadresse_sist_verifisert=dt.datetime(2026, 1, 15, 8, 30, 5, 250000,
+                                                          tzinfo=dt.UTC))
+    [p] = (await lookup(client, mint(BOTH), [pid]))["data"]["personer"]
+    k = p["kontaktinformasjon"]
+    assert k["epostadresseOppdatert"] == "2026-06-15T08:30:05+00:00"
+    assert k["epostadresseSistVerifisert"] == "2026-01-15T08:30:05.250000+00:00"
+    for dato in (p["reservasjonOppdatert"], k["mobiltelefonnummerOppdatert"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00", dato)
+    sdl = Path(__file__).parent.parent.joinpath("schema.graphql").read_text()
+    assert "scalar DateTime" in sdl and "RFC 3339 in UTC" in sdl

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -108,13 +109,30 @@ async def rest_personer(client, token, ids, inkluder: bool | None = True) -> lis
     return response.json()["personer"]
 
 
+OSLO = ZoneInfo("Europe/Oslo")
+REST_DATO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+
+
+def oslo(moment: dt.datetime) -> str:
+    """A moment as REST writes it: Oslo local time, its offset in full, whole seconds."""
+    return moment.astimezone(OSLO).replace(microsecond=0).isoformat()
+
+
+def _er_dato(navn: str) -> bool:
+    return navn == "reservasjonstidspunkt" or navn.endswith(
+        ("_oppdatert", "_sist_verifisert", "_sist_validert"))
+
+
 def snake(value: Any) -> Any:
-    """A GraphQL answer as the real register writes it: snake_case names, nulls left out."""
+    """A GraphQL answer as the real register writes it: snake_case names, nulls left out,
+    GraphQL's UTC dates in REST's Oslo form."""
     if isinstance(value, dict):
-        return {
-            re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): snake(v)
-            for k, v in value.items() if v is not None
-        }
+        svar = {}
+        for k, v in value.items():
+            navn = re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower()
+            if v is not None:
+                svar[navn] = oslo(dt.datetime.fromisoformat(v)) if _er_dato(navn) else snake(v)
+        return svar
     if isinstance(value, list):
         return [snake(v) for v in value]
     return value
@@ -158,8 +176,8 @@ def assert_same_document(actual: dict, expected: dict, path: str = "") -> None:
         if isinstance(want, dict):
             assert_same_document(got, want, where)
         elif re.fullmatch(r"\d{4}-\d\d-\d\dT.*", str(want)):
-            assert tid(got) == tid(want), where
-            assert tid(got).utcoffset() is not None, where  # always with an offset
+            # The register's own text, its short offset (`+02`) written in full (`+02:00`).
+            assert got == re.sub(r"([+-]\d\d)$", r"\1:00", want), where
         else:
             assert got == want, where
 
@@ -202,10 +220,33 @@ async def test_duplicated_address_says_ja(seed_client, mint):
     assert document["kontaktinformasjon"]["mobiltelefonnummer_duplisert"] == "NEI"
 
 
-async def test_dates_are_full_iso_8601_with_offset(seed_client, mint):
+async def test_dates_are_oslo_local_time_with_the_full_offset_and_whole_seconds(seed_client,
+                                                                                mint):
     await kjell()
     [document] = await rest_personer(seed_client, mint(BOTH), [KJELL])
-    assert document["reservasjon_oppdatert"] == "2019-06-24T11:16:47+00:00"
+    # Stored as 11:16:47 UTC: the real register writes 2019-06-24T13:16:47+02 (summer time).
+    assert document["reservasjon_oppdatert"] == "2019-06-24T13:16:47+02:00"
+
+
+async def test_every_rest_date_parses_as_rfc_3339_in_oslo_time(client, mint):
+    """Winter (+01:00) and summer (+02:00) alike, fractions of a second dropped, every date
+    of a full answer in the one form, read by a strict RFC 3339 parser."""
+    pid = new_id(90)
+    winter = dt.datetime(2026, 1, 15, 8, 30, 5, 987654, tzinfo=dt.UTC)
+    summer = dt.datetime(2026, 6, 15, 8, 30, 5, 123456, tzinfo=dt.UTC)
+    await provider()
+    await person(pid, epostadresse_oppdatert=winter, epostadresse_sist_verifisert=summer,
+                 postkasseadresse="p#digipost", postkasseleverandoer_id=DIGIPOST)
+    [document] = await rest_personer(client, mint(BOTH), [pid])
+    k = document["kontaktinformasjon"]
+    assert k["epostadresse_oppdatert"] == "2026-01-15T09:30:05+01:00"
+    assert k["epostadresse_sist_verifisert"] == "2026-06-15T10:30:05+02:00"
+    datoer = [v for n, v in [*document.items(), *k.items()] if _er_dato(n)]
+    assert len(datoer) >= 6
+    for dato in datoer:
+        assert REST_DATO.fullmatch(dato), dato
+        assert dt.datetime.strptime(dato, "%Y-%m-%dT%H:%M:%S%z").utcoffset() in (
+            dt.timedelta(hours=1), dt.timedelta(hours=2))
 
 
 # --- equal to GraphQL ------------------------------------------------------------------------
@@ -283,7 +324,7 @@ async def test_paragraph_32_filtering_is_on_with_the_contact_scope(client, mint)
     assert reserved["kontaktinformasjon"]["mobiltelefonnummer"] == "+4790000043"
     assert "digital_post" not in reserved and "sertifikat" not in reserved
     assert reserved["reservasjon"] == "JA"
-    assert reserved["reservasjonstidspunkt"] == months_ago(2).isoformat()
+    assert reserved["reservasjonstidspunkt"] == oslo(months_ago(2))
     assert slettet == {"personidentifikator": ids[4], "status": "SLETTET",
                        "varslingsstatus": "KAN_IKKE_VARSLES"}
     assert unknown == {"personidentifikator": UNKNOWN, "status": "IKKE_REGISTRERT",

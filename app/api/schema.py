@@ -5,6 +5,8 @@ executor, the one error mapping, and metrics per operation."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import functools
 from collections.abc import Callable, Iterator, Sequence
 
@@ -14,6 +16,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 
 from app.api.arguments import TextArguments
 from app.api.errors import ErrorAnswers, log_errors
@@ -23,6 +26,15 @@ from app.api.metrics import OperationMetrics
 from app.api.validation import CACHE_SIZE, Validation
 
 PARSE_CACHE_SIZE = CACHE_SIZE  # distinct query texts kept parsed, as many kept validated
+
+# strawberry's DateTime (its serializer too, which the planned executor recognises), with its
+# one format written down: REST's dates are the real register's Oslo form instead (app.rest).
+DATETIME = dataclasses.replace(
+    DateTimeDefinition,
+    description="A moment as ISO 8601 / RFC 3339 in UTC, e.g. 2023-06-29T08:14:52+00:00, with a "
+    "fraction of a second only where the moment has one (stored moments are UTC). Read with "
+    "any RFC 3339 parser. (REST answers write Oslo local time, as the real register does.)",
+)
 
 
 class CachedParse(ParserCache):
@@ -88,5 +100,6 @@ def build(
         mutation=_root("Mutation", mutations),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        scalar_overrides={dt.datetime: DATETIME},
         execution_context_class=without_suggestions(executor) if prod else executor,
     )

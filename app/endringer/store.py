@@ -108,7 +108,7 @@ async def sett_spraak(personidentifikator: str, spraak: str, now: dt.datetime) -
 
 # --- endreIdentifikator ----------------------------------------------------------------------
 
-# What the old id loses; its reservation stays (a SLETTET entry still shows it, as in lookups).
+# What the old id loses. Its reservation stays stored, though no lookup of a SLETTET entry shows it.
 _TOEMMES = (Feltgruppe.EPOST, Feltgruppe.MOBIL, Feltgruppe.SPRAAK, Feltgruppe.POSTKASSE)
 _FELT = ("status", *(f for felt in GRUPPER.values() for f in felt))
 _TOM: dict[str, Any] = {f: None for f in _FELT} | {

@@ -21,7 +21,7 @@ from app.foresporsel import Foresporsel
 from app.personer.graphql import PERSONFELT
 from app.personer.oppslag import PERSONIDENTIFIKATORER, TILLATELSE, slaa_opp
 from app.personer.utlevering import PersonSvar, Status, attributt
-from app.rest import Json, Rute, UgyldigKropp, json_objekt, json_svar
+from app.rest import Json, Rute, UgyldigKropp, json_objekt, json_svar, tidspunkt
 from app.text import NotJson, load_json
 from authz.principal import Principal
 from authz.scopes import KATEGORI_ADGANG, PERSON_FELT, aapnende_scopes
@@ -37,13 +37,13 @@ def felter_for(principal: Principal) -> frozenset[str]:
 
 
 def _verdi(value: Any) -> Any:
-    """A value as the real register writes it: enums by name, datetimes in ISO 8601 with their
-    offset (full precision, e.g. 2019-06-24T11:16:47+00:00), nested objects without absent
+    """A value as the real register writes it: enums by name, datetimes in Oslo local time
+    with their offset and whole seconds (app.rest.tidspunkt), nested objects without absent
     values."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dt.datetime):
-        return value.isoformat()
+        return tidspunkt(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: _verdi(v)

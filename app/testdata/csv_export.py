@@ -31,7 +31,7 @@ from app.foresporsel import Foresporsel
 from app.personer.felt import SPRAAK, PersonRecord, Registerstatus
 from app.personer.paragraf32 import Varslingsstatus
 from app.personer.utlevering import PersonSvar, Tilgang, person_felt
-from app.rest import Rute
+from app.rest import Rute, tidspunkt
 from app.testdata import store
 
 PATH = "/export/personer.csv"
@@ -117,7 +117,7 @@ def _celle(verdi: Any) -> str:
     if isinstance(verdi, Enum):
         tekst = str(verdi.value)
     elif isinstance(verdi, dt.datetime):
-        tekst = verdi.isoformat()
+        tekst = tidspunkt(verdi)  # as the REST answers write it
     else:
         tekst = str(verdi)
     # OWASP's advice: a leading single quote makes the cell text; the csv writer quotes the
