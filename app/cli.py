@@ -1,5 +1,5 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
-oppdater-duplikater, varsle-utlop, send-meldinger."""
+oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from app import db, logs
     from app.edge.app import create_app
+    from app.signing.keys import signing_key_for
 
     if args.workers < 1:
         print("krr serve: --workers must be 1 or more", file=sys.stderr)
@@ -36,7 +37,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     log_options: dict[str, Any] = {
         "log_config": logs.dict_config("INFO", settings.log_format), "access_log": False
     }
-    asyncio.run(db.migrate(settings))  # once, before any worker starts
+    # Once, before any worker starts: a bad KRR_SIGNING_KEY stops here (ConfigError), and the
+    # dev key is generated once rather than raced for.
+    signing_key_for(settings)
+    asyncio.run(db.migrate(settings))
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **log_options)
     else:  # each worker process builds its own app (and pool) from the same environment
@@ -185,6 +189,20 @@ def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_signing_key(settings: Settings, _: argparse.Namespace) -> int:
+    from app.signing.keys import VARIABLE, rotate
+
+    if settings.is_prod or settings.signing_key is not None:
+        why = "refused with KRR_ENV=prod" if settings.is_prod else f"{VARIABLE} is set"
+        print(f"krr rotate-signing-key: {why}: the key is the one {VARIABLE} names; to rotate, "
+              f"point {VARIABLE} to a new PEM file and restart", file=sys.stderr)
+        return 2
+    key = rotate(settings.var_dir)
+    print(f"new signing key {key.kid} under {settings.var_dir}; restart the server to sign with "
+          "it (keys already used stay published)")
+    return 0
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.edge.schema import export_sdl
 
@@ -240,6 +258,10 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "send-meldinger", help="send the outbox's due messages once (the server does it too)"
     ).set_defaults(func=_send_meldinger)
+    sub.add_parser(
+        "rotate-signing-key",
+        help="replace the dev/test key signed answers are signed with (not in prod)",
+    ).set_defaults(func=_rotate_signing_key)
     return p
 
 
@@ -247,10 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-    except ConfigError as exc:
+        return int(args.func(settings, args))
+    except ConfigError as exc:  # a setting, or a file one names (KRR_SIGNING_KEY)
         print(f"krr: {exc}", file=sys.stderr)
         return 2
-    return int(args.func(settings, args))
 
 
 if __name__ == "__main__":

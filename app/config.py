@@ -85,6 +85,10 @@ class Settings:
     # a token without `aud` accepted. Unset: every token that names an audience is refused.
     audiences: frozenset[str] = frozenset()
     request_timeout: float = 5.0  # seconds a request may take before it is a 503 (app.edge)
+    # KRR_SIGNING_KEY: a PEM file with the RSA key signed answers are signed with (app.signing,
+    # which reads and checks it at startup). Unset: generated under var_dir outside prod; in
+    # prod, answers are not signed.
+    signing_key: Path | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -269,6 +273,10 @@ def _limit(env_vars: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _path(raw: str | None) -> Path | None:
+    return Path(raw.strip()) if raw is not None and raw.strip() else None
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read KRR_* variables; raise ConfigError naming the variable that is wrong."""
     env_vars = os.environ if environ is None else environ
@@ -305,4 +313,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         # From a request's body being read to its answer being ready (app.edge.deadline).
         request_timeout=_seconds("KRR_REQUEST_TIMEOUT", env_vars.get("KRR_REQUEST_TIMEOUT"),
                                  5.0, 0.1, MAX_REQUEST_TIMEOUT),
+        signing_key=_path(env_vars.get("KRR_SIGNING_KEY")),
     )

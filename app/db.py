@@ -19,7 +19,8 @@ from app.config import Settings
 
 APP_LABEL = "models"
 MODEL_MODULES = [
-    "app.personer.models", "app.delegering.models", "app.revisjon.models", "app.meldinger.models"
+    "app.personer.models", "app.delegering.models", "app.revisjon.models", "app.meldinger.models",
+    "app.signing.models",
 ]
 
 

@@ -18,6 +18,7 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+NOT_ACCEPTABLE = "NOT_ACCEPTABLE"  # the answer cannot be given in the form Accept asks for
 CONFLICT = "CONFLICT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
@@ -81,6 +82,11 @@ class MethodNotAllowed(ClientError):
     def __init__(self, message: str, allow: str, **extensions: Any) -> None:
         super().__init__(message, **extensions)
         self.headers["Allow"] = allow
+
+
+class NotAcceptable(ClientError):
+    status = 406
+    code = NOT_ACCEPTABLE
 
 
 class Conflict(ClientError):

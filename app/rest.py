@@ -1,10 +1,11 @@
 """Routes beside GraphQL (the real register's REST endpoints, the test register's export): how
 a feature declares one, and the JSON it reads and writes.
 
-A `Rute` names its path, its handler and its declared permission (authz.tillatelse); the edge
-(app.edge) puts every route behind the one guard, which reads the body, verifies the token,
-charges the rate limit (`personer`: how many persons a body asks for) and checks the
-permission before the handler runs. A handler gets the verified request and never sees the
+A `Rute` names its path, its handler, its declared permission (authz.tillatelse) and whether
+its answer may be signed (`Accept: application/jose`); the edge (app.edge) puts every route
+behind the one guard, which reads the body, verifies the token, charges the rate limit
+(`personer`: how many persons a body asks for) and checks the permission before the handler
+runs, and signs the answer when asked. A handler gets the verified request and never sees the
 token; what it raises is answered by the one mapping (app.faults).
 """
 
@@ -41,6 +42,7 @@ class Rute:
     tillatelse: Tillatelse
     methods: tuple[str, ...] = ("POST",)
     personer: Callable[[bytes], int] = ingen_personer
+    signable: bool = False  # its 200 JSON answer may be signed (the edge signs it)
 
 
 class UgyldigKropp(BadInput):

@@ -7,11 +7,8 @@ client) verify in another (the server). It is trusted only when the app is told 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import pathlib
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +18,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
-from authz.identifikatorer import CONSUMER_AUTHORITY, ORGNO_PREFIX, is_valid_orgno, problem
+from authz import keyfiles
+from authz.identifikatorer import is_valid_orgno, org_claim, problem
 
 DEV_ISSUER = "https://krr.localhost/dev-issuer/"
 KEY_FILE_NAME = "dev-issuer-key.json"
@@ -121,11 +119,11 @@ class DevIssuer:
             "jti": str(uuid.uuid4()),
         }
         if consumer is not None:
-            claims["consumer"] = _org_claim(consumer)
+            claims["consumer"] = org_claim(consumer)
         else:
             claims["acr"] = DEFAULT_ACR
         if supplier is not None:
-            claims["supplier"] = _org_claim(supplier)
+            claims["supplier"] = org_claim(supplier)
             claims["delegation_source"] = "https://www.altinn.no"
         if pid is not None:
             claims["pid"] = pid
@@ -136,10 +134,6 @@ class DevIssuer:
                 claims[name] = value
         header = {"alg": ALGORITHM, "kid": self.kid}
         return jwt.encode(header, claims, self._key, algorithms=[ALGORITHM])
-
-
-def _org_claim(orgno: str) -> dict[str, str]:
-    return {"authority": CONSUMER_AUTHORITY, "ID": ORGNO_PREFIX + orgno}
 
 
 def _require_orgno(field: str, value: object) -> None:
@@ -174,25 +168,8 @@ def _load_key(path: pathlib.Path) -> RSAKey:
 
 
 def _store_key(path: pathlib.Path, key: RSAKey) -> RSAKey:
-    """Write via a private temp file so readers never see half a key and it is never 0644.
-
-    If another process won the race, its key is kept and returned instead of ours, so all
-    processes sharing the directory agree on one key.
-    """
-    fd, tmp_name = tempfile.mkstemp(prefix=".dev-issuer-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            json.dump(key.as_dict(private=True), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp_name, path)  # atomic and never overwrites an existing key
-        except FileExistsError:
-            return _load_key(path)
-        except OSError:  # file system without hard links
-            os.replace(tmp_name, path)
+    """Written once (authz.keyfiles): if another process won the race, its key is kept and
+    returned instead of ours, so all processes sharing the directory agree on one key."""
+    if keyfiles.write_once(path, json.dumps(key.as_dict(private=True))):
         return key
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    return _load_key(path)

@@ -95,6 +95,11 @@ CONSUMER_AUTHORITY = "iso6523-actorid-upis"
 ORGNO_PREFIX = "0192:"
 
 
+def org_claim(orgno: str) -> dict[str, str]:
+    """An organisation number in that form (a token's consumer or supplier; a signed answer's)."""
+    return {"authority": CONSUMER_AUTHORITY, "ID": ORGNO_PREFIX + orgno}
+
+
 def is_valid_orgno(value: object) -> bool:
     """Nine ASCII digits with a correct mod-11 check digit.
 

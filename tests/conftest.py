@@ -123,6 +123,24 @@ async def client(db: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+# --- the krr command ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An isolated register (its own SQLite file and dev key) for the command under test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRR_")}
+    env |= {
+        "KRR_ENV": "dev",
+        "KRR_VAR_DIR": str(tmp_path / "var"),
+        "KRR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        "PYTHONPATH": str(ROOT),
+    }
+    return env
+
+
 # --- spies ------------------------------------------------------------------------------------
 
 

@@ -1,11 +1,12 @@
-"""Starting real servers in tests: a free loopback port, waiting for one to answer, and a JSON
-document served over HTTP."""
+"""Starting real servers in tests: a free loopback port, waiting for one to answer, `krr serve`
+in a process of its own, and a JSON document served over HTTP."""
 
 from __future__ import annotations
 
 import json
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+from tests.conftest import ROOT
+
+KRR = [sys.executable, "-m", "app.cli"]
 
 
 def free_port() -> int:
@@ -33,6 +38,23 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30,
             if time.monotonic() > deadline or process.poll() is not None:
                 raise AssertionError(f"{what} did not come up") from None
             time.sleep(0.2)
+
+
+@contextmanager
+def krr_serving(env: dict[str, str]) -> Iterator[str]:
+    """`krr serve` on a free loopback port with `env`, up; yields its base URL, stops it after."""
+    port = free_port()
+    server = subprocess.Popen(
+        [*KRR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{base}/healthz", server)
+        yield base
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)  # reaps the process and closes its pipe
 
 
 @contextmanager

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
-from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.servers import free_port, wait_until_up
+from tests.conftest import ROOT
+from tests.servers import KRR, krr_serving
 from tests.test_duplicates import AVVIK
-
-ROOT = Path(__file__).resolve().parent.parent
-KRR = [sys.executable, "-m", "app.cli"]
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    """An isolated register (its own SQLite file and dev key) for the command under test."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KRR_")}
-    env |= {
-        "KRR_ENV": "dev",
-        "KRR_VAR_DIR": str(tmp_path / "var"),
-        "KRR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-        "PYTHONPATH": str(ROOT),
-    }
-    return env
 
 
 def krr(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -78,14 +59,8 @@ def test_seed_serve_and_query_with_a_dev_token(cli_env):
         "krr:global/kontaktinformasjon.read krr:global/digitalpost.read",
         "--consumer", "974760673",
     ).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen(
-        [*KRR, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=cli_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/graphql"
-        wait_until_up(url, server)
+    with krr_serving(cli_env) as base:
+        url = f"{base}/graphql"
         query = """query { personer(personidentifikatorer: ["17912099997", "31819198252"]) {
             personidentifikator status varslingsstatus
             kontaktinformasjon { epostadresse mobiltelefonnummer }
@@ -104,9 +79,6 @@ def test_seed_serve_and_query_with_a_dev_token(cli_env):
         assert unknown["status"] == "IKKE_REGISTRERT"
         no_token = httpx.post(url, json={"query": query}, timeout=10)
         assert no_token.status_code == 401
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)  # reaps the process and closes its pipe
 
 
 def test_oppdater_duplikater_repairs_flags_left_stale(cli_env, tmp_path):

@@ -27,6 +27,7 @@ from app.config import Limits, Rate, Settings
 from app.edge import probes
 from app.edge.app import create_app
 from app.edge.ratelimit import Limiter, MemoryLimiter
+from app.edge.signed import JWKS_PATH
 from app.errors import (
     BAD_REQUEST,
     BAD_USER_INPUT,
@@ -34,6 +35,7 @@ from app.errors import (
     FORBIDDEN,
     INTERNAL_SERVER_ERROR,
     METHOD_NOT_ALLOWED,
+    NOT_ACCEPTABLE,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     RATE_LIMITED,
@@ -45,6 +47,7 @@ from app.errors import (
 from app.personer import register
 from app.revisjon import store as revisjon
 from app.revisjon.models import Oppslag
+from app.signing import store as signing
 from app.statistikk import store as statistikk
 from app.testdata import csv_export
 from app.testdata import store as testdata
@@ -68,6 +71,7 @@ PERSONER = "/rest/v2/personer"
 ENDRINGER = "/rest/v2/krr/hentEndringer"
 EXPORT = csv_export.PATH
 STATISTIKK = "/statistikk"
+JOSE = "application/jose"  # a signed answer: prod has no signing key here
 
 PID = new_id(40)
 EPOST = "edge.person@example.no"  # in the register: must never reach a refusal
@@ -232,6 +236,8 @@ def _graphql() -> list[Case]:
              415, UNSUPPORTED_MEDIA_TYPE),
         Case("rate limited", lookup, 429, RATE_LIMITED,
              prime=dataclasses.replace(lookup, body=TYPENAME)),
+        Case("signed answer without a signing key", dataclasses.replace(lookup, accept=JOSE),
+             406, NOT_ACCEPTABLE, envs=("prod",)),
         Case("database down", lookup, 503, SERVICE_UNAVAILABLE, database_down),
         Case("audit log not writable", lookup, 503, SERVICE_UNAVAILABLE, audit_unwritable),
         Case("database stops answering", lookup, 503, SERVICE_UNAVAILABLE,
@@ -251,6 +257,8 @@ def _rest(path: str, body: bytes, bad_body: bytes, scope: str, reader: str) -> l
              dataclasses.replace(ask, token=org(scope, supplier=VENDOR)), 403, FORBIDDEN),
         Case("GET", dataclasses.replace(ask, method="GET", body=b""), 405, METHOD_NOT_ALLOWED),
         Case("too large", Ask("POST", path, body=TOO_BIG), 413, PAYLOAD_TOO_LARGE),
+        Case("signed answer without a signing key", dataclasses.replace(ask, accept=JOSE), 406,
+             NOT_ACCEPTABLE, envs=("prod",)),
         Case("rate limited", ask, 429, RATE_LIMITED, prime=refused),
         Case("audit log not writable", ask, 503, SERVICE_UNAVAILABLE, audit_unwritable),
         Case("database down", ask, 503, SERVICE_UNAVAILABLE, database_down),
@@ -293,6 +301,7 @@ def _export() -> list[Case]:
 def _unguarded() -> list[Case]:
     page = Ask("GET", STATISTIKK)
     ready = Ask("GET", "/readyz")
+    keys = Ask("GET", JWKS_PATH)
     return [
         Case("POST", Ask("POST", STATISTIKK), 405, METHOD_NOT_ALLOWED),
         Case("database down", page, 503, SERVICE_UNAVAILABLE, database_down),
@@ -307,6 +316,11 @@ def _unguarded() -> list[Case]:
              retry_after=False),
         Case("database stops answering", ready, 503, SERVICE_UNAVAILABLE, probe_hangs,
              retry_after=False),
+        Case("POST", Ask("POST", JWKS_PATH), 405, METHOD_NOT_ALLOWED),
+        Case("database down", keys, 503, SERVICE_UNAVAILABLE, database_down),
+        Case("database stops answering", keys, 503, SERVICE_UNAVAILABLE,
+             hangs_in(signing, "recorded"), deadline=DEADLINE),
+        Case("unexpected exception", keys, 500, INTERNAL_SERVER_ERROR, bug_in(signing, "recorded")),
         Case("POST", Ask("POST", "/healthz"), 405, METHOD_NOT_ALLOWED),
         Case("POST", Ask("POST", "/metrics"), 405, METHOD_NOT_ALLOWED),
         Case("unknown path", Ask("GET", "/ukjent"), 404, NOT_FOUND),

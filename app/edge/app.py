@@ -1,9 +1,10 @@
 """The service: the Starlette app, composed of the features behind the one edge.
 
 Every protected route (GraphQL, the REST endpoints, the export) is a `Guard` (app.edge.guard)
-around its handler; the unprotected ones are the public statistics page, the probes and GET
-/graphql, which never runs an operation. Whatever a route raises that app.faults knows is
-answered in the one error shape; anything else is a 500 in the same shape.
+around its handler; the unprotected ones are the public statistics page, the register's public
+signing keys (JWKS), the probes and GET /graphql, which never runs an operation. Whatever a
+route raises that app.faults knows is answered in the one error shape; anything else is a 500
+in the same shape.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from app.edge.observed import Observed, request_id_of
 from app.edge.ratelimit import Limiter, build_limiter
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
+from app.edge.signed import JWKS_PATH, jwks
 from app.endringer import rest as endringer_rest
 from app.errors import (
     INTERNAL_SERVER_ERROR,
@@ -48,11 +50,14 @@ from app.errors import (
     NOT_FOUND,
     ClientError,
 )
-from app.faults import UNAVAILABLE, Answer, answer_for
+from app.faults import UNAVAILABLE, Answer, answer_for, unavailable
 from app.foresporsel import Clock, utc_now
 from app.meldinger.senders import utsender
 from app.personer import rest as personer_rest
 from app.rest import Rute
+from app.signing.keys import VARIABLE as SIGNING_KEY_VARIABLE
+from app.signing.keys import signing_key_for
+from app.signing.signer import PublishedKeys, Signer
 from app.statistikk.page import side as statistikk_side
 from app.statistikk.store import Buffer as StatistikkBuffer
 from app.testdata import csv_export
@@ -106,6 +111,18 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return response
 
 
+async def _publish(signer: Signer, clock: Clock) -> None:
+    """The signing key recorded at startup, so the published keys name it before any answer it
+    signs exists; if the database cannot take it now, the first signed answer records it."""
+    try:
+        await signer.publish(clock())
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        log.warning("the signing key is not recorded yet (%s); the first signed answer will "
+                    "record it", type(exc).__name__)
+
+
 class PerMethod:
     """One path, an ASGI app for POST and one for GET (the route refuses any other method)."""
 
@@ -124,7 +141,10 @@ def create_app(
     manage_db: bool = True,
     limiter: Limiter | None = None,
 ) -> Starlette:
-    """The service. Tests pass their own verifier/clock and manage the database themselves."""
+    """The service. Tests pass their own verifier/clock and manage the database themselves.
+
+    Raises ConfigError when KRR_SIGNING_KEY names no usable key."""
+    signing_key = signing_key_for(settings)  # first: a ConfigError leaves nothing open
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
@@ -140,12 +160,14 @@ def create_app(
         schema, graphql_ide=None if settings.is_prod else "graphiql",
         allow_queries_via_get=False,
     ))
+    signer = Signer(signing_key) if signing_key is not None else None
     inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
-                      settings.request_timeout)
+                      settings.request_timeout, signer)
     offentlige = offentlige_felt(schema)
 
     def guarded(rute: Rute) -> Route:
-        krav = Rutekrav(tillatelse=rute.tillatelse, personer=rute.personer)
+        krav = Rutekrav(tillatelse=rute.tillatelse, personer=rute.personer,
+                        signable=rute.signable)
         return Route(rute.path, Guard(inngang, rute.handler, krav), methods=list(rute.methods))
 
     rest: list[Rute] = [personer_rest.RUTE, endringer_rest.RUTE]
@@ -156,6 +178,7 @@ def create_app(
         media_types=JSON,
         form=refuse_batch,
         anonym=lambda body: bare_offentlig(body, offentlige),
+        signable=True,
     ))
     routes: list[BaseRoute] = [
         # One route, so a refused method's Allow names both GET (GraphiQL) and POST.
@@ -165,6 +188,9 @@ def create_app(
         # Public key figures as a page: aggregates only, no token (like `statistikk`).
         Route("/statistikk", bounded(settings.request_timeout, statistikk_side(clock)),
               methods=["GET"]),
+        # The keys signed answers are checked with: public, no token.
+        Route(JWKS_PATH, bounded(settings.request_timeout, jwks(PublishedKeys(signing_key))),
+              methods=["GET"]),
         *probes.routes(app_metrics),
     ]
 
@@ -172,6 +198,11 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if manage_db:
             await db.connect(settings)
+        if signer is None:
+            log.warning("answers are not signed: %s is not set, so a request for "
+                        "application/jose is refused (406)", SIGNING_KEY_VARIABLE)
+        elif manage_db:
+            await _publish(signer, clock)
         try:
             if manage_db:  # the outbox's dispatcher runs where the app owns the database
                 async with utsender(settings):

@@ -2,8 +2,9 @@
 
 In one order, for GraphQL, the REST endpoints and the export alike:
 
-1. the body, refused as soon as it passes the size limit (413), then its media type (415) and
-   shape (a route's own check, e.g. GraphQL's refusal of batches), all before any token work;
+1. the body, refused as soon as it passes the size limit (413), then its media type (415), a
+   signed answer asked for where none can be given (406) and the body's shape (a route's own
+   check, e.g. GraphQL's refusal of batches), all before any token work;
 2. the token, verified (401), giving the caller; a request without one passes only where the
    route lets anonymous callers in (public aggregates);
 3. the caller bound to the log lines (request id, consumer, supplier);
@@ -12,7 +13,10 @@ In one order, for GraphQL, the REST endpoints and the export alike:
    declares per field instead);
 
 and only then the route's handler, with the verified request (app.foresporsel). Every refusal,
-and anything the handler raises that app.faults knows, is answered in the one JSON shape.
+and anything the handler raises that app.faults knows, is answered in the one JSON shape. A
+route that may sign its answer (`Rutekrav.signable`) has it signed here when the request asks
+for `application/jose` (app.edge.signed), under the deadline like the rest of the work, and
+every answer it gives says `Vary: Accept`.
 
 Everything after the body is read, handler included, runs under the request's deadline
 (KRR_REQUEST_TIMEOUT, app.edge.deadline): past it the answer is a 503 and the work's database
@@ -35,9 +39,11 @@ from app.edge.deadline import each_within, within
 from app.edge.observed import request_id_of
 from app.edge.ratelimit import Limiter, subject_of
 from app.edge.responses import error_response
+from app.edge.signed import signed, signer_for_request, vary_on_accept
 from app.errors import PayloadTooLarge, RateLimited, UnsupportedMediaType
 from app.faults import answer_for
 from app.foresporsel import Clock, Delegeringsoppslag, Foresporsel
+from app.signing.signer import Signer
 from authz.principal import Anonym, Caller
 from authz.tillatelse import Tillatelse
 from authz.tokens import TokenError, TokenVerifier
@@ -50,7 +56,7 @@ Endpoint = Callable[[Request, Foresporsel], Awaitable[Response]]
 @dataclass(frozen=True, slots=True)
 class Inngang:
     """What every guarded route shares: the token check, the rate limit, the clock, the body
-    limit, how a vendor's delegations are read and the deadline."""
+    limit, how a vendor's delegations are read, the deadline and the answers' signer."""
 
     verifier: TokenVerifier
     limiter: Limiter
@@ -58,6 +64,7 @@ class Inngang:
     max_body_bytes: int
     delegeringer: Delegeringsoppslag
     request_timeout: float  # seconds (KRR_REQUEST_TIMEOUT)
+    signer: Signer | None = None  # None: no signing key (prod without KRR_SIGNING_KEY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,7 @@ class Rutekrav:
     media_types: frozenset[str] | None = None  # accepted body types; None: any
     form: Callable[[bytes], None] | None = None  # a shape check before the token
     anonym: Callable[[bytes], bool] | None = None  # may this body pass without a token?
+    signable: bool = False  # may its 200 JSON answer be signed (Accept: application/jose)?
 
 
 async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
@@ -144,6 +152,8 @@ class Guard:
             response = error_response(answer)
         if isinstance(response, StreamingResponse):
             response.body_iterator = each_within(seconds, response.body_iterator)
+        if self.krav.signable:
+            vary_on_accept(response)
         await response(scope, receive, send)
 
     async def _handle(self, scope: Scope, body: bytes) -> Response:
@@ -156,6 +166,7 @@ class Guard:
                     f"Send the request body as {' or '.join(sorted(krav.media_types))}"
                     f" (Content-Type was {media_type[:60]!r})"
                 )
+        signer = signer_for_request(request, inngang.signer) if krav.signable else None
         if krav.form is not None:
             krav.form(body)
         caller = await self._caller(request, body)
@@ -167,7 +178,11 @@ class Guard:
             await foresporsel.kontroller(krav.tillatelse)
         request = Request(scope, replay_body(body))
         request.state.foresporsel = foresporsel
-        return await self.endpoint(request, foresporsel)
+        if signer is None:
+            return await self.endpoint(request, foresporsel)
+        # The key published first: if the database cannot take it, nothing is read or audited.
+        await signer.publish(foresporsel.now)
+        return await signed(await self.endpoint(request, foresporsel), signer, foresporsel)
 
     async def _caller(self, request: Request, body: bytes) -> Caller:
         if "authorization" not in request.headers and self.krav.anonym is not None:

@@ -40,4 +40,4 @@ def personer_per_side(body: bytes) -> int:
 
 
 RUTE = Rute("/rest/v2/krr/hentEndringer", hent_endringer, store.LESE_ENDRINGER,
-            personer=personer_per_side)
+            personer=personer_per_side, signable=True)

@@ -94,4 +94,4 @@ async def personer(request: Request, foresporsel: Foresporsel) -> Response:
     })
 
 
-RUTE = Rute("/rest/v2/personer", personer, TILLATELSE, personer=antall_personer)
+RUTE = Rute("/rest/v2/personer", personer, TILLATELSE, personer=antall_personer, signable=True)

@@ -1,0 +1,54 @@
+"""A signed answer: the JSON answer's members with who asked and when, as the payload of a
+compact JWS (RS256, `kid`, `typ` JWT).
+
+The claims: `iat` (the moment the request was served at, the audit record's moment),
+`request_id` (the X-Request-ID the answer carries and the audit log holds) and, for an
+organisation's token, `consumer` and, when a vendor acts for it, `supplier`, in Maskinporten's
+form. A resident or an anonymous caller gets no such claim: a national id never goes in. No
+`exp`: the answer is a proof of what the register said and must verify years later; no `aud`:
+whoever holds it may check it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import orjson
+from joserfc.jws import serialize_compact
+
+from app.signing.keys import ALGORITHM, SigningKey
+from authz.identifikatorer import org_claim
+from authz.principal import Caller, Principal
+
+_EMPTY_OBJECT = re.compile(rb"\{\s*\}")
+
+
+def claims(kaller: Caller, request_id: str, now: dt.datetime) -> dict[str, Any]:
+    signed: dict[str, Any] = {"iat": int(now.timestamp()), "request_id": request_id}
+    if isinstance(kaller, Principal):
+        signed["consumer"] = org_claim(kaller.consumer)
+        if kaller.supplier is not None:
+            signed["supplier"] = org_claim(kaller.supplier)
+    return signed
+
+
+def payload(answer: bytes, added: dict[str, Any]) -> bytes:
+    """The answer (a JSON object, as encoded) with `added`'s members after its own, without
+    decoding it again: a 1000-person answer is over half a megabyte. The claims' names are
+    never an answer's members (REST's documents, GraphQL's data/errors/extensions)."""
+    body = answer.strip()
+    if body[:1] != b"{" or body[-1:] != b"}":
+        raise ValueError("only a JSON object can be the payload of a signed answer")
+    members = orjson.dumps(added)[1:-1]
+    if not members:
+        return body
+    if _EMPTY_OBJECT.fullmatch(body):
+        return b"{" + members + b"}"
+    return body[:-1] + b"," + members + b"}"
+
+
+def compact(key: SigningKey, signed_payload: bytes) -> str:
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
+    return serialize_compact(header, signed_payload, key.private, algorithms=[ALGORITHM])

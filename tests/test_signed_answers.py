@@ -1,0 +1,520 @@
+"""Signed answers (`Accept: application/jose`): the JSON answer as the payload of a compact JWS,
+verified here with PyJWT (not joserfc, which signs) against the keys the register publishes at
+GET /.well-known/jwks.json; JSON whenever JSON is asked for or preferred, and for every refusal;
+the key from KRR_SIGNING_KEY in prod, generated under the var directory in dev and test, and
+every key ever used still published after a rotation."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import orjson
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from app.config import ConfigError, Settings, load_settings
+from app.edge.app import create_app
+from app.edge.signed import JWKS_PATH, prefers_signed
+from app.errors import NOT_ACCEPTABLE
+from app.revisjon.models import Oppslag
+from app.signing import jws, keys
+from app.signing import store as signing_store
+from app.signing.models import SigningKeyRecord
+from app.signing.signer import PublishedKeys
+from authz.tokens import TokenVerifier
+from tests.conftest import CONSUMER, FIXED_NOW
+from tests.factories import new_id
+from tests.servers import krr_serving
+from tests.test_cli import krr
+from tests.test_feed import registrert
+from tests.test_paa_vegne_av import VENDOR, delegate
+
+KONTAKT = "krr:global/kontaktinformasjon.read"
+POST = "krr:global/digitalpost.read"
+HENTENDRING = "krr:global/hentendring.read"
+BOTH = f"{KONTAKT} {POST}"
+JOSE = "application/jose"
+PERSONER = "/rest/v2/personer"
+ENDRINGER = "/rest/v2/krr/hentEndringer"
+GRAPHQL = "/graphql"
+PIDS = [new_id(900), new_id(901)]
+LOOKUP = {
+    "query": "query($ids: [String!]!) { personer(personidentifikatorer: $ids) "
+             "{ personidentifikator status varslingsstatus "
+             "kontaktinformasjon { epostadresse mobiltelefonnummer } } }",
+    "variables": {"ids": PIDS},
+}
+IAT = int(FIXED_NOW.timestamp())  # the moment the request was served at: the pinned clock
+
+
+def org(orgno: str) -> dict[str, str]:
+    return {"authority": "iso6523-actorid-upis", "ID": f"0192:{orgno}"}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def serving(settings: Settings, verifier: TokenVerifier | None = None
+                  ) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, verifier=verifier, clock=lambda: FIXED_NOW, manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as client:
+        yield client
+
+
+async def ask(client: httpx.AsyncClient, path: str, body: Any, token: str | None = None,
+              accept: str | None = JOSE, **headers: str) -> httpx.Response:
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if accept is not None:
+        headers["Accept"] = accept
+    return await client.post(path, json=body, headers=headers)
+
+
+async def published(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get(JWKS_PATH)  # no token
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "public, max-age=300"
+    return response.json()
+
+
+def verified(token: str, jwks_document: dict[str, Any]) -> dict[str, Any]:
+    """The payload, once PyJWT has checked the signature with the published key named by kid."""
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "RS256", "kid": header["kid"], "typ": "JWT"}
+    (jwk,) = [k for k in jwks_document["keys"] if k["kid"] == header["kid"]]
+    key = jwt.PyJWK(jwk, algorithm="RS256").key
+    payload: dict[str, Any] = jwt.decode(token, key, algorithms=["RS256"])
+    return payload
+
+
+def signed_bytes(token: str) -> bytes:
+    segment = token.split(".")[1]
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def assert_signed(response: httpx.Response) -> str:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == JOSE
+    assert response.headers["vary"] == "Accept"
+    token = response.text
+    assert token.count(".") == 2 and "{" not in token
+    return token
+
+
+async def plain_and_signed(
+    client: httpx.AsyncClient, path: str, body: Any, token: str | None
+) -> tuple[httpx.Response, httpx.Response, dict[str, Any]]:
+    """The same request as JSON and signed; the signed answer's verified payload."""
+    plain = await ask(client, path, body, token, accept=None)
+    assert plain.status_code == 200, plain.text
+    assert plain.headers["content-type"] == "application/json"
+    signed = await ask(client, path, body, token, **{"X-Request-ID": "proof-1"})
+    payload = verified(assert_signed(signed), await published(client))
+    # The answer's own members, byte for byte, then the claims.
+    assert signed_bytes(signed.text).startswith(plain.content[:-1])
+    return plain, signed, payload
+
+
+def claims_of(payload: dict[str, Any], plain: httpx.Response) -> dict[str, Any]:
+    members = plain.json()
+    assert {k: payload[k] for k in members} == members
+    return {k: v for k, v in payload.items() if k not in members}
+
+
+@pytest.fixture
+def verifier(dev_issuer) -> TokenVerifier:
+    """The tests' dev issuer trusted whatever the app's var directory (in prod: as if it were a
+    real issuer)."""
+    return TokenVerifier({}, dev_issuer=dev_issuer)
+
+
+@pytest.fixture
+async def registered(db: Settings) -> None:
+    for pid in PIDS:
+        await registrert(pid, epost=f"{pid}@example.no")
+
+
+# --- signed answers, verified by another library --------------------------------------------
+
+
+@pytest.mark.parametrize("vendor", [False, True], ids=["own token", "vendor's token"])
+async def test_a_signed_lookup_verifies_against_the_published_keys(
+    client, mint, registered, vendor
+):
+    if vendor:
+        await delegate()
+    token = mint(BOTH, supplier=VENDOR) if vendor else mint(BOTH)
+    body = {"personidentifikatorer": PIDS}
+    plain, signed, payload = await plain_and_signed(client, PERSONER, body, token)
+    expected = {"iat": IAT, "request_id": "proof-1", "consumer": org(CONSUMER)}
+    if vendor:
+        expected["supplier"] = org(VENDOR)
+    assert claims_of(payload, plain) == expected
+    assert signed.headers["x-request-id"] == payload["request_id"]
+    assert [p["personidentifikator"] for p in payload["personer"]] == PIDS
+    assert payload["personer"][0]["kontaktinformasjon"]["epostadresse"] == f"{PIDS[0]}@example.no"
+
+
+async def test_a_signed_feed_page_verifies_against_the_published_keys(client, mint, registered):
+    token = mint(f"{HENTENDRING} {KONTAKT}")
+    plain, signed, payload = await plain_and_signed(client, ENDRINGER, {"fraEndringsId": 0}, token)
+    assert claims_of(payload, plain) == {
+        "iat": IAT, "request_id": signed.headers["x-request-id"], "consumer": org(CONSUMER),
+    }
+    assert len(payload["list"]) == 2 and payload["tilEndringsId"] == payload["sisteEndringsId"]
+
+
+async def test_a_signed_graphql_answer_verifies_errors_included(client, mint, registered):
+    """A 200 that carries errors (a withheld field) is an answer like any other: signed."""
+    plain, _, payload = await plain_and_signed(client, GRAPHQL, LOOKUP, mint(POST))
+    assert claims_of(payload, plain) == {
+        "iat": IAT, "request_id": "proof-1", "consumer": org(CONSUMER),
+    }
+    assert payload["errors"] == plain.json()["errors"]
+    assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert [p["personidentifikator"] for p in payload["data"]["personer"]] == PIDS
+
+
+async def test_a_request_id_the_register_gave_is_the_one_signed(client, mint, registered):
+    response = await ask(client, GRAPHQL, LOOKUP, mint(BOTH))
+    payload = verified(assert_signed(response), await published(client))
+    assert payload["request_id"] == response.headers["x-request-id"]
+    assert len(payload["request_id"]) == 22  # the register's own id, none having been given
+
+
+async def test_residents_and_anonymous_callers_get_no_consumer_claim(client, mint, registered):
+    """A national id never goes into a claim: only organisations are named."""
+    resident = mint("krr:user/kontaktinformasjon.read", consumer=None, pid=PIDS[0])
+    mine, _, own = await plain_and_signed(
+        client, GRAPHQL, {"query": "{ meg { person { personidentifikator status } } }"}, resident
+    )
+    assert claims_of(own, mine) == {"iat": IAT, "request_id": "proof-1"}
+    assert own["data"]["meg"]["person"]["personidentifikator"] == PIDS[0]
+    figures, _, public = await plain_and_signed(
+        client, GRAPHQL, {"query": "{ statistikk { aktive } }"}, None
+    )
+    assert claims_of(public, figures) == {"iat": IAT, "request_id": "proof-1"}
+
+
+async def test_the_key_is_recorded_once_before_its_first_answer_leaves(client, mint, registered):
+    token = mint(BOTH)
+    assert await SigningKeyRecord.all().count() == 0
+    for _ in range(2):
+        assert_signed(await ask(client, PERSONER, {"personidentifikatorer": PIDS}, token))
+    (record,) = await SigningKeyRecord.all()
+    document = await published(client)
+    assert [k["kid"] for k in document["keys"]] == [record.kid]
+    assert json.loads(record.jwk) == document["keys"][0]
+    assert record.first_used == FIXED_NOW
+
+
+async def test_a_key_that_cannot_be_recorded_refuses_before_anything_is_read(
+    client, mint, registered, monkeypatch
+):
+    """No signature may exist whose key the register does not publish: the key is recorded
+    before the lookup, so a database that cannot take it is a 503 with nothing disclosed."""
+
+    async def disk_full(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(signing_store, "record", disk_full)
+    response = await ask(client, PERSONER, {"personidentifikatorer": PIDS}, mint(BOTH))
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert PIDS[0] not in response.text
+    assert await Oppslag.all().count() == 0  # nothing looked up, so nothing audited
+    monkeypatch.undo()
+    assert_signed(await ask(client, PERSONER, {"personidentifikatorer": PIDS}, mint(BOTH)))
+    assert await Oppslag.all().count() == 1
+
+
+async def test_the_published_keys_are_public_rsa_keys_named_by_thumbprint(client, mint):
+    (key,) = (await published(client))["keys"]  # listed before it has signed anything
+    assert set(key) == {"kty", "n", "e", "kid", "use", "alg"}  # nothing private
+    assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
+    assert key["kid"] == thumbprint(key)
+
+
+def thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638, worked out here rather than by either library."""
+    members = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"))
+    digest = hashlib.sha256(members.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+# --- when the answer is JSON -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("accept", "signs"), [
+    (None, False),
+    ("", False),
+    ("*/*", False),
+    ("application/*", False),
+    ("application/json", False),
+    ("application/json, application/jose", False),  # a tie: JSON, as before
+    ("application/jose;q=0.5, application/json", False),
+    ("application/jose;q=0", False),
+    ("application/jose;q=nonsense", False),
+    ("text/html", False),
+    ("application/jose", True),
+    ("APPLICATION/JOSE", True),
+    ("application/jose, application/json;q=0.9", True),
+    ("application/jose, */*;q=0.1", True),
+    ("application/json;q=0.2, application/jose;q=0.3", True),
+    ("application/json;q=0, */*", True),
+])
+def test_signed_only_when_jose_is_preferred_to_json(accept, signs):
+    assert prefers_signed(accept) is signs
+
+
+@pytest.mark.parametrize("accept", [None, "*/*", "application/jose;q=0.5, application/json"])
+async def test_json_is_answered_unless_a_signed_answer_is_preferred(
+    client, mint, registered, accept
+):
+    token = mint(f"{BOTH} {HENTENDRING}")
+    for path, body in ((PERSONER, {"personidentifikatorer": PIDS}), (GRAPHQL, LOOKUP),
+                       (ENDRINGER, {"fraEndringsId": 0})):
+        response = await ask(client, path, body, token, accept=accept)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        assert response.headers["vary"] == "Accept"
+        assert response.json()
+    assert await SigningKeyRecord.all().count() == 0  # nothing signed
+
+
+@pytest.mark.parametrize(("path", "body", "status"), [
+    (PERSONER, {"personidentifikatorer": ["12345678901"]}, 400),
+    (PERSONER, {"personidentifikatorer": PIDS}, 401),
+    (ENDRINGER, {"fraEndringsId": -1}, 400),
+    (GRAPHQL, {"variables": {}}, 400),
+    (GRAPHQL, LOOKUP, 401),
+])
+async def test_refusals_stay_in_the_one_json_error_shape(client, mint, path, body, status):
+    token = mint(f"{BOTH} {HENTENDRING}") if status != 401 else None
+    response = await ask(client, path, body, token)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["vary"] == "Accept"
+    assert response.json()["errors"][0]["extensions"]["code"]
+
+
+async def test_the_csv_export_is_never_signed(client, mint):
+    response = await client.get("/export/personer.csv", headers={
+        "Authorization": f"Bearer {mint(f'krr:test/sok.read {BOTH}')}", "Accept": JOSE})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "vary" not in response.headers
+
+
+# --- rotation ---------------------------------------------------------------------------------
+
+
+async def test_after_a_rotation_both_keys_are_published_and_old_answers_verify(
+    db, mint, registered, tmp_path, cli_env, verifier
+):
+    settings = dataclasses.replace(db, var_dir=tmp_path / "var")
+    body = {"personidentifikatorer": PIDS}
+    async with serving(settings, verifier) as before:
+        first = assert_signed(await ask(before, PERSONER, body, mint(BOTH)))
+    rotated = krr(cli_env | {"KRR_VAR_DIR": str(settings.var_dir)}, "rotate-signing-key")
+    async with serving(settings, verifier) as after:  # the restart
+        second = assert_signed(await ask(after, PERSONER, body, mint(BOTH)))
+        document = await published(after)
+    kid_a, kid_b = (jwt.get_unverified_header(t)["kid"] for t in (first, second))
+    assert kid_a != kid_b and kid_b in rotated.stdout
+    assert {k["kid"] for k in document["keys"]} == {kid_a, kid_b}
+    assert verified(second, document)["personer"] == verified(first, document)["personer"]
+    async with serving(settings, verifier) as other_instance:  # the same set from every instance
+        assert await published(other_instance) == document
+
+
+async def test_the_published_keys_are_read_again_after_a_minute(db):
+    now = [0.0]
+    mine, other = keys.SigningKey.of(keys.generated()), keys.SigningKey.of(keys.generated())
+    published_keys = PublishedKeys(mine, clock=lambda: now[0])
+    await signing_store.record(mine, FIXED_NOW)
+    assert [k["kid"] for k in (await published_keys.document())["keys"]] == [mine.kid]
+    await signing_store.record(other, FIXED_NOW)  # another instance, rotated
+    now[0] += 59
+    assert [k["kid"] for k in (await published_keys.document())["keys"]] == [mine.kid]
+    now[0] += 1
+    assert {k["kid"] for k in (await published_keys.document())["keys"]} == {mine.kid, other.kid}
+    await signing_store.record(mine, FIXED_NOW)  # again: nothing changes
+    assert await SigningKeyRecord.all().count() == 2
+
+
+def test_rotating_is_refused_in_prod_and_where_the_operator_gives_the_key(cli_env, tmp_path):
+    for env in (cli_env | {"KRR_ENV": "prod"},
+                cli_env | {"KRR_SIGNING_KEY": str(write_pem(tmp_path / "k.pem", rsa_key()))}):
+        refused = krr(env, "rotate-signing-key", check=False)
+        assert refused.returncode == 2
+        assert "KRR_SIGNING_KEY" in refused.stderr and "new PEM file" in refused.stderr
+
+
+# --- the key: KRR_SIGNING_KEY in prod, generated in dev and test --------------------------------
+
+
+def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def write_pem(path: Path, key: Any, encryption: Any = None,
+              form: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> Path:
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, form, encryption or serialization.NoEncryption(),
+    ))
+    return path
+
+
+async def test_prod_signs_with_the_key_krr_signing_key_names(
+    db, mint, registered, tmp_path, verifier
+):
+    key = rsa_key(3072)
+    # "BEGIN RSA PRIVATE KEY" (PKCS#1); the generated keys elsewhere are PKCS#8.
+    path = write_pem(tmp_path / "signing.pem", key,
+                     form=serialization.PrivateFormat.TraditionalOpenSSL)
+    assert path.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
+    prod = dataclasses.replace(load_settings({"KRR_SIGNING_KEY": str(path)}), env="prod",
+                               database_url=db.database_url, var_dir=tmp_path / "var")
+    async with serving(prod, verifier) as client:
+        response = await ask(client, PERSONER, {"personidentifikatorer": PIDS}, mint(BOTH))
+        document = await published(client)
+    token = assert_signed(response)
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert jwt.decode(token, public_pem, algorithms=["RS256"]) == verified(token, document)
+    (jwk,) = document["keys"]
+    assert jwt.get_unverified_header(token)["kid"] == jwk["kid"] == thumbprint(jwk)
+    assert not (tmp_path / "var" / keys.KEY_FILE_NAME).exists()  # nothing generated in prod
+
+
+def _public_key_pem(path: Path) -> None:
+    path.write_bytes(rsa_key().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+BAD_KEYS: dict[str, tuple[Callable[[Path], Any], str]] = {
+    "missing": (lambda path: None, "does not exist"),
+    "a directory": (lambda path: path.mkdir(), "cannot be read"),
+    "not PEM": (lambda path: path.write_text("not a key"), "is not a PEM private key"),
+    "a public key": (_public_key_pem, "is not a PEM private key"),
+    "an EC key": (lambda path: write_pem(path, ec.generate_private_key(ec.SECP256R1())),
+                  "need an RSA key"),
+    "1024 bits": (lambda path: write_pem(path, rsa_key(1024)), "1024-bit RSA key"),
+    "encrypted": (lambda path: write_pem(path, rsa_key(), serialization.BestAvailableEncryption(
+        b"secret")), "encrypted"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_KEYS))
+def test_an_unusable_signing_key_is_refused_naming_the_variable(settings, tmp_path, bad):
+    write, why = BAD_KEYS[bad]
+    path = tmp_path / "signing.pem"
+    write(path)
+    for env in ("prod", "test"):
+        configured = dataclasses.replace(settings, env=env, signing_key=path)
+        with pytest.raises(ConfigError, match="KRR_SIGNING_KEY") as refused:
+            create_app(configured, manage_db=False)
+        assert why in str(refused.value) and str(path) in str(refused.value)
+
+
+def test_krr_serve_stops_at_an_unusable_signing_key(cli_env, tmp_path):
+    missing = str(tmp_path / "nowhere.pem")
+    refused = krr(cli_env | {"KRR_ENV": "prod", "KRR_SIGNING_KEY": missing}, "serve",
+                  "--port", "1", check=False)
+    assert refused.returncode == 2
+    assert f"krr: KRR_SIGNING_KEY names {missing!r}, which does not exist" in refused.stderr
+
+
+async def test_prod_without_a_signing_key_refuses_jose_and_still_serves_json(
+    db, mint, registered, verifier, caplog
+):
+    prod = dataclasses.replace(db, env="prod")
+    caplog.set_level(logging.WARNING)
+    app = create_app(prod, verifier=verifier, clock=lambda: FIXED_NOW, manage_db=False)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://krr.test"
+    ) as client:
+        (warning,) = [r for r in caplog.records if "KRR_SIGNING_KEY" in r.getMessage()]
+        assert warning.levelno == logging.WARNING
+        for path, body in ((PERSONER, {"personidentifikatorer": PIDS}), (GRAPHQL, LOOKUP)):
+            refused = await ask(client, path, body, mint(BOTH))
+            assert refused.status_code == 406
+            assert refused.headers["content-type"] == "application/json"
+            assert refused.headers["vary"] == "Accept"
+            (error,) = refused.json()["errors"]
+            assert error["extensions"] == {"code": NOT_ACCEPTABLE}
+            assert "KRR_SIGNING_KEY" in error["message"]
+            served = await ask(client, path, body, mint(BOTH), accept="application/json")
+            assert served.status_code == 200 and "personer" in served.text
+        assert await published(client) == {"keys": []}  # none ever used
+
+
+def test_processes_generating_the_key_at_once_end_with_one(tmp_path):
+    starting = 8
+    barrier = threading.Barrier(starting)
+    kids: list[str] = []
+
+    def start() -> None:
+        barrier.wait()
+        kids.append(keys.load_or_create(tmp_path).kid)
+
+    threads = [threading.Thread(target=start) for _ in range(starting)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(kids) == starting and len(set(kids)) == 1
+    assert os.listdir(tmp_path) == [keys.KEY_FILE_NAME]  # no temporary file left behind
+    path = tmp_path / keys.KEY_FILE_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert keys.load_or_create(tmp_path).kid == kids[0]  # and the next start reads it
+
+
+def test_krr_serve_publishes_its_key_at_startup_and_signs_with_it(cli_env):
+    """The README's steps against a real server: the key is recorded as the server starts,
+    before it has signed anything; then a signed lookup verifies against the published keys."""
+    token = krr(cli_env, "token", "--scope", BOTH, "--consumer", CONSUMER).stdout.strip()
+    with krr_serving(cli_env) as base:
+        database = cli_env["KRR_DATABASE_URL"].removeprefix("sqlite://")
+        with closing(sqlite3.connect(database)) as conn:
+            rows = conn.execute("SELECT jwk FROM signing_key").fetchall()
+        (recorded,) = [json.loads(jwk) for (jwk,) in rows]
+        document = httpx.get(f"{base}{JWKS_PATH}", timeout=10).json()
+        assert document == {"keys": [recorded]}
+        pem = Path(cli_env["KRR_VAR_DIR"]) / keys.KEY_FILE_NAME
+        assert recorded["kid"] == keys.from_pem(pem.read_bytes()).kid
+        answer = httpx.post(f"{base}{PERSONER}", json={"personidentifikatorer": PIDS}, timeout=10,
+                            headers={"Authorization": f"Bearer {token}", "Accept": JOSE})
+        assert answer.headers["content-type"] == JOSE, answer.text
+        assert verified(answer.text, document)["personer"] == []  # not in this register
+
+
+# --- the payload, without the HTTP around it --------------------------------------------------
+
+
+def test_the_payload_is_the_answers_members_then_the_claims():
+    claims = {"iat": 1, "request_id": "r"}
+    assert orjson.loads(jws.payload(b'{"personer":[]}', claims)) == {"personer": [], **claims}
+    assert jws.payload(b'{"personer":[]}', claims) == b'{"personer":[],"iat":1,"request_id":"r"}'
+    assert orjson.loads(jws.payload(b"{ }", claims)) == claims
+    with pytest.raises(ValueError, match="JSON object"):
+        jws.payload(b"[1]", claims)
