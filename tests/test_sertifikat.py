@@ -8,7 +8,9 @@ rows stored as PEM before; every way of disclosing a person hands out that value
 from __future__ import annotations
 
 import base64
+import csv
 import importlib
+import io
 import os
 import sqlite3
 import subprocess
@@ -26,13 +28,22 @@ from cryptography.x509.oid import NameOID
 
 from app import db as database
 from app.personer.sertifikat import UgyldigSertifikat, som_base64_der
+from app.testdata import csv_export
 from app.testdata.seed import DIGIPOST_ORGNR, EBOKS_ORGNR, seed_register
 from tests.conftest import FIXED_NOW, POSTGRES_PREFIXES
+from tests.test_feed import FEED, HENTENDRING, gql
+from tests.test_lookup import KONTAKT, POST, lookup
+from tests.test_rest import ENDRINGER, rest, rest_personer
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_DATA = ROOT / "app" / "testdata" / "seed_data"
 DIGIPOST_PEM = (SEED_DATA / "digipost.pem").read_text(encoding="ascii")
 EBOKS_PEM = (SEED_DATA / "eboks.pem").read_text(encoding="ascii")
+SOK = "krr:test/sok.read"
+
+KJELL = "17912099997"  # Digipost, in every seeded register
+SAMI = "66829700914"  # e-Boks
+MAILBOXES = {KJELL: "Digipost", SAMI: "e-Boks"}
 
 MIGRATION = importlib.import_module("app.migrations.0007_sertifikat_base64_der")
 
@@ -119,6 +130,57 @@ async def db_rows() -> dict[str, str]:
         "SELECT orgnr, sertifikat FROM postkasseleverandoer"
     )
     return {row[0]: row[1] for row in rows}
+
+
+# --- every way out --------------------------------------------------------------------------
+
+async def test_a_plain_base64_decoder_reads_the_certificate_from_rest_graphql_the_feed_and_csv(
+    client, mint, db
+):
+    await seed_register(persons=0, seed=1, now=FIXED_NOW)
+    token = mint(f"{KONTAKT} {POST} {HENTENDRING} {SOK}")
+    ids = list(MAILBOXES)
+    fields = "personidentifikator sertifikat"
+    given: dict[str, dict[str, Any]] = {}
+
+    body = await lookup(client, token, ids, fields)
+    given["GraphQL personer"] = {p["personidentifikator"]: p["sertifikat"]
+                                 for p in body["data"]["personer"]}
+    given["REST personer"] = {p["personidentifikator"]: p["sertifikat"]
+                              for p in await rest_personer(client, token, ids)}
+    body = await gql(client, token, FEED % fields, {"fra": 0})
+    given["GraphQL endringer"] = {p["personidentifikator"]: p["sertifikat"]
+                                  for p in body["data"]["endringer"]["personer"]
+                                  if p["personidentifikator"] in MAILBOXES}
+    page = (await rest(client, ENDRINGER, token, {"fraEndringsId": 0})).json()
+    given["REST hentEndringer"] = {p["personidentifikator"]: p["sertifikat"]
+                                   for p in page["list"] if p["personidentifikator"] in MAILBOXES}
+    response = await client.get(csv_export.PATH, params={"harDigitalPostkasse": "true"},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    given["CSV export"] = {r["personidentifikator"]: r["sertifikat"]
+                           for r in csv.DictReader(io.StringIO(response.text))
+                           if r["personidentifikator"] in MAILBOXES}
+    resident = mint("krr:user/kontaktinformasjon.read krr:user/digitalpost.read",
+                    consumer=None, pid=KJELL)
+    body = await gql(client, resident, "{ meg { person { personidentifikator sertifikat } } }")
+    given["GraphQL meg"] = {KJELL: body["data"]["meg"]["person"]["sertifikat"]}
+
+    stored = await db_rows()
+    expected = {KJELL: stored[DIGIPOST_ORGNR], SAMI: stored[EBOKS_ORGNR]}
+    for where, values in given.items():
+        assert values == {pid: expected[pid] for pid in values}, where
+        for pid, value in values.items():
+            assert common_name(read_as_a_client_does(value)) == MAILBOXES[pid], where
+
+
+def test_a_certificate_cell_is_one_line_never_a_formula():
+    """Base64 holds no comma, quote or line break, and DER begins with a SEQUENCE (0x30), so
+    its base64 begins with "M": the cell is written as it is."""
+    value = b64(der(DIGIPOST_PEM))
+    assert value.startswith("M")
+    assert csv_export._celle(value) == value
+    assert csv_export._csv([[value, "x"]]) == f"{value},x\r\n"
 
 
 # --- migration 0007 ---------------------------------------------------------------------------
