@@ -10,12 +10,14 @@ from dateutil.relativedelta import relativedelta
 from app import db
 from app.personer import register
 from app.personer.models import Person, Postkasseleverandoer, Registerstatus
+from app.testdata import seed
 from authz.identifikatorer import make_id
 from tests.conftest import FIXED_NOW
 
 DIGIPOST = "984661185"
 EBOKS = "922020175"
-CERT = "-----BEGIN CERTIFICATE-----\nTESTCERT\n-----END CERTIFICATE-----\n"
+# A real certificate in the stored form (bare base64 of DER), as every way in writes it.
+CERT = seed._certificate("digipost.pem")
 
 
 def months_ago(months: int, days: int = 0) -> dt.datetime:

@@ -81,12 +81,16 @@ async def les_til_slutt(client, token, kopi: dict[str, dict], fra: int, antall: 
 
 
 async def registeret(client) -> dict[str, dict]:
-    """A direct read: every stored person through the lookup, with the same fields."""
+    """A direct read: every stored person through the lookup (1000 a call), with the same
+    fields."""
     ids = [p.personidentifikator for p in await Person.all()]
     query = f"query($ids: [String!]!) {{ personer(personidentifikatorer: $ids) {{ {FIELDS} }} }}"
-    body = await gql(client, client.lookup_token, query, {"ids": ids})
-    assert "errors" not in body, body
-    return {p["personidentifikator"]: p for p in body["data"]["personer"]}
+    innhold: dict[str, dict] = {}
+    for start in range(0, len(ids), 1000):
+        body = await gql(client, client.lookup_token, query, {"ids": ids[start:start + 1000]})
+        assert "errors" not in body, body
+        innhold |= {p["personidentifikator"]: p for p in body["data"]["personer"]}
+    return innhold
 
 
 @pytest.fixture
@@ -153,13 +157,6 @@ async def test_a_number_that_names_no_row_does_not_stall_the_reader(client, mint
     last = await siste()
     body = await side(client, mint(ALLE), last - 2, 10, "personidentifikator")
     assert body["data"]["endringer"]["tilEndringsId"] == last
-
-
-async def test_a_reader_ahead_of_the_register_gets_its_own_number_back(client, mint):
-    ahead = await siste() + 100
-    e = (await side(client, mint(ALLE), ahead, 10, "personidentifikator"))["data"]["endringer"]
-    assert e["tilEndringsId"] == ahead > e["sisteEndringsId"]
-    assert e["personer"] == []
 
 
 async def test_antall_defaults_to_a_full_page(client, mint):

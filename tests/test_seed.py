@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections import Counter
 from typing import Any
@@ -110,7 +111,10 @@ async def test_providers_and_certificates(db: Settings) -> None:
     assert set(providers) == {DIGIPOST_ORGNR, EBOKS_ORGNR}
     for orgnr, name in ((DIGIPOST_ORGNR, "Digipost"), (EBOKS_ORGNR, "e-Boks")):
         assert providers[orgnr].navn == name
-        cert = x509.load_pem_x509_certificate(providers[orgnr].sertifikat.encode())
+        # Stored as the register hands it out: bare base64 of DER.
+        cert = x509.load_der_x509_certificate(
+            base64.b64decode(providers[orgnr].sertifikat, validate=True)
+        )
         assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == name
         assert cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)[0].value == orgnr
         assert cert.not_valid_before_utc == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

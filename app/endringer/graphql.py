@@ -45,13 +45,13 @@ class Endringer:
             "its current state; SLETTET entries with status only). Fields as in `personer`."
         )
     )
-    fra_endrings_id: int
+    fra_endrings_id: int = strawberry.field(description="The position asked for.")
     til_endrings_id: int = strawberry.field(
         description=(
             "Where the next page starts: the last change in a full page, sisteEndringsId when "
-            "the page reaches the end (fraEndringsId when that is ahead of the register, e.g. "
-            "after a reseed: start over from 0). Page with fraEndringsId = tilEndringsId until "
-            "tilEndringsId == sisteEndringsId: then the copy is exact as of sisteEndringsId."
+            "the page reaches the end; never beyond sisteEndringsId. Page with fraEndringsId = "
+            "tilEndringsId until tilEndringsId == sisteEndringsId: then the copy is exact as of "
+            "sisteEndringsId."
         )
     )
     siste_endrings_id: int = strawberry.field(
@@ -91,7 +91,11 @@ class EndringQuery:
             f"The change feed, at most {store.MAX_ANTALL} entries a page. Needs scope "
             + _scopes(Handling.HENTE_ENDRINGER)
             + "; the lookup scopes decide the fields. varslingsstatus cannot be selected. "
-            "antall null means the default."
+            "antall null means the default. fraEndringsId is 0 for the whole register, else "
+            "the last page's tilEndringsId; equal to sisteEndringsId it gives an empty, current "
+            "page. Below 0 or beyond sisteEndringsId (a position from another register, or from "
+            "before this one was reloaded) is BAD_USER_INPUT with extensions.sisteEndringsId: "
+            "start over from 0 and copy anew."
         ),
     )
     async def endringer(

@@ -13,16 +13,14 @@ from app.personer.rest import felter_for, person_json
 from app.personer.utlevering import VARSLINGSSTATUS_FELT
 from app.rest import Rute, UgyldigKropp, json_objekt, json_svar
 
-# fraEndringsId is stored as a 64-bit integer; a larger number cannot name a change.
-MAX_ENDRINGS_ID = 2**63 - 1
-
 
 async def hent_endringer(request: Request, foresporsel: Foresporsel) -> Response:
     """A page of at most 1000 changed persons."""
     body = json_objekt(await request.body())
     fra = body.get("fraEndringsId")
-    if isinstance(fra, bool) or not isinstance(fra, int) or not 0 <= fra <= MAX_ENDRINGS_ID:
-        raise UgyldigKropp(f"fraEndringsId must be a whole number from 0 to {MAX_ENDRINGS_ID}")
+    if isinstance(fra, bool) or not isinstance(fra, int):
+        raise UgyldigKropp("fraEndringsId must be a whole number (0 for the whole register)")
+    # Its range (0 to sisteEndringsId) is the feed's one rule, GraphQL's too: store.les_endringer.
     felter = felter_for(foresporsel.organisasjon) - {VARSLINGSSTATUS_FELT}
     side = await store.les_endringer(fra, store.MAX_ANTALL, felter, foresporsel)
     return json_svar({

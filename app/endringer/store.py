@@ -15,10 +15,11 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from app import db
 from app.errors import BadInput, Conflict
 from app.foresporsel import Foresporsel
 from app.personer import register
-from app.personer.endringsnummer import neste_endrings_id, skrivetransaksjon
+from app.personer.endringsnummer import neste_endrings_id, siste_endrings_id, skrivetransaksjon
 from app.personer.felt import GRUPPEDATO, GRUPPER, SPRAAK, Feltgruppe, Registerstatus
 from app.personer.models import Person
 from app.personer.oppslag import UgyldigInput, revider, tilgang
@@ -28,12 +29,36 @@ from authz.scopes import Handling
 from authz.tillatelse import organisasjon
 
 MAX_ANTALL = 1000
+# Change numbers are stored as 64-bit integers: a larger position cannot name a change.
+MAX_ENDRINGS_ID = 2**63 - 1
 
 # The operations' declared permissions (authz.tillatelse), for GraphQL and REST alike: a vendor
 # acting for the organisation only where the organisation delegated the operation's scope.
 LESE_ENDRINGER = organisasjon(Handling.HENTE_ENDRINGER, paa_vegne_av=True)
 SETTE_SPRAAK = organisasjon(Handling.SETTE_SPRAAK, paa_vegne_av=True)
 ENDRE_IDENTIFIKATOR = organisasjon(Handling.ENDRE_IDENTIFIKATOR, paa_vegne_av=True)
+
+
+class UgyldigPosisjon(BadInput):
+    """A feed position this register never handed out: below 0, or beyond its newest change.
+
+    A reader coming with a position from another register (the real one numbers its changes
+    above 200,000,000) or from before a reload would otherwise get an empty page and believe
+    its copy current. `extensions.sisteEndringsId` carries the newest change as a number."""
+
+    def __init__(self, fra_endrings_id: int, siste_endrings_id: int) -> None:
+        if fra_endrings_id < 0:
+            hva = f"fraEndringsId {fra_endrings_id} is below 0"
+        else:
+            hva = (f"fraEndringsId {fra_endrings_id} is beyond sisteEndringsId "
+                   f"{siste_endrings_id}, the newest change in this register, which never "
+                   "handed out that position (it comes from another register, or from before "
+                   "this one was reloaded)")
+        super().__init__(
+            f"{hva}. Positions run from 0 to sisteEndringsId ({siste_endrings_id}): start "
+            "over from fraEndringsId 0 and copy the register anew.",
+            sisteEndringsId=siste_endrings_id,
+        )
 
 
 class Konflikt(Conflict):
@@ -272,26 +297,30 @@ async def les_endringer(
 
     `til_endrings_id` is where the next page starts: the last number in a full page; when the
     page holds every remaining change, the last committed number (so numbers that name no row
-    any more cannot stall a reader). A reader ahead of the register (after a reseed) gets its
-    own number back, above `siste_endrings_id`, and should start over from 0.
+    any more cannot stall a reader). A position equal to `siste_endrings_id` is current: an
+    empty page. The one rule for positions, GraphQL's and REST's: below 0 or beyond
+    `siste_endrings_id` is UgyldigPosisjon, judged against the number read in the same
+    statement (one snapshot) as the page, so the verdict and the page always agree, whatever
+    writers commit meanwhile; nothing is disclosed or audited then.
 
-    Raises BadInput, and Revisjonsfeil (audit not written: nothing disclosed).
+    Raises BadInput (UgyldigPosisjon among them), and Revisjonsfeil (audit not written:
+    nothing disclosed).
     """
-    if fra_endrings_id < 0:
-        raise BadInput(f"fraEndringsId must be 0 or more; got {fra_endrings_id}")
     if not 1 <= antall <= MAX_ANTALL:
         raise BadInput(f"antall must be from 1 to {MAX_ANTALL}; got {antall}")
     synlig = await tilgang(foresporsel, felter)
+    if not 0 <= fra_endrings_id <= MAX_ENDRINGS_ID:
+        # Wrong whatever the register holds (no query can use it): only the number to name.
+        raise UgyldigPosisjon(fra_endrings_id, await siste_endrings_id(db.connection()))
     side = await register.hent_endringer(fra_endrings_id, antall)
+    if fra_endrings_id > side.siste_endrings_id:
+        raise UgyldigPosisjon(fra_endrings_id, side.siste_endrings_id)
     personer = [
         utlever(record.personidentifikator, record, kategorier=synlig.kategorier,
                 filtrer_paa_varsling=False, now=foresporsel.now)
         for _, record in side.personer
     ]
-    if len(side.personer) == antall:
-        til = side.personer[-1][0]
-    else:
-        til = max(fra_endrings_id, side.siste_endrings_id)
+    til = side.personer[-1][0] if len(side.personer) == antall else side.siste_endrings_id
     if personer and revider_personer:
         await revider(foresporsel, synlig, personer, varslingsstatus=False)
     return Endringsside(personer, fra_endrings_id, til, side.siste_endrings_id, synlig.avslag)

@@ -15,7 +15,9 @@ class Postkasseleverandoer(Model):
 
     orgnr = fields.CharField(max_length=9, primary_key=True)
     navn = fields.CharField(max_length=100)
-    sertifikat = fields.TextField(description="PEM X.509 encryption certificate")
+    sertifikat = fields.TextField(
+        description="X.509 encryption certificate: bare base64 of its DER encoding"
+    )
 
     class Meta:
         table = "postkasseleverandoer"

@@ -71,7 +71,11 @@ class Person:
     kontaktinformasjon: Kontaktinformasjon | None
     digital_post: DigitalPost | None
     sertifikat: str | None = strawberry.field(
-        description="The mailbox provider's X.509 encryption certificate (PEM)."
+        description=(
+            "The mailbox provider's X.509 encryption certificate: bare base64 of its DER "
+            "encoding (xs:base64Binary), no PEM armour, no line breaks, as the real register "
+            "gives it; decode it with a plain base64 decoder."
+        )
     )
     spraak: str | None = strawberry.field(description="nb, nn, en or se.")
     spraak_oppdatert: dt.datetime | None

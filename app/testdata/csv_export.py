@@ -7,9 +7,12 @@ is recorded in the audit log before it is sent.
 Decisions: columns carry the real register's snake_case names; a column the token's scopes do not
 open is left out (not sent empty), so an empty cell always means "the entry holds nothing".
 Contact information is not § 32-filtered (as the change feed: the entry as stored), with
-varslingsstatus beside it saying whether a notice may go out. The certificate is left out: it is
-the provider's, one per provider, not the person's (the lookup gives it). A cell that a
-spreadsheet would read as a formula is written as text (a leading single quote, OWASP).
+varslingsstatus beside it saying whether a notice may go out. The certificate is a column too
+(`krr:global/digitalpost.read` opens it, as in a lookup): the issue asks for it in every place a
+person is disclosed, and in its stored form, bare base64 of DER, it is one line without commas
+or quotes, safe in a cell. It repeats per person (one per provider), as in the lookup's answer.
+A cell that a spreadsheet would read as a formula is written as text (a leading single quote,
+OWASP); a certificate never is one (DER begins with a SEQUENCE, so its base64 begins with "M").
 """
 
 from __future__ import annotations
@@ -36,7 +39,6 @@ from app.testdata import store
 
 PATH = "/export/personer.csv"
 SIDE = 1000  # rows fetched (and audited) per round trip
-UTELATT = frozenset({"sertifikat"})  # the provider's, not the person's: see above
 
 Uttrekk = Callable[[PersonSvar], Any]
 
@@ -55,8 +57,6 @@ def _kolonner() -> tuple[tuple[str, str, Uttrekk], ...]:
     typer = get_type_hints(PersonSvar)
     kolonner: list[tuple[str, str, Uttrekk]] = []
     for f in dataclasses.fields(PersonSvar):
-        if f.name in UTELATT:
-            continue
         felt = person_felt(f.name)
         nestet = next((a for a in get_args(typer[f.name]) if dataclasses.is_dataclass(a)), None)
         if nestet is None:

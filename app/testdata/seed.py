@@ -35,7 +35,7 @@ from rich.progress import (
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from app import db
-from app.personer import register
+from app.personer import register, sertifikat
 from app.personer.endringsnummer import skrivetransaksjon
 from app.personer.felt import LAGREDE, Registerstatus
 from app.personer.models import Postkasseleverandoer
@@ -416,7 +416,10 @@ def _postgres_ts(now: dt.datetime) -> _Ts:
 
 
 def _certificate(name: str) -> str:
-    return (resources.files("app.testdata") / "seed_data" / name).read_text(encoding="ascii")
+    """A provider's certificate from seed_data (PEM, as providers publish them) in the form the
+    register stores: bare base64 of DER."""
+    pem = (resources.files("app.testdata") / "seed_data" / name).read_text(encoding="ascii")
+    return sertifikat.som_base64_der(pem)
 
 
 def start_of_utc_day(moment: dt.datetime | None = None) -> dt.datetime:
