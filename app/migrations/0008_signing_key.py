@@ -5,7 +5,7 @@ from tortoise import fields
 
 class Migration(migrations.Migration):
     # 0007 is another branch's; the merge puts this after it.
-    dependencies = [('models', '0006_delegering_trukket_tilbake_av_org')]
+    dependencies = [('models', '0007_sertifikat_base64_der')]
 
     initial = False
 
