@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, request_response
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise.exceptions import OperationalError, TransactionManagementError
 
@@ -192,6 +193,8 @@ def create_app(
         Route(JWKS_PATH, bounded(settings.request_timeout, jwks(PublishedKeys(signing_key))),
               methods=["GET"]),
         *probes.routes(app_metrics),
+        # The pages' one style sheet (app/sider): nothing on a page is loaded from elsewhere.
+        Mount("/statisk", StaticFiles(packages=[("app.sider", "statisk")]), name="statisk"),
     ]
 
     @asynccontextmanager

@@ -1,0 +1,27 @@
+"""Numbers and moments as a Norwegian reader expects them: Oslo time, day.month.year, a space
+between thousands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def tidspunkt(moment: dt.datetime | None) -> str:
+    """`01.12.2026 kl. 14:05` in Oslo time; empty for none."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+
+
+def dato(dag: dt.date) -> str:
+    return dag.strftime("%d.%m.%Y")
+
+
+def tall(n: int) -> str:
+    """4 331 294, with no-break spaces so a number never wraps."""
+    return f"{n:,}".replace(",", "\u00a0")
