@@ -7,6 +7,7 @@ FEIL_TOKENTYPE = "FEIL_TOKENTYPE"  # an organisation's operation with a resident
 MANGLER_SCOPE = "MANGLER_SCOPE"
 VIDEREDELEGERING = "VIDEREDELEGERING"  # a vendor (supplier) on what is the organisation's own
 MANGLER_DELEGERING = "MANGLER_DELEGERING"  # a vendor without an active delegation
+IKKE_TILGANGSSTYRER = "IKKE_TILGANGSSTYRER"  # a logged-in person not managing the organisation
 # What is asked for: the delegation registry's rules (authz.delegation).
 IKKE_PART = "IKKE_PART"
 DELEGERING_TIL_SEG_SELV = "DELEGERING_TIL_SEG_SELV"

@@ -53,6 +53,26 @@ class Innbygger:
 
 
 @dataclass(frozen=True, slots=True)
+class Tilgangsstyrer:
+    """A person logged in with ID-porten to the access managers' page (app.tilgangsstyring),
+    with the organisations the registry says they manage, read once per request. Acts for one
+    of them at a time (authz.tilgangsstyrer), never on any person's entry."""
+
+    pid: str
+    acr: str
+    issuer: str
+    organisasjoner: frozenset[str]
+    scopes: frozenset[str] = frozenset()  # a login carries no API scopes
+
+    def has_scope(self, scope: str) -> bool:
+        return False
+
+    @property
+    def actor(self) -> str:
+        return self.pid
+
+
+@dataclass(frozen=True, slots=True)
 class Anonym:
     """A caller without a token: let through only to public aggregates (authz.scopes)."""
 
@@ -66,4 +86,4 @@ class Anonym:
         return None
 
 
-Caller = Principal | Innbygger | Anonym
+Caller = Principal | Innbygger | Tilgangsstyrer | Anonym

@@ -21,7 +21,7 @@ from authz.avslag import (
     VIDEREDELEGERING,
     Avslag,
 )
-from authz.principal import Anonym, Caller, Innbygger, Principal
+from authz.principal import Anonym, Caller, Innbygger, Principal, Tilgangsstyrer
 from authz.scopes import (
     HANDLING_SCOPES,
     Handling,
@@ -35,6 +35,7 @@ class Kallertype(StrEnum):
     ORGANISASJON = "ORGANISASJON"  # a public body's Maskinporten token (or a vendor's for it)
     INNBYGGER = "INNBYGGER"  # a resident's ID-porten token, on their own entry only
     INNLOGGET = "INNLOGGET"  # any verified token
+    TILGANGSSTYRER = "TILGANGSSTYRER"  # a person logged in to the access managers' page
     ALLE = "ALLE"  # anyone, with no token: public aggregates only, never a person's data
 
 
@@ -43,11 +44,13 @@ _FEIL_TOKENTYPE = {
     "resident's token cannot use it",
     Kallertype.INNBYGGER: "This operation is for a logged-in resident (an ID-porten token)",
     Kallertype.INNLOGGET: "This operation needs a token",
+    Kallertype.TILGANGSSTYRER: "This page is for access managers logged in with ID-porten",
 }
 _KALLERTYPER: dict[Kallertype, tuple[type, ...]] = {
     Kallertype.ORGANISASJON: (Principal,),
     Kallertype.INNBYGGER: (Innbygger,),
     Kallertype.INNLOGGET: (Principal, Innbygger),
+    Kallertype.TILGANGSSTYRER: (Tilgangsstyrer,),
     Kallertype.ALLE: (Principal, Innbygger, Anonym),
 }
 
@@ -113,4 +116,5 @@ def innbygger(handling: Handling) -> Tillatelse:
 
 
 INNLOGGET = Tillatelse(Kallertype.INNLOGGET)
+TILGANGSSTYRING = Tillatelse(Kallertype.TILGANGSSTYRER)  # the page: which organisation, below
 OFFENTLIG = Tillatelse(Kallertype.ALLE)

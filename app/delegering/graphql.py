@@ -9,25 +9,15 @@ who is asking, BAD_USER_INPUT for what is asked, with `extensions.reason` naming
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterable
 
 import strawberry
 
 from app.api.context import Info
 from app.api.tilgang import felt, mutasjon
-from app.delegering import store
-from app.errors import BadInput, NotFound
-from authz.delegation import (
-    ADMINISTRERE,
-    aktoer,
-    kan_delegere,
-    kan_trekke_tilbake,
-    vist_aktoer,
-)
+from app.delegering import handlinger, store
+from authz.delegation import ADMINISTRERE
 from authz.tillatelse import INNLOGGET
-
-UGYLDIG_ID = "UGYLDIG_ID"
 
 
 @strawberry.type(description="An organisation by its organisation number.")
@@ -98,16 +88,17 @@ class _Navn:
         )
 
     def delegering(self, r: store.DelegeringRad, seer: str) -> Delegering:
-        """The delegation as organisation `seer` is shown it (authz.delegation.vist_aktoer)."""
+        """The delegation as organisation `seer` is shown it (handlinger.aktoerer)."""
+        vist = handlinger.aktoerer(r, seer)
         return Delegering(
             id=strawberry.ID(str(r.id)),
             fra=self.org(r.fra),
             til=self.org(r.til),
             ordning=self.ordning(r.ordning),
             opprettet=r.opprettet,
-            opprettet_av=vist_aktoer(r.opprettet_av, r.fra, seer) or r.fra,
+            opprettet_av=vist.opprettet_av,
             trukket_tilbake=r.trukket_tilbake,
-            trukket_tilbake_av=vist_aktoer(r.trukket_tilbake_av, r.trukket_tilbake_av_org, seer),
+            trukket_tilbake_av=vist.trukket_tilbake_av,
             aktiv=r.aktiv,
         )
 
@@ -155,11 +146,7 @@ class DelegeringMutation:
     ) -> Delegering:
         foresporsel = info.context.foresporsel
         principal = foresporsel.organisasjon
-        funnet = await store.hent_ordning(str(ordning))
-        kan_delegere(principal, til, ordning_finnes=funnet is not None)
-        assert funnet is not None  # kan_delegere refuses an unknown scheme
-        rad = await store.gi(principal.consumer, til, funnet.id, aktoer(principal),
-                             foresporsel.now)
+        rad = await handlinger.gi_tilgang(principal, til, str(ordning), foresporsel.now)
         return await _en(rad, principal.consumer)
 
     @mutasjon(
@@ -172,16 +159,6 @@ class DelegeringMutation:
     async def trekk_tilbake_tilgang(self, info: Info, id: strawberry.ID) -> Delegering:
         foresporsel = info.context.foresporsel
         principal = foresporsel.organisasjon
-        try:
-            delegering_id = uuid.UUID(str(id))
-        except ValueError as exc:
-            raise BadInput(
-                f"{str(id)[:40]!r} is not a delegation id", reason=UGYLDIG_ID
-            ) from exc
-        rad = await store.hent(delegering_id)
-        if rad is None:
-            raise NotFound(f"No delegation with id {delegering_id}")
-        kan_trekke_tilbake(principal, rad.fra, rad.til)
-        rad = await store.trekk_tilbake(delegering_id, aktoer(principal), principal.consumer,
-                                        foresporsel.now)
+        rad = await handlinger.trekk_tilbake_tilgang(
+            principal, handlinger.delegerings_id(str(id)), foresporsel.now)
         return await _en(rad, principal.consumer)

@@ -19,7 +19,7 @@ from typing import Protocol
 import redis.asyncio as redis
 
 from app.config import Limits, Rate
-from authz.principal import Anonym, Caller, Innbygger
+from authz.principal import Anonym, Caller, Innbygger, Tilgangsstyrer
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def subject_of(principal: Caller, client_ip: str | None) -> tuple[str, bool]:
     never spend the organisation's (it could not revoke the vendor otherwise) or another
     vendor's. Residents are keyed by a hash of their pid so that no personal id lands in Redis
     or a log."""
-    if isinstance(principal, Innbygger):
+    if isinstance(principal, Innbygger | Tilgangsstyrer):  # one budget per person
         return "pid:" + hashlib.sha256(principal.pid.encode()).hexdigest()[:32], False
     if isinstance(principal, Anonym):
         return f"ip:{client_ip or 'unknown'}", False
