@@ -18,9 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The statistics page's test opens it in headless Chromium (Debian's package; needs root).
+# The browser tests open the pages in headless Chromium (Debian's package; needs root), driven by
+# Playwright for Python (no browser download), and check them with axe-core from the npm
+# registry (the version in tests/browser/package-lock.json).
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
 
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)

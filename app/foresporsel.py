@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from authz.principal import Caller, Innbygger, Principal
+from authz.principal import Caller, Innbygger, Principal, Tilgangsstyrer
 from authz.tillatelse import Tillatelse
 
 # (consumer, supplier) -> the scopes the consumer's active delegations to the supplier cover.
@@ -52,6 +52,13 @@ class Foresporsel:
         """The resident calling (as `organisasjon`, for residents' operations)."""
         if not isinstance(self.kaller, Innbygger):
             raise TypeError(f"a resident's operation was called by {type(self.kaller)}")
+        return self.kaller
+
+    @property
+    def tilgangsstyrer(self) -> Tilgangsstyrer:
+        """The access manager calling (as `organisasjon`, for the page's operations)."""
+        if not isinstance(self.kaller, Tilgangsstyrer):
+            raise TypeError(f"an access manager's page was called by {type(self.kaller)}")
         return self.kaller
 
     async def dekket(self) -> frozenset[str] | None:

@@ -6,7 +6,9 @@ In one order, for GraphQL, the REST endpoints and the export alike:
    signed answer asked for where none can be given (406) and the body's shape (a route's own
    check, e.g. GraphQL's refusal of batches), all before any token work;
 2. the token, verified (401), giving the caller; a request without one passes only where the
-   route lets anonymous callers in (public aggregates);
+   route lets anonymous callers in (public aggregates). The pages for people (/admin) have a
+   session instead of a token: their route establishes the caller from it (and checks the
+   form's CSRF token), and answers refusals as pages;
 3. the caller bound to the log lines (request id, consumer, supplier);
 4. the rate limit charged, for the request and the persons it asks for (429);
 5. the route's declared permission (authz.tillatelse), where the route has one (GraphQL
@@ -41,7 +43,7 @@ from app.edge.ratelimit import Limiter, subject_of
 from app.edge.responses import error_response
 from app.edge.signed import signed, signer_for_request, vary_on_accept
 from app.errors import PayloadTooLarge, RateLimited, UnsupportedMediaType
-from app.faults import answer_for
+from app.faults import Answer, answer_for
 from app.foresporsel import Clock, Delegeringsoppslag, Foresporsel
 from app.signing.signer import Signer
 from authz.principal import Anonym, Caller
@@ -76,6 +78,10 @@ class Rutekrav:
     media_types: frozenset[str] | None = None  # accepted body types; None: any
     form: Callable[[bytes], None] | None = None  # a shape check before the token
     anonym: Callable[[bytes], bool] | None = None  # may this body pass without a token?
+    # Who calls, where it is not a bearer token (the pages: a session); its refusals as the
+    # route answers them (the pages: a page a person understands, not JSON).
+    kaller: Callable[[Request, bytes], Awaitable[Caller]] | None = None
+    feilside: Callable[[Request, Answer], Response] | None = None
     signable: bool = False  # may its 200 JSON answer be signed (Accept: application/jose)?
 
 
@@ -149,7 +155,10 @@ class Guard:
                 raise  # unexpected: the app's 500 handler answers and logs it
             if isinstance(exc, TokenError):
                 metrics.auth_failed(exc.reason)
-            response = error_response(answer)
+            if self.krav.feilside is None:
+                response = error_response(answer)
+            else:
+                response = self.krav.feilside(Request(scope), answer)
         if isinstance(response, StreamingResponse):
             response.body_iterator = each_within(seconds, response.body_iterator)
         if self.krav.signable:
@@ -185,6 +194,8 @@ class Guard:
         return await signed(await self.endpoint(request, foresporsel), signer, foresporsel)
 
     async def _caller(self, request: Request, body: bytes) -> Caller:
+        if self.krav.kaller is not None:
+            return await self.krav.kaller(request, body)
         if "authorization" not in request.headers and self.krav.anonym is not None:
             if self.krav.anonym(body):
                 return Anonym()
