@@ -1,0 +1,186 @@
+"""Access managers (tilgangsstyrere): the registry's storage and its rules, GraphQL for an
+organisation's own token, and the operator's `krr tilgangsstyrer`."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+
+import pytest
+from tortoise.exceptions import IntegrityError
+
+from app.errors import BadInput
+from app.tilgangsstyrere import store
+from app.tilgangsstyrere.models import Tilgangsstyrer
+from authz import avslag as reasons
+from authz.identifikatorer import make_id
+from tests.conftest import CONSUMER, FIXED_NOW
+from tests.factories import new_id
+
+ORG = CONSUMER  # 974760673, no name in the register
+OTHER_ORG = "889640782"
+DIGDIR = "991825827"  # named in the register
+PID = "17912099997"  # a synthetic (Tenor) number
+OTHER_PID = "24907999374"
+FNR = make_id(dt.date(1985, 3, 14), 123, synthetic=False)  # an ordinary fødselsnummer
+D_NUMBER = new_id(1, d_number=True)
+LATER = FIXED_NOW + dt.timedelta(days=1)
+
+BAD_ORGNRS = ["123456789", "97476067", " 974760673", "９７４７６０６７３"]
+BAD_PIDS = ["1791209999", "17912099998", "1791209999x", "00000000000", "３１８１９１９８２５２"]
+
+
+def refused(exc_info: pytest.ExceptionInfo[BadInput], reason: str) -> str:
+    assert exc_info.value.extensions["reason"] == reason
+    return exc_info.value.message
+
+
+# --- storage ---------------------------------------------------------------------------------
+
+async def test_adding_records_who_and_when(db):
+    rolle = await store.legg_til(ORG, PID, "krr-cli:drift", FIXED_NOW)
+    assert rolle == store.Rolle(ORG, PID, FIXED_NOW, "krr-cli:drift", None, None)
+    assert rolle.aktiv
+
+
+@pytest.mark.parametrize("pid", [PID, FNR, D_NUMBER], ids=["synthetic", "fnr", "d-number"])
+async def test_any_valid_national_id_may_manage(db, pid):
+    await store.legg_til(ORG, pid, "a", FIXED_NOW)
+    assert await store.er_tilgangsstyrer(pid, ORG)
+
+
+async def test_adding_an_active_manager_returns_the_active_role(db):
+    first = await store.legg_til(ORG, PID, "first", FIXED_NOW)
+    again = await store.legg_til(ORG, PID, "second", LATER)
+    assert again == first  # the original adder and moment stay on record
+    assert await Tilgangsstyrer.all().count() == 1
+
+
+async def test_concurrent_adds_make_one_active_role(db):
+    roller = await asyncio.gather(
+        *(store.legg_til(ORG, PID, f"client-{n}", FIXED_NOW) for n in range(5))
+    )
+    assert len(set(roller)) == 1
+    assert await Tilgangsstyrer.all().count() == 1
+
+
+async def test_losing_the_insert_race_returns_the_winner(db, monkeypatch):
+    """The read-then-insert window: the partial unique index refuses the second insert."""
+    winner = await store.legg_til(ORG, PID, "first", FIXED_NOW)
+    real_aktiv = store._aktiv
+    calls = itertools.count()
+
+    async def stale_first_read(*args):
+        return None if next(calls) == 0 else await real_aktiv(*args)
+
+    monkeypatch.setattr(store, "_aktiv", stale_first_read)
+    loser = await store.legg_til(ORG, PID, "second", LATER)
+    assert loser == winner
+    assert await Tilgangsstyrer.all().count() == 1
+
+
+async def test_the_database_allows_one_active_role_and_any_history(db):
+    """The index itself, past the store: a second active row is refused, removed ones not."""
+    values = {"orgnr": ORG, "pid": PID, "lagt_til": FIXED_NOW, "lagt_til_av": "a"}
+    await Tilgangsstyrer.create(**values, fjernet=FIXED_NOW, fjernet_av="a")
+    await Tilgangsstyrer.create(**values, fjernet=LATER, fjernet_av="a")
+    await Tilgangsstyrer.create(**values)
+    await Tilgangsstyrer.create(**values | {"orgnr": OTHER_ORG})
+    await Tilgangsstyrer.create(**values | {"pid": OTHER_PID})
+    with pytest.raises(IntegrityError):
+        await Tilgangsstyrer.create(**values)
+
+
+async def test_removing_keeps_the_record_and_adding_again_makes_a_new_one(db):
+    await store.legg_til(ORG, PID, "adder", FIXED_NOW)
+    removed = await store.fjern(ORG, PID, "remover", LATER)
+    assert removed == store.Rolle(ORG, PID, FIXED_NOW, "adder", LATER, "remover")
+    assert not removed.aktiv
+    again = await store.legg_til(ORG, PID, "adder-2", LATER + dt.timedelta(hours=1))
+    assert again.aktiv and again.lagt_til_av == "adder-2"
+    history = await Tilgangsstyrer.filter(orgnr=ORG, pid=PID).order_by("id").values_list(
+        "lagt_til_av", "fjernet_av"
+    )
+    assert history == [("adder", "remover"), ("adder-2", None)]
+
+
+async def test_removing_a_role_that_is_not_active_is_refused(db):
+    with pytest.raises(store.IkkeTilgangsstyrer) as never_added:
+        await store.fjern(ORG, PID, "a", FIXED_NOW)
+    message = refused(never_added, store.IKKE_TILGANGSSTYRER)
+    assert ORG in message and PID not in message
+    await store.legg_til(ORG, PID, "adder", FIXED_NOW)
+    await store.fjern(ORG, PID, "first", LATER)
+    with pytest.raises(store.IkkeTilgangsstyrer):
+        await store.fjern(ORG, PID, "second", LATER)
+    [row] = await Tilgangsstyrer.all()
+    assert (row.fjernet, row.fjernet_av) == (LATER, "first")  # the first remover stays
+
+
+async def test_concurrent_removals_one_wins(db):
+    await store.legg_til(ORG, PID, "adder", FIXED_NOW)
+    outcomes = await asyncio.gather(
+        *(store.fjern(ORG, PID, f"remover-{n}", LATER) for n in range(3)),
+        return_exceptions=True,
+    )
+    done = [o for o in outcomes if isinstance(o, store.Rolle)]
+    assert len(done) == 1
+    assert all(isinstance(o, store.IkkeTilgangsstyrer) for o in outcomes if o not in done)
+    [row] = await Tilgangsstyrer.all()
+    assert row.fjernet_av == done[0].fjernet_av
+
+
+async def test_organisasjoner_for_and_er_tilgangsstyrer_follow_adds_and_removes_at_once(db):
+    assert await store.organisasjoner_for(PID) == []
+    assert not await store.er_tilgangsstyrer(PID, ORG)
+    for orgnr in (ORG, DIGDIR, OTHER_ORG):
+        await store.legg_til(orgnr, PID, "a", FIXED_NOW)
+    await store.legg_til(ORG, OTHER_PID, "a", FIXED_NOW)
+    assert await store.organisasjoner_for(PID) == sorted([ORG, DIGDIR, OTHER_ORG])
+    assert await store.organisasjoner_for(OTHER_PID) == [ORG]
+    assert await store.er_tilgangsstyrer(PID, DIGDIR)
+    await store.fjern(DIGDIR, PID, "a", LATER)
+    assert await store.organisasjoner_for(PID) == sorted([ORG, OTHER_ORG])
+    assert not await store.er_tilgangsstyrer(PID, DIGDIR)
+    assert not await store.er_tilgangsstyrer(OTHER_PID, DIGDIR)
+    await store.legg_til(DIGDIR, PID, "a", LATER)
+    assert await store.er_tilgangsstyrer(PID, DIGDIR)
+
+
+async def test_liste_and_alle_hold_the_active_roles_longest_serving_first(db):
+    await store.legg_til(ORG, OTHER_PID, "a", LATER)
+    await store.legg_til(ORG, PID, "a", FIXED_NOW)
+    await store.legg_til(DIGDIR, OTHER_PID, "a", FIXED_NOW)
+    await store.legg_til(ORG, FNR, "a", FIXED_NOW)
+    await store.fjern(ORG, FNR, "a", LATER)
+    assert [r.pid for r in await store.liste(ORG)] == [PID, OTHER_PID]
+    assert await store.liste(OTHER_ORG) == []
+    assert [(r.orgnr, r.pid) for r in await store.alle()] == [
+        (ORG, PID), (ORG, OTHER_PID), (DIGDIR, OTHER_PID)
+    ]
+
+
+@pytest.mark.parametrize("orgnr", BAD_ORGNRS)
+async def test_a_bad_orgnr_is_refused_naming_it(db, orgnr):
+    for call in (lambda: store.legg_til(orgnr, PID, "a", FIXED_NOW),
+                 lambda: store.fjern(orgnr, PID, "a", FIXED_NOW),
+                 lambda: store.liste(orgnr)):
+        with pytest.raises(store.UgyldigRolle) as caught:
+            await call()
+        message = refused(caught, reasons.UGYLDIG_ORGNR)
+        assert message.startswith(f"orgnr {orgnr!r} is not a valid organisation number")
+    assert await Tilgangsstyrer.all().count() == 0
+
+
+@pytest.mark.parametrize("pid", BAD_PIDS)
+async def test_a_bad_pid_is_refused_naming_the_problem_not_the_id(db, pid):
+    for call in (lambda: store.legg_til(ORG, pid, "a", FIXED_NOW),
+                 lambda: store.fjern(ORG, pid, "a", FIXED_NOW)):
+        with pytest.raises(store.UgyldigRolle) as caught:
+            await call()
+        message = refused(caught, store.UGYLDIG_PID)
+        assert message.startswith("pid is not a valid national id")
+        assert any(why in message for why in ("11 digits", "mod-11", "birth date"))
+        assert pid not in message
+    assert await Tilgangsstyrer.all().count() == 0
