@@ -17,6 +17,7 @@ from authz import avslag as reasons
 from authz.identifikatorer import make_id
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import new_id
+from tests.test_delegations import gql, refusal
 
 ORG = CONSUMER  # 974760673, no name in the register
 OTHER_ORG = "889640782"
@@ -184,3 +185,92 @@ async def test_a_bad_pid_is_refused_naming_the_problem_not_the_id(db, pid):
         assert any(why in message for why in ("11 digits", "mod-11", "birth date"))
         assert pid not in message
     assert await Tilgangsstyrer.all().count() == 0
+
+
+# --- GraphQL, for the organisation's own token ----------------------------------------------
+
+ADMIN = "krr:admin/delegering.write"
+VENDOR = "921627009"
+STYRER = "pid lagtTil lagtTilAv fjernet fjernetAv aktiv"
+LIST = f"{{ tilgangsstyrere {{ {STYRER} }} }}"
+ADD = f"mutation($pid: String!) {{ leggTilTilgangsstyrer(pid: $pid) {{ {STYRER} }} }}"
+REMOVE = f"mutation($pid: String!) {{ fjernTilgangsstyrer(pid: $pid) {{ {STYRER} }} }}"
+
+
+async def answer(client, token, query, field, **variables):
+    body = await gql(client, token, query, **variables)
+    assert "errors" not in body, body
+    return body["data"][field]
+
+
+async def test_an_organisation_adds_lists_and_removes_its_managers(client, mint):
+    admin = mint(ADMIN, pid=OTHER_PID)
+    added = await answer(client, admin, ADD, "leggTilTilgangsstyrer", pid=PID)
+    assert added == {"pid": PID, "lagtTil": FIXED_NOW.isoformat(), "lagtTilAv": OTHER_PID,
+                     "fjernet": None, "fjernetAv": None, "aktiv": True}
+    assert await store.er_tilgangsstyrer(PID, ORG)
+    assert await answer(client, admin, LIST, "tilgangsstyrere") == [added]
+    removed = await answer(client, mint(ADMIN), REMOVE, "fjernTilgangsstyrer", pid=PID)
+    assert removed == added | {"fjernet": FIXED_NOW.isoformat(), "fjernetAv": "krr-dev-client",
+                               "aktiv": False}
+    assert not await store.er_tilgangsstyrer(PID, ORG)
+    assert await answer(client, admin, LIST, "tilgangsstyrere") == []
+    assert await Tilgangsstyrer.all().count() == 1  # the history stays
+
+
+async def test_adding_an_active_manager_through_graphql_returns_the_active_role(client, mint):
+    first = await answer(client, mint(ADMIN, pid=OTHER_PID), ADD, "leggTilTilgangsstyrer",
+                         pid=PID)
+    again = await answer(client, mint(ADMIN), ADD, "leggTilTilgangsstyrer", pid=PID)
+    assert again == first and again["lagtTilAv"] == OTHER_PID
+    assert await Tilgangsstyrer.all().count() == 1
+
+
+async def test_an_organisation_sees_and_changes_only_its_own_managers(client, mint):
+    await store.legg_til(DIGDIR, OTHER_PID, "krr-cli:drift", FIXED_NOW)
+    await answer(client, mint(ADMIN), ADD, "leggTilTilgangsstyrer", pid=PID)
+    assert [s["pid"] for s in await answer(client, mint(ADMIN), LIST, "tilgangsstyrere")] == [PID]
+    digdir = mint(ADMIN, consumer=DIGDIR)
+    assert await answer(client, digdir, LIST, "tilgangsstyrere") == [
+        {"pid": OTHER_PID, "lagtTil": FIXED_NOW.isoformat(), "lagtTilAv": "krr-cli:drift",
+         "fjernet": None, "fjernetAv": None, "aktiv": True}
+    ]
+    body = await gql(client, digdir, REMOVE, pid=PID)  # ORG's manager, not DIGDIR's
+    refusal(body, "BAD_USER_INPUT", store.IKKE_TILGANGSSTYRER)
+    assert await store.er_tilgangsstyrer(PID, ORG)
+
+
+async def test_removing_a_manager_who_is_not_active_is_bad_input(client, mint):
+    body = await gql(client, mint(ADMIN), REMOVE, pid=PID)
+    err = refusal(body, "BAD_USER_INPUT", store.IKKE_TILGANGSSTYRER)
+    assert err["message"] == f"pid is not an active access manager of {ORG}"
+
+
+@pytest.mark.parametrize("query", [ADD, REMOVE])
+@pytest.mark.parametrize("pid", BAD_PIDS[:3])
+async def test_a_bad_pid_through_graphql_is_bad_input_naming_pid(client, mint, query, pid):
+    body = await gql(client, mint(ADMIN), query, pid=pid)
+    err = refusal(body, "BAD_USER_INPUT", store.UGYLDIG_PID)
+    assert err["message"].startswith("pid is not a valid national id") and pid not in str(body)
+    assert await Tilgangsstyrer.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("scope", "token_kwargs", "reason"),
+    [
+        ("krr:global/kontaktinformasjon.read", {}, reasons.MANGLER_SCOPE),
+        (ADMIN, {"supplier": VENDOR}, reasons.VIDEREDELEGERING),
+        (ADMIN, {"consumer": None, "pid": PID}, reasons.FEIL_TOKENTYPE),
+    ],
+    ids=["no-admin-scope", "vendor", "resident"],
+)
+@pytest.mark.parametrize("query", [LIST, ADD, REMOVE], ids=["list", "add", "remove"])
+async def test_only_the_organisations_own_admin_token_may_manage(
+    client, mint, scope, token_kwargs, reason, query
+):
+    await store.legg_til(ORG, PID, "krr-cli:drift", FIXED_NOW)
+    variables = {} if query == LIST else {"pid": OTHER_PID}
+    body = await gql(client, mint(scope, **token_kwargs), query, **variables)
+    refusal(body, "FORBIDDEN", reason)
+    assert [(r.pid, r.lagt_til_av) for r in await store.alle()] == [(PID, "krr-cli:drift")]
+    assert await Tilgangsstyrer.all().count() == 1
