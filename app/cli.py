@@ -1,12 +1,12 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
-oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key."""
+oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app.config import ConfigError, Settings, load_settings
@@ -203,6 +203,131 @@ def _rotate_signing_key(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+# --- krr tilgangsstyrer: the operator's tool for an organisation's access managers -------------
+
+
+def _operatoer() -> str:
+    """Who is recorded for a change made with the krr command: the operator's OS user."""
+    import getpass
+
+    try:
+        return f"krr-cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in the environment and no passwd entry
+        return "krr-cli"
+
+
+def _med_registeret(
+    settings: Settings, handling: str, sjekk: Callable[[], None],
+    arbeid: Callable[[], Awaitable[int]],
+) -> int:
+    """`sjekk()` (the input, before the database is touched), then `arbeid()` on the migrated
+    register; bad input, found by either, is exit 2 with its message."""
+    from app import db
+    from app.errors import BadInput
+
+    async def run() -> int:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings):
+            return await arbeid()
+
+    try:
+        sjekk()
+        return asyncio.run(run())
+    except BadInput as exc:
+        print(f"krr tilgangsstyrer {handling}: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _tilgangsstyrer_legg_til(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from app.tilgangsstyrere import store
+
+    async def arbeid() -> int:
+        fantes = await store.er_tilgangsstyrer(args.pid, args.orgnr)
+        rolle = await store.legg_til(args.orgnr, args.pid, _operatoer(), dt.datetime.now(dt.UTC))
+        hva = "already an access manager" if fantes else "access manager added"
+        print(f"{args.orgnr}: {hva} (since {rolle.lagt_til.isoformat(timespec='seconds')}, "
+              f"added by {rolle.lagt_til_av})")
+        return 0
+
+    return _med_registeret(
+        settings, "legg-til", lambda: store.valider(args.orgnr, args.pid), arbeid
+    )
+
+
+def _tilgangsstyrer_fjern(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from app.tilgangsstyrere import store
+
+    async def arbeid() -> int:
+        rolle = await store.fjern(args.orgnr, args.pid, _operatoer(), dt.datetime.now(dt.UTC))
+        print(f"{args.orgnr}: access manager removed (manager since "
+              f"{rolle.lagt_til.isoformat(timespec='seconds')}; the record is kept)")
+        return 0
+
+    return _med_registeret(
+        settings, "fjern", lambda: store.valider(args.orgnr, args.pid), arbeid
+    )
+
+
+def _tilgangsstyrer_list(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.delegering.store import navn
+    from app.tilgangsstyrere import store
+
+    async def arbeid() -> int:
+        roller = await (store.alle() if args.orgnr is None else store.liste(args.orgnr))
+        if not roller:
+            print("no active access managers" + (f" of {args.orgnr}" if args.orgnr else ""))
+            return 0
+        navnene = await navn(r.orgnr for r in roller)
+        table = Table()
+        table.add_column("orgnr", no_wrap=True)
+        table.add_column("organisation", overflow="fold")  # a long name wraps, whole
+        table.add_column("pid", no_wrap=True)
+        table.add_column("since (UTC)", no_wrap=True)
+        for r in roller:
+            table.add_row(r.orgnr, navnene.get(r.orgnr, ""), r.pid,
+                          r.lagt_til.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+        Console().print(table)
+        return 0
+
+    def sjekk() -> None:
+        if args.orgnr is not None:
+            store.valider_orgnr(args.orgnr)
+
+    return _med_registeret(settings, "list", sjekk, arbeid)
+
+
+def _tilgangsstyrer_parser(sub: Any) -> None:
+    styrer = sub.add_parser(
+        "tilgangsstyrer",
+        help="add, remove and list organisations' access managers (who may delegate)",
+        description="Access managers (tilgangsstyrere) grant and revoke an organisation's "
+        "delegations. Changes are recorded as made by krr-cli:<OS user>; history is kept.",
+    )
+    handlinger = styrer.add_subparsers(dest="handling", required=True)
+    for kommando, hjelp, func in (
+        ("legg-til", "make a person an access manager of an organisation",
+         _tilgangsstyrer_legg_til),
+        ("fjern", "end a person's access-manager role (the record is kept)",
+         _tilgangsstyrer_fjern),
+    ):
+        handling = handlinger.add_parser(kommando, help=hjelp)
+        handling.add_argument("orgnr", metavar="ORGNR", help="organisation number")
+        handling.add_argument("pid", metavar="PID", help="the person's national id")
+        handling.set_defaults(func=func)
+    liste = handlinger.add_parser("list", help="the active access managers, as a table")
+    liste.add_argument("orgnr", metavar="ORGNR", nargs="?", help="only this organisation's")
+    liste.set_defaults(func=_tilgangsstyrer_list)
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.edge.schema import export_sdl
 
@@ -262,6 +387,7 @@ def parser() -> argparse.ArgumentParser:
         "rotate-signing-key",
         help="replace the dev/test key signed answers are signed with (not in prod)",
     ).set_defaults(func=_rotate_signing_key)
+    _tilgangsstyrer_parser(sub)
     return p
 
 

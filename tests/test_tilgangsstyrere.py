@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
+import logging
+import sqlite3
 
 import pytest
 from tortoise.exceptions import IntegrityError
@@ -17,6 +19,7 @@ from authz import avslag as reasons
 from authz.identifikatorer import make_id
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import new_id
+from tests.test_cli import krr
 from tests.test_delegations import gql, refusal
 
 ORG = CONSUMER  # 974760673, no name in the register
@@ -274,3 +277,73 @@ async def test_only_the_organisations_own_admin_token_may_manage(
     refusal(body, "FORBIDDEN", reason)
     assert [(r.pid, r.lagt_til_av) for r in await store.alle()] == [(PID, "krr-cli:drift")]
     assert await Tilgangsstyrer.all().count() == 1
+
+
+# --- krr tilgangsstyrer: the operator's tool -------------------------------------------------
+
+def test_the_operator_adds_lists_and_removes_managers_in_prod(cli_env, tmp_path):
+    env = cli_env | {"KRR_ENV": "prod", "LOGNAME": "drift", "USER": "drift"}
+    added = krr(env, "tilgangsstyrer", "legg-til", DIGDIR, PID)
+    assert added.stdout.startswith(f"{DIGDIR}: access manager added (since ")
+    assert "added by krr-cli:drift" in added.stdout
+    again = krr(env | {"LOGNAME": "andre", "USER": "andre"}, "tilgangsstyrer", "legg-til",
+                DIGDIR, PID)
+    assert again.stdout.startswith(f"{DIGDIR}: already an access manager (since ")
+    assert "added by krr-cli:drift" in again.stdout
+    krr(env, "tilgangsstyrer", "legg-til", ORG, D_NUMBER)
+
+    table = krr(env, "tilgangsstyrer", "list").stdout
+    rows = [line for line in table.splitlines() if PID in line or D_NUMBER in line]
+    assert [row.split()[1] for row in rows] == [ORG, DIGDIR]  # by organisation
+    assert "Digitaliseringsdirektoratet" in rows[1] and PID in rows[1]
+    only = krr(env, "tilgangsstyrer", "list", DIGDIR).stdout
+    assert PID in only and D_NUMBER not in only
+
+    removed = krr(env, "tilgangsstyrer", "fjern", DIGDIR, PID)
+    assert removed.stdout.startswith(f"{DIGDIR}: access manager removed")
+    assert krr(env, "tilgangsstyrer", "list", DIGDIR).stdout == (
+        f"no active access managers of {DIGDIR}\n"
+    )
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as conn:
+        history = conn.execute("SELECT orgnr, lagt_til_av, fjernet_av FROM tilgangsstyrer"
+                               " ORDER BY id").fetchall()
+    assert history == [(DIGDIR, "krr-cli:drift", "krr-cli:drift"), (ORG, "krr-cli:drift", None)]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["legg-til", "123456789", PID], "orgnr '123456789' is not a valid organisation number"),
+        (["legg-til", ORG, "17912099998"], "pid is not a valid national id"),
+        (["fjern", ORG, "1791209999"], "pid is not a valid national id"),
+        (["list", "97476067"], "orgnr '97476067' is not a valid organisation number"),
+        (["fjern", ORG, PID], f"pid is not an active access manager of {ORG}"),
+    ],
+    ids=["bad-orgnr", "bad-pid", "short-pid", "list-bad-orgnr", "not-active"],
+)
+def test_the_operators_bad_input_is_exit_2_with_the_problem_named(cli_env, args, says):
+    result = krr(cli_env, "tilgangsstyrer", *args, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"krr tilgangsstyrer {args[0]}: {says}")
+    assert result.stdout == ""
+    assert args[0] == "list" or args[2] not in result.stderr  # a national id is never echoed
+
+
+# --- no national id in any log line -----------------------------------------------------------
+
+async def test_no_pid_reaches_a_log_line(client, mint, caplog):
+    """Before the redacting filter, as written: the ids given, shown and refused are in no
+    record's message, arguments or extras (DEBUG is tortoise's SQL trace, never on in prod)."""
+    caplog.set_level(logging.INFO)
+    admin = mint(ADMIN, pid=OTHER_PID)
+    await answer(client, admin, ADD, "leggTilTilgangsstyrer", pid=PID)
+    await answer(client, admin, LIST, "tilgangsstyrere")
+    await answer(client, admin, REMOVE, "fjernTilgangsstyrer", pid=PID)
+    await gql(client, admin, REMOVE, pid=PID)  # not active
+    await gql(client, admin, ADD, pid="17912099998")  # fails mod-11
+    await gql(client, mint(ADMIN, supplier=VENDOR, pid=OTHER_PID), ADD, pid=PID)  # refused
+    assert caplog.records
+    written = "\n".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "code=BAD_USER_INPUT" in written and "code=FORBIDDEN" in written
+    for pid in (PID, OTHER_PID, "17912099998"):
+        assert pid not in written
