@@ -7,9 +7,12 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -216,76 +219,73 @@ def _operatoer() -> str:
         return "krr-cli"
 
 
+def _utc(moment: dt.datetime) -> str:
+    import datetime as dt
+
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _med_registeret(
-    settings: Settings, handling: str, sjekk: Callable[[], None],
-    arbeid: Callable[[], Awaitable[int]],
+    settings: Settings, args: argparse.Namespace, sjekk: Callable[[], None],
+    arbeid: Callable[[], Awaitable[None]],
 ) -> int:
     """`sjekk()` (the input, before the database is touched), then `arbeid()` on the migrated
     register; bad input, found by either, is exit 2 with its message."""
     from app import db
     from app.errors import BadInput
 
-    async def run() -> int:
+    async def run() -> None:
         await db.migrate(settings)
         async with db.lifespan_db(settings):
-            return await arbeid()
+            await arbeid()
 
     try:
         sjekk()
-        return asyncio.run(run())
+        asyncio.run(run())
     except BadInput as exc:
-        print(f"krr tilgangsstyrer {handling}: {exc.message}", file=sys.stderr)
+        print(f"krr tilgangsstyrer {args.handling}: {exc.message}", file=sys.stderr)
         return 2
+    return 0
 
 
-def _tilgangsstyrer_legg_til(settings: Settings, args: argparse.Namespace) -> int:
+def _tilgangsstyrer_endre(settings: Settings, args: argparse.Namespace) -> int:
+    """legg-til and fjern: one person's role for one organisation, changed by the operator."""
     import datetime as dt
 
     from app.tilgangsstyrere import store
 
-    async def arbeid() -> int:
+    async def arbeid() -> None:
+        naa, av = dt.datetime.now(dt.UTC), _operatoer()
+        if args.handling == "fjern":
+            rolle = await store.fjern(args.orgnr, args.pid, av, naa)
+            print(f"{args.orgnr}: access manager removed (manager since "
+                  f"{_utc(rolle.lagt_til)} UTC; the record is kept)")
+            return
         fantes = await store.er_tilgangsstyrer(args.pid, args.orgnr)
-        rolle = await store.legg_til(args.orgnr, args.pid, _operatoer(), dt.datetime.now(dt.UTC))
+        rolle = await store.legg_til(args.orgnr, args.pid, av, naa)
         hva = "already an access manager" if fantes else "access manager added"
-        print(f"{args.orgnr}: {hva} (since {rolle.lagt_til.isoformat(timespec='seconds')}, "
-              f"added by {rolle.lagt_til_av})")
-        return 0
+        print(f"{args.orgnr}: {hva} (since {_utc(rolle.lagt_til)} UTC, added by "
+              f"{rolle.lagt_til_av})")
 
-    return _med_registeret(
-        settings, "legg-til", lambda: store.valider(args.orgnr, args.pid), arbeid
-    )
-
-
-def _tilgangsstyrer_fjern(settings: Settings, args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from app.tilgangsstyrere import store
-
-    async def arbeid() -> int:
-        rolle = await store.fjern(args.orgnr, args.pid, _operatoer(), dt.datetime.now(dt.UTC))
-        print(f"{args.orgnr}: access manager removed (manager since "
-              f"{rolle.lagt_til.isoformat(timespec='seconds')}; the record is kept)")
-        return 0
-
-    return _med_registeret(
-        settings, "fjern", lambda: store.valider(args.orgnr, args.pid), arbeid
-    )
+    return _med_registeret(settings, args, lambda: store.valider(args.orgnr, args.pid), arbeid)
 
 
 def _tilgangsstyrer_list(settings: Settings, args: argparse.Namespace) -> int:
-    import datetime as dt
-
     from rich.console import Console
     from rich.table import Table
 
     from app.delegering.store import navn
     from app.tilgangsstyrere import store
 
-    async def arbeid() -> int:
+    def sjekk() -> None:
+        if args.orgnr is not None:
+            store.valider_orgnr(args.orgnr)
+
+    async def arbeid() -> None:
         roller = await (store.alle() if args.orgnr is None else store.liste(args.orgnr))
         if not roller:
             print("no active access managers" + (f" of {args.orgnr}" if args.orgnr else ""))
-            return 0
+            return
         navnene = await navn(r.orgnr for r in roller)
         table = Table()
         table.add_column("orgnr", no_wrap=True)
@@ -293,16 +293,10 @@ def _tilgangsstyrer_list(settings: Settings, args: argparse.Namespace) -> int:
         table.add_column("pid", no_wrap=True)
         table.add_column("since (UTC)", no_wrap=True)
         for r in roller:
-            table.add_row(r.orgnr, navnene.get(r.orgnr, ""), r.pid,
-                          r.lagt_til.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+            table.add_row(r.orgnr, navnene.get(r.orgnr, ""), r.pid, _utc(r.lagt_til))
         Console().print(table)
-        return 0
 
-    def sjekk() -> None:
-        if args.orgnr is not None:
-            store.valider_orgnr(args.orgnr)
-
-    return _med_registeret(settings, "list", sjekk, arbeid)
+    return _med_registeret(settings, args, sjekk, arbeid)
 
 
 def _tilgangsstyrer_parser(sub: Any) -> None:
@@ -313,16 +307,14 @@ def _tilgangsstyrer_parser(sub: Any) -> None:
         "delegations. Changes are recorded as made by krr-cli:<OS user>; history is kept.",
     )
     handlinger = styrer.add_subparsers(dest="handling", required=True)
-    for kommando, hjelp, func in (
-        ("legg-til", "make a person an access manager of an organisation",
-         _tilgangsstyrer_legg_til),
-        ("fjern", "end a person's access-manager role (the record is kept)",
-         _tilgangsstyrer_fjern),
+    for kommando, hjelp in (
+        ("legg-til", "make a person an access manager of an organisation"),
+        ("fjern", "end a person's access-manager role (the record is kept)"),
     ):
         handling = handlinger.add_parser(kommando, help=hjelp)
         handling.add_argument("orgnr", metavar="ORGNR", help="organisation number")
         handling.add_argument("pid", metavar="PID", help="the person's national id")
-        handling.set_defaults(func=func)
+        handling.set_defaults(func=_tilgangsstyrer_endre)
     liste = handlinger.add_parser("list", help="the active access managers, as a table")
     liste.add_argument("orgnr", metavar="ORGNR", nargs="?", help="only this organisation's")
     liste.set_defaults(func=_tilgangsstyrer_list)

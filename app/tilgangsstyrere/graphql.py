@@ -9,6 +9,7 @@ one asking.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 import strawberry
 
@@ -16,6 +17,9 @@ from app.api.context import Info
 from app.api.tilgang import felt, mutasjon
 from app.tilgangsstyrere import store
 from authz.delegation import ADMINISTRERE, aktoer
+
+# store.legg_til or store.fjern: (orgnr, pid, av, naa) -> the role as it now stands
+Endring = Callable[[str, str, str, dt.datetime], Awaitable[store.Rolle]]
 
 
 @strawberry.type(
@@ -57,6 +61,16 @@ class TilgangsstyrerQuery:
         return [_tilgangsstyrer(rolle) for rolle in await store.liste(orgnr)]
 
 
+async def _for_kalleren(info: Info, endre: Endring, pid: str) -> Tilgangsstyrer:
+    """`endre` (store.legg_til or store.fjern) for the token's consumer, now, recording the
+    token's actor."""
+    foresporsel = info.context.foresporsel
+    principal = foresporsel.organisasjon
+    return _tilgangsstyrer(
+        await endre(principal.consumer, pid, aktoer(principal), foresporsel.now)
+    )
+
+
 @strawberry.type
 class TilgangsstyrerMutation:
     @mutasjon(
@@ -65,10 +79,7 @@ class TilgangsstyrerMutation:
         " krr:admin/delegering.write). Adding an active manager returns the active role.",
     )
     async def legg_til_tilgangsstyrer(self, info: Info, pid: str) -> Tilgangsstyrer:
-        foresporsel = info.context.foresporsel
-        principal = foresporsel.organisasjon
-        rolle = await store.legg_til(principal.consumer, pid, aktoer(principal), foresporsel.now)
-        return _tilgangsstyrer(rolle)
+        return await _for_kalleren(info, store.legg_til, pid)
 
     @mutasjon(
         ADMINISTRERE,
@@ -76,7 +87,4 @@ class TilgangsstyrerMutation:
         " krr:admin/delegering.write). The record stays, marked as removed.",
     )
     async def fjern_tilgangsstyrer(self, info: Info, pid: str) -> Tilgangsstyrer:
-        foresporsel = info.context.foresporsel
-        principal = foresporsel.organisasjon
-        rolle = await store.fjern(principal.consumer, pid, aktoer(principal), foresporsel.now)
-        return _tilgangsstyrer(rolle)
+        return await _for_kalleren(info, store.fjern, pid)
