@@ -135,6 +135,22 @@ async def test_concurrent_removals_one_wins(db):
     assert row.fjernet_av == done[0].fjernet_av
 
 
+async def test_losing_the_removal_race_is_refused_and_the_first_remover_stays(db, monkeypatch):
+    """The read-then-update window: the role was read active, then removed by another."""
+    await store.legg_til(ORG, PID, "adder", FIXED_NOW)
+    stale = await store._aktiv(ORG, PID)
+    await store.fjern(ORG, PID, "first", LATER)
+
+    async def stale_read(*args):
+        return stale
+
+    monkeypatch.setattr(store, "_aktiv", stale_read)
+    with pytest.raises(store.IkkeTilgangsstyrer):
+        await store.fjern(ORG, PID, "second", LATER + dt.timedelta(hours=1))
+    [row] = await Tilgangsstyrer.all()
+    assert (row.fjernet, row.fjernet_av) == (LATER, "first")
+
+
 async def test_organisasjoner_for_and_er_tilgangsstyrer_follow_adds_and_removes_at_once(db):
     assert await store.organisasjoner_for(PID) == []
     assert not await store.er_tilgangsstyrer(PID, ORG)

@@ -136,10 +136,12 @@ async def fjern(orgnr: str, pid: str, av: str, naa: dt.datetime) -> Rolle:
     valider(orgnr, pid)
     async with in_transaction():
         aktiv = await _aktiv(orgnr, pid)
-        endret = 0 if aktiv is None else await Tilgangsstyrer.filter(
-            id=aktiv.id, fjernet__isnull=True
-        ).update(fjernet=naa, fjernet_av=av)
-        if aktiv is None or not endret:
+        if aktiv is None:
+            raise IkkeTilgangsstyrer(orgnr)
+        endret = await Tilgangsstyrer.filter(id=aktiv.id, fjernet__isnull=True).update(
+            fjernet=naa, fjernet_av=av
+        )
+        if not endret:  # a concurrent removal came first
             raise IkkeTilgangsstyrer(orgnr)
         await aktiv.refresh_from_db()
     return _rolle(aktiv)
