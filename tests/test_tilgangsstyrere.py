@@ -112,7 +112,7 @@ async def test_removing_keeps_the_record_and_adding_again_makes_a_new_one(db):
 async def test_removing_a_role_that_is_not_active_is_refused(db):
     with pytest.raises(store.IkkeTilgangsstyrer) as never_added:
         await store.fjern(ORG, PID, "a", FIXED_NOW)
-    message = refused(never_added, store.IKKE_TILGANGSSTYRER)
+    message = refused(never_added, store.INGEN_AKTIV_ROLLE)
     assert ORG in message and PID not in message
     await store.legg_til(ORG, PID, "adder", FIXED_NOW)
     await store.fjern(ORG, PID, "first", LATER)
@@ -255,13 +255,13 @@ async def test_an_organisation_sees_and_changes_only_its_own_managers(client, mi
          "fjernet": None, "fjernetAv": None, "aktiv": True}
     ]
     body = await gql(client, digdir, REMOVE, pid=PID)  # ORG's manager, not DIGDIR's
-    refusal(body, "BAD_USER_INPUT", store.IKKE_TILGANGSSTYRER)
+    refusal(body, "BAD_USER_INPUT", store.INGEN_AKTIV_ROLLE)
     assert await store.er_tilgangsstyrer(PID, ORG)
 
 
 async def test_removing_a_manager_who_is_not_active_is_bad_input(client, mint):
     body = await gql(client, mint(ADMIN), REMOVE, pid=PID)
-    err = refusal(body, "BAD_USER_INPUT", store.IKKE_TILGANGSSTYRER)
+    err = refusal(body, "BAD_USER_INPUT", store.INGEN_AKTIV_ROLLE)
     assert err["message"] == f"pid is not an active access manager of {ORG}"
 
 

@@ -20,7 +20,7 @@ from authz.avslag import UGYLDIG_ORGNR
 from authz.identifikatorer import is_valid_orgno, problem
 
 UGYLDIG_PID = "UGYLDIG_PID"  # not a fødselsnummer, D-number or synthetic number
-IKKE_TILGANGSSTYRER = "IKKE_TILGANGSSTYRER"  # removing a role that is not active
+INGEN_AKTIV_ROLLE = "INGEN_AKTIV_ROLLE"  # removing a role that is not active
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,7 @@ class IkkeTilgangsstyrer(BadInput):
 
     def __init__(self, orgnr: str) -> None:
         super().__init__(
-            f"pid is not an active access manager of {orgnr}", reason=IKKE_TILGANGSSTYRER
+            f"pid is not an active access manager of {orgnr}", reason=INGEN_AKTIV_ROLLE
         )
 
 
