@@ -1,15 +1,18 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
-oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key."""
+oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -203,6 +206,120 @@ def _rotate_signing_key(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
+# --- krr tilgangsstyrer: the operator's tool for an organisation's access managers -------------
+
+
+def _operatoer() -> str:
+    """Who is recorded for a change made with the krr command: the operator's OS user."""
+    import getpass
+
+    try:
+        return f"krr-cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in the environment and no passwd entry
+        return "krr-cli"
+
+
+def _utc(moment: dt.datetime) -> str:
+    import datetime as dt
+
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _med_registeret(
+    settings: Settings, args: argparse.Namespace, sjekk: Callable[[], None],
+    arbeid: Callable[[], Awaitable[None]],
+) -> int:
+    """`sjekk()` (the input, before the database is touched), then `arbeid()` on the migrated
+    register; bad input, found by either, is exit 2 with its message."""
+    from app import db
+    from app.errors import BadInput
+
+    async def run() -> None:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings):
+            await arbeid()
+
+    try:
+        sjekk()
+        asyncio.run(run())
+    except BadInput as exc:
+        print(f"krr tilgangsstyrer {args.handling}: {exc.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _tilgangsstyrer_endre(settings: Settings, args: argparse.Namespace) -> int:
+    """legg-til and fjern: one person's role for one organisation, changed by the operator."""
+    import datetime as dt
+
+    from app.tilgangsstyrere import store
+
+    async def arbeid() -> None:
+        naa, av = dt.datetime.now(dt.UTC), _operatoer()
+        if args.handling == "fjern":
+            rolle = await store.fjern(args.orgnr, args.pid, av, naa)
+            print(f"{args.orgnr}: access manager removed (manager since "
+                  f"{_utc(rolle.lagt_til)} UTC; the record is kept)")
+            return
+        fantes = await store.er_tilgangsstyrer(args.pid, args.orgnr)
+        rolle = await store.legg_til(args.orgnr, args.pid, av, naa)
+        hva = "already an access manager" if fantes else "access manager added"
+        print(f"{args.orgnr}: {hva} (since {_utc(rolle.lagt_til)} UTC, added by "
+              f"{rolle.lagt_til_av})")
+
+    return _med_registeret(settings, args, lambda: store.valider(args.orgnr, args.pid), arbeid)
+
+
+def _tilgangsstyrer_list(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.delegering.store import navn
+    from app.tilgangsstyrere import store
+
+    def sjekk() -> None:
+        if args.orgnr is not None:
+            store.valider_orgnr(args.orgnr)
+
+    async def arbeid() -> None:
+        roller = await (store.alle() if args.orgnr is None else store.liste(args.orgnr))
+        if not roller:
+            print("no active access managers" + (f" of {args.orgnr}" if args.orgnr else ""))
+            return
+        navnene = await navn(r.orgnr for r in roller)
+        table = Table()
+        table.add_column("orgnr", no_wrap=True)
+        table.add_column("organisation", overflow="fold")  # a long name wraps, whole
+        table.add_column("pid", no_wrap=True)
+        table.add_column("since (UTC)", no_wrap=True)
+        for r in roller:
+            table.add_row(r.orgnr, navnene.get(r.orgnr, ""), r.pid, _utc(r.lagt_til))
+        Console().print(table)
+
+    return _med_registeret(settings, args, sjekk, arbeid)
+
+
+def _tilgangsstyrer_parser(sub: Any) -> None:
+    styrer = sub.add_parser(
+        "tilgangsstyrer",
+        help="add, remove and list organisations' access managers (who may delegate)",
+        description="Access managers (tilgangsstyrere) grant and revoke an organisation's "
+        "delegations. Changes are recorded as made by krr-cli:<OS user>; history is kept.",
+    )
+    handlinger = styrer.add_subparsers(dest="handling", required=True)
+    for kommando, hjelp in (
+        ("legg-til", "make a person an access manager of an organisation"),
+        ("fjern", "end a person's access-manager role (the record is kept)"),
+    ):
+        handling = handlinger.add_parser(kommando, help=hjelp)
+        handling.add_argument("orgnr", metavar="ORGNR", help="organisation number")
+        handling.add_argument("pid", metavar="PID", help="the person's national id")
+        handling.set_defaults(func=_tilgangsstyrer_endre)
+    liste = handlinger.add_parser("list", help="the active access managers, as a table")
+    liste.add_argument("orgnr", metavar="ORGNR", nargs="?", help="only this organisation's")
+    liste.set_defaults(func=_tilgangsstyrer_list)
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.edge.schema import export_sdl
 
@@ -262,6 +379,7 @@ def parser() -> argparse.ArgumentParser:
         "rotate-signing-key",
         help="replace the dev/test key signed answers are signed with (not in prod)",
     ).set_defaults(func=_rotate_signing_key)
+    _tilgangsstyrer_parser(sub)
     return p
 
 

@@ -18,12 +18,14 @@ from app.revisjon.graphql import BrukQuery
 from app.statistikk.graphql import StatistikkQuery
 from app.testdata import graphql as testdata
 from app.testdata.graphql import TestpersonMutation, TestpersonQuery
+from app.tilgangsstyrere.graphql import TilgangsstyrerMutation, TilgangsstyrerQuery
 
 # Every feature's root fields; the test-register features (not in prod) are listed apart.
 QUERIES: list[type] = [
-    PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery, StatistikkQuery
+    PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery, StatistikkQuery,
+    TilgangsstyrerQuery,
 ]
-MUTATIONS: list[type] = [DelegeringMutation, MegMutation, EndringMutation]
+MUTATIONS: list[type] = [DelegeringMutation, MegMutation, EndringMutation, TilgangsstyrerMutation]
 TEST_QUERIES: list[type] = [TestpersonQuery]
 TEST_MUTATIONS: list[type] = [TestpersonMutation]
 

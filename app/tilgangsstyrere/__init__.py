@@ -1,0 +1,1 @@
+"""Access managers (Altinn's tilgangsstyrer): who manages which organisation's delegations."""
