@@ -89,6 +89,15 @@ class Settings:
     # which reads and checks it at startup). Unset: generated under var_dir outside prod; in
     # prod, answers are not signed.
     signing_key: Path | None = None
+    # The access managers' login (app.innlogging): ID-porten, or outside prod by default the
+    # built-in development OpenID provider; None in prod when not configured (no /admin login).
+    idporten: Idporten | None = None
+    # KRR_SESSION_SECRET: signs the pages' session cookies. Unset outside prod: generated under
+    # var_dir; in prod required with KRR_IDPORTEN_*.
+    session_secret: str | None = None
+    # KRR_PUBLIC_URL: the service's address as browsers see it (e.g. https://krr.example.no);
+    # unset outside prod: taken from each request.
+    public_url: str | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -98,6 +107,87 @@ class Settings:
     def trusts_dev_issuer(self) -> bool:
         """The built-in development issuer is never trusted in production."""
         return self.env != "prod"
+
+
+# --- the access managers' login (app.innlogging) ----------------------------------------------
+
+ACR_LEVELS = ("idporten-loa-substantial", "idporten-loa-high")
+IDPORTEN_VARIABLES = (
+    "KRR_IDPORTEN_ISSUER", "KRR_IDPORTEN_CLIENT_ID", "KRR_IDPORTEN_CLIENT_SECRET",
+    "KRR_IDPORTEN_CLIENT_KEY", "KRR_IDPORTEN_REDIRECT_URL",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Idporten:
+    """An OpenID provider the page logs people in with (ID-porten in prod)."""
+
+    issuer: str  # discovery at {issuer}/.well-known/openid-configuration
+    client_id: str
+    redirect_url: str  # {public URL}/admin/innlogget, as registered with ID-porten
+    client_secret: str | None = None  # client_secret_basic/post ...
+    client_key: Path | None = None  # ... or private_key_jwt with this PEM (RSA) key
+    acr: str = "idporten-loa-substantial"  # the lowest level asked for and accepted
+
+
+def _https_url(name: str, raw: str, *, prod: bool) -> str:
+    parts = urlsplit(raw)
+    schemes = ("https",) if prod else ("https", "http")
+    if parts.scheme not in schemes or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an {' or '.join(schemes)} URL without query "
+                          f"(got {raw[:80]!r})")
+    return raw.rstrip("/") if name != "KRR_IDPORTEN_REDIRECT_URL" else raw
+
+
+def _idporten(env_vars: Mapping[str, str], env: str) -> Idporten | None:
+    """KRR_IDPORTEN_*: all or nothing. Outside prod nothing means the development provider."""
+    given = {n: env_vars[n].strip() for n in IDPORTEN_VARIABLES if env_vars.get(n, "").strip()}
+    if not given:
+        return None
+    prod = env == "prod"
+    missing = [n for n in ("KRR_IDPORTEN_ISSUER", "KRR_IDPORTEN_CLIENT_ID",
+                           "KRR_IDPORTEN_REDIRECT_URL") if n not in given]
+    secret, key = given.get("KRR_IDPORTEN_CLIENT_SECRET"), given.get("KRR_IDPORTEN_CLIENT_KEY")
+    if not secret and not key:
+        missing.append("KRR_IDPORTEN_CLIENT_SECRET or KRR_IDPORTEN_CLIENT_KEY")
+    if missing:
+        raise ConfigError("The ID-porten login is incompletely configured: set "
+                          + ", ".join(missing) + " (or none of KRR_IDPORTEN_*)")
+    if secret and key:
+        raise ConfigError("Set KRR_IDPORTEN_CLIENT_SECRET or KRR_IDPORTEN_CLIENT_KEY, not both")
+    if key and not Path(key).is_file():
+        raise ConfigError(f"KRR_IDPORTEN_CLIENT_KEY names no file ({key[:80]!r})")
+    acr = env_vars.get("KRR_IDPORTEN_ACR", ACR_LEVELS[0]).strip()
+    if acr not in ACR_LEVELS:
+        raise ConfigError(f"KRR_IDPORTEN_ACR must be one of {', '.join(ACR_LEVELS)} "
+                          f"(got {acr[:40]!r})")
+    redirect = _https_url("KRR_IDPORTEN_REDIRECT_URL", given["KRR_IDPORTEN_REDIRECT_URL"],
+                          prod=prod)
+    if not urlsplit(redirect).path.endswith("/admin/innlogget"):
+        raise ConfigError("KRR_IDPORTEN_REDIRECT_URL must be this service's /admin/innlogget "
+                          f"(got {redirect[:80]!r})")
+    return Idporten(
+        issuer=_https_url("KRR_IDPORTEN_ISSUER", given["KRR_IDPORTEN_ISSUER"], prod=prod),
+        client_id=given["KRR_IDPORTEN_CLIENT_ID"], redirect_url=redirect,
+        client_secret=secret, client_key=Path(key) if key else None, acr=acr,
+    )
+
+
+def _session_secret(raw: str | None, env: str, idporten: Idporten | None) -> str | None:
+    if raw is not None and raw.strip():
+        if len(raw.strip()) < 32:
+            raise ConfigError("KRR_SESSION_SECRET must be at least 32 characters of random text")
+        return raw.strip()
+    if env == "prod" and idporten is not None:
+        raise ConfigError("KRR_SESSION_SECRET must be set in prod when KRR_IDPORTEN_* is set: "
+                          "it signs the access managers' session cookies")
+    return None
+
+
+def _public_url(raw: str | None, env: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    return _https_url("KRR_PUBLIC_URL", raw.strip(), prod=env == "prod")
 
 
 _ISSUER_FORMS = (
@@ -284,6 +374,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if env not in ENVIRONMENTS:
         raise ConfigError(f"KRR_ENV must be one of {', '.join(ENVIRONMENTS)} (got {env!r})")
     var_dir = Path(env_vars.get("KRR_VAR_DIR", "var")).resolve()
+    idporten = _idporten(env_vars, env)
     return Settings(
         env=env,
         database_url=_database_url(env_vars.get("KRR_DATABASE_URL"), var_dir),
@@ -314,4 +405,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         request_timeout=_seconds("KRR_REQUEST_TIMEOUT", env_vars.get("KRR_REQUEST_TIMEOUT"),
                                  5.0, 0.1, MAX_REQUEST_TIMEOUT),
         signing_key=_path(env_vars.get("KRR_SIGNING_KEY")),
+        idporten=idporten,
+        session_secret=_session_secret(env_vars.get("KRR_SESSION_SECRET"), env, idporten),
+        public_url=_public_url(env_vars.get("KRR_PUBLIC_URL"), env),
     )

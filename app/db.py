@@ -20,7 +20,7 @@ from app.config import Settings
 APP_LABEL = "models"
 MODEL_MODULES = [
     "app.personer.models", "app.delegering.models", "app.revisjon.models", "app.meldinger.models",
-    "app.signing.models", "app.tilgangsstyrere.models",
+    "app.signing.models", "app.tilgangsstyrere.models", "app.innlogging.models",
 ]
 
 

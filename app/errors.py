@@ -65,6 +65,13 @@ class BadInput(ClientError):
     """What was asked for cannot be served as asked; nothing was done."""
 
 
+class NotLoggedIn(ClientError):
+    """A page for people asked for without a live session (the pages send them to log in)."""
+
+    status = 401
+    code = UNAUTHENTICATED
+
+
 class Forbidden(ClientError):
     status = 403
     code = FORBIDDEN

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -28,6 +29,7 @@ from app import db, metrics
 from app.api.limits import RequestLimits, persons_in_body
 from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
+from app.delegering.store import navn as navn_paa
 from app.edge import probes
 from app.edge.deadline import bounded
 from app.edge.graphql import (
@@ -38,7 +40,7 @@ from app.edge.graphql import (
     offentlige_felt,
     refuse_batch,
 )
-from app.edge.guard import Guard, Inngang, Rutekrav
+from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
 from app.edge.ratelimit import Limiter, build_limiter
 from app.edge.responses import error_response
@@ -53,6 +55,9 @@ from app.errors import (
 )
 from app.faults import UNAVAILABLE, Answer, answer_for, unavailable
 from app.foresporsel import Clock, utc_now
+from app.innlogging import Innlogging
+from app.innlogging.hemmelighet import okthemmelighet
+from app.innlogging.utvikler import Utvikler
 from app.meldinger.senders import utsender
 from app.personer import rest as personer_rest
 from app.rest import Rute
@@ -62,11 +67,39 @@ from app.signing.signer import PublishedKeys, Signer
 from app.statistikk.page import side as statistikk_side
 from app.statistikk.store import Buffer as StatistikkBuffer
 from app.testdata import csv_export
+from app.tilgangsstyrere.store import alle as alle_tilgangsstyrere
+from app.tilgangsstyring import inngang as side_inngang
+from app.tilgangsstyring import sider as admin
 from authz.avslag import Avslag
 from authz.dev_issuer import DevIssuer
+from authz.tillatelse import TILGANGSSTYRING
 from authz.tokens import TokenError, TokenVerifier
 
 log = logging.getLogger("krr.edge")
+
+FORM = frozenset({"application/x-www-form-urlencoded"})
+# The access managers' pages (app.tilgangsstyring): path, method, handler.
+ADMIN_SIDER: tuple[tuple[str, str, Endpoint], ...] = (
+    ("/admin", "GET", admin.forside),
+    ("/admin/organisasjon/{orgnr}", "GET", admin.oversikt),
+    ("/admin/organisasjon/{orgnr}/gi", "GET", admin.gi_skjema),
+    ("/admin/organisasjon/{orgnr}/gi", "POST", admin.gi_kontroller),
+    ("/admin/organisasjon/{orgnr}/gi/bekreft", "POST", admin.gi_bekreft),
+    ("/admin/organisasjon/{orgnr}/trekk-tilbake/{id}", "GET", admin.trekk_tilbake_side),
+    ("/admin/organisasjon/{orgnr}/trekk-tilbake/{id}", "POST", admin.trekk_tilbake),
+)
+
+
+async def testpersoner() -> list[tuple[str, str]]:
+    """The development provider's suggestions: every registered access manager, with the
+    organisations they manage."""
+    roller = await alle_tilgangsstyrere()
+    navn = await navn_paa({r.orgnr for r in roller})
+    per_person: dict[str, list[str]] = {}
+    for rolle in roller:
+        per_person.setdefault(rolle.pid, []).append(
+            f"{navn.get(rolle.orgnr, 'ukjent virksomhet')} ({rolle.orgnr})")
+    return [(pid, "Tilgangsstyrer for " + ", ".join(orgs)) for pid, orgs in per_person.items()]
 
 
 def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
@@ -141,8 +174,10 @@ def create_app(
     clock: Clock = utc_now,
     manage_db: bool = True,
     limiter: Limiter | None = None,
+    idp_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """The service. Tests pass their own verifier/clock and manage the database themselves.
+    """The service. Tests pass their own verifier/clock and manage the database themselves (and
+    may reach a stand-in ID-porten through `idp_transport`).
 
     Raises ConfigError when KRR_SIGNING_KEY names no usable key."""
     signing_key = signing_key_for(settings)  # first: a ConfigError leaves nothing open
@@ -165,6 +200,22 @@ def create_app(
     inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
                       settings.request_timeout, signer)
     offentlige = offentlige_felt(schema)
+    selv: list[ASGIApp] = []  # the app itself, once built: the development provider's back channel
+
+    async def til_selv(scope: Scope, receive: Receive, send: Send) -> None:
+        await selv[0](scope, receive, send)
+
+    hemmelighet = okthemmelighet(settings)
+    if idp_transport is None and settings.idporten is None:
+        idp_transport = httpx2.ASGITransport(app=til_selv)
+    innlogging = Innlogging(settings, hemmelighet, clock, idp_transport)
+    side_kaller = side_inngang.kaller(innlogging)
+
+    def side_rute(path: str, method: str, handler: Endpoint) -> Route:
+        krav = Rutekrav(tillatelse=TILGANGSSTYRING, kaller=side_kaller,
+                        feilside=side_inngang.feilside_for,
+                        media_types=FORM if method == "POST" else None)
+        return Route(path, Guard(inngang, handler, krav), methods=[method])
 
     def guarded(rute: Rute) -> Route:
         krav = Rutekrav(tillatelse=rute.tillatelse, personer=rute.personer,
@@ -193,9 +244,20 @@ def create_app(
         Route(JWKS_PATH, bounded(settings.request_timeout, jwks(PublishedKeys(signing_key))),
               methods=["GET"]),
         *probes.routes(app_metrics),
+        # The access managers' pages and their login (ID-porten; outside prod the development
+        # provider, below).
+        *innlogging.routes(),
+        *(side_rute(path, method, handler) for path, method, handler in ADMIN_SIDER),
         # The pages' one style sheet (app/sider): nothing on a page is loaded from elsewhere.
         Mount("/statisk", StaticFiles(packages=[("app.sider", "statisk")]), name="statisk"),
     ]
+
+    if not settings.is_prod:
+        utvikler = Utvikler(settings, DevIssuer.load_or_create(settings.var_dir), hemmelighet,
+                            testpersoner)
+        routes.extend(utvikler.routes())
+    elif settings.idporten is None:
+        log.warning("the access managers' page has no login: KRR_IDPORTEN_* is not set")
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -228,6 +290,7 @@ def create_app(
             HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
         },
     )
+    selv.append(app)
     app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
     app.state.metrics = app_metrics
     app.state.limiter = limiter

@@ -13,27 +13,25 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.delegering import handlinger, store
-from app.errors import BadInput, NotFound
+from app.errors import NotFound
 from app.foresporsel import Foresporsel
-from app.innlogging import csrf_token
+from app.innlogging import csrf_token, skjema_til
 from app.revisjon.bruk import bruksrapport
+from app.sider import svar
 from app.sider.format import OSLO
-from app.sider.svar import side
-from app.text import problem
 from app.tilgangsstyring import bruk
+from app.tilgangsstyring.skjema import skjema
 from authz.avslag import DELEGERING_TIL_SEG_SELV, UGYLDIG_ORGNR, UKJENT_ORDNING, Avslag
 from authz.delegation import kan_delegere
 from authz.principal import Principal
 from authz.tilgangsstyrer import som_organisasjon
 
 PAKKE = "app.tilgangsstyring"
-MAKS_FELT = 20  # a form has a handful of fields: more is not ours
 
 MELDINGER = {
     "gitt": "Tilgangen er gitt. Mottakeren kan bruke API-et med en gang.",
@@ -69,20 +67,6 @@ class VistDelegering:
     gitt: bool  # given by the organisation shown (else received)
 
 
-def skjema(body: bytes) -> dict[str, str]:
-    """A form post's fields (the first value of each); BadInput for more than a form has, for
-    text the service refuses (app.text) or for bytes that are not UTF-8."""
-    try:
-        felt = parse_qs(body.decode("utf-8"), max_num_fields=MAKS_FELT, errors="strict")
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadInput("The form could not be read") from exc
-    verdier = {navn: verdi[0] for navn, verdi in felt.items()}
-    for navn, verdi in verdier.items():
-        if problem(navn) or problem(verdi):
-            raise BadInput("The form holds text the service does not accept")
-    return verdier
-
-
 async def _org(orgnr: str) -> Org:
     return Org(orgnr, (await store.navn([orgnr])).get(orgnr, "Ukjent virksomhet"))
 
@@ -113,6 +97,12 @@ def _organisasjon(request: Request, foresporsel: Foresporsel) -> Principal:
     return som_organisasjon(foresporsel.tilgangsstyrer, request.path_params["orgnr"])
 
 
+def side(request: Request, mal: str, kontekst: dict[str, object], *,
+         status: int = 200) -> Response:
+    """A page of this feature; its forms may lead to the identity provider (logout)."""
+    return svar.side(PAKKE, mal, kontekst, status=status, skjema_til=skjema_til(request))
+
+
 def _kontekst(request: Request, tittel: str, **verdier: object) -> dict[str, object]:
     return {"tittel": tittel, "innlogget": True, "csrf": csrf_token(request), **verdier}
 
@@ -130,11 +120,11 @@ async def forside(request: Request, foresporsel: Foresporsel) -> Response:
     if len(orgnrs) == 1:
         return RedirectResponse(f"/admin/organisasjon/{orgnrs[0]}", status_code=303)
     if not orgnrs:
-        return side(PAKKE, "ingen.html",
+        return side(request, "ingen.html",
                     _kontekst(request, "Du er ikke tilgangsstyrer for noen virksomhet"))
     navn = await store.navn(orgnrs)
     organisasjoner = sorted((Org(o, _navn(navn, o)) for o in orgnrs), key=lambda o: o.navn)
-    return side(PAKKE, "velg.html", _kontekst(request, "Velg virksomhet",
+    return side(request, "velg.html", _kontekst(request, "Velg virksomhet",
                                               organisasjoner=organisasjoner))
 
 
@@ -150,7 +140,7 @@ async def oversikt(request: Request, foresporsel: Foresporsel) -> Response:
     navn = await store.navn({orgnr, *leverandoerer, *(r.fra for r in mottatt),
                              *(r.til for r in gitt), *(o for o in revidert_av if o)})
     org = Org(orgnr, _navn(navn, orgnr))
-    return side(PAKKE, "oversikt.html", _kontekst(
+    return side(request, "oversikt.html", _kontekst(
         request, f"Tilganger for {org.navn}", org=org,
         flere=len(foresporsel.tilgangsstyrer.organisasjoner) > 1,
         melding=MELDINGER.get(request.query_params.get("melding", "")),
@@ -164,7 +154,7 @@ async def _gi_skjema(
     request: Request, org: Org, *, feil: dict[str, str] | None = None, til: str = "",
     ordning: str = "",
 ) -> Response:
-    return side(PAKKE, "gi.html", _kontekst(
+    return side(request, "gi.html", _kontekst(
         request, "Gi tilgang til nytt API", org=org, ordninger=await store.ordninger(),
         feil=feil or {}, til=til, valgt_ordning=ordning,
     ), status=400 if feil else 200)
@@ -202,7 +192,7 @@ async def gi_kontroller(request: Request, foresporsel: Foresporsel) -> Response:
     if feil:
         return await _gi_skjema(request, org, feil=feil, til=til[:20], ordning=ordning_id)
     assert ordning is not None and mottaker_navn is not None
-    return side(PAKKE, "bekreft_gi.html", _kontekst(
+    return side(request, "bekreft_gi.html", _kontekst(
         request, "Bekreft tilgangen", org=org, ordning=ordning,
         mottaker=Org(til, mottaker_navn),
     ))
@@ -235,7 +225,7 @@ async def trekk_tilbake_side(request: Request, foresporsel: Foresporsel) -> Resp
     navn = await store.navn([rad.fra, rad.til])
     vist = _vist(rad, principal.consumer, navn)
     tittel = "Trekk tilbake tilgangen" if vist.gitt else "Si fra deg tilgangen"
-    return side(PAKKE, "trekk_tilbake.html", _kontekst(
+    return side(request, "trekk_tilbake.html", _kontekst(
         request, tittel, org=Org(principal.consumer, _navn(navn, principal.consumer)), d=vist,
     ))
 

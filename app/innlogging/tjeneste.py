@@ -1,0 +1,258 @@
+"""The login of the access managers' page, as the edge mounts it and the pages use it.
+
+- GET /admin/logg-inn?neste=/admin/...: to the provider (authlib: PKCE, state, nonce, acr);
+- GET /admin/innlogget: the provider's answer; the ID token checked (authlib) and its level
+  (`acr`) and person (`pid`) checked here; a new server-side session (app.innlogging.okter)
+  in the cookie `krr_okt` (HttpOnly, SameSite=Lax, Secure over https, Path=/admin, signed);
+- POST /admin/logg-ut (with the session's CSRF token): the session ended here, then the
+  provider's (RP-initiated logout, with the ID token as hint);
+- GET /admin/logget-ut: the page that says so.
+
+What authlib keeps between the redirect and the answer (state, nonce, PKCE verifier) lives in
+a separate short-lived signed cookie (`krr_innlogging`, starlette's SessionMiddleware) on these
+routes only. A page behind the edge asks `innlogget(request)` for the person (NotLoggedIn
+without a live session) and `sjekk_csrf` for every form post.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+
+import httpx2
+from authlib.integrations.starlette_client import OAuthError
+from itsdangerous import BadSignature, Signer
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route, request_response
+from starlette.types import ASGIApp
+
+from app.config import Settings
+from app.errors import Forbidden, NotLoggedIn
+from app.foresporsel import Clock
+from app.innlogging import okter
+from app.innlogging.okter import Innlogget
+from app.innlogging.tilbyder import Klient, Tilbyder, godtatt_acr
+from app.sider.svar import feilside, side
+from authz.identifikatorer import problem
+
+log = logging.getLogger("krr.innlogging")
+
+PAKKE = "app.innlogging"
+COOKIE = "krr_okt"
+FLYT_COOKIE = "krr_innlogging"
+STI = "/admin"
+FLYT_SEKUNDER = 600  # from the redirect to the provider until its answer
+CSRF_FELT = "csrf"
+
+
+class UgyldigSkjema(Forbidden):
+    """A form post without the session's CSRF token (or from another origin)."""
+
+
+def trygg_neste(neste: str | None) -> str:
+    """Where to go after login: a path under /admin only (no open redirect)."""
+    if (neste and neste.startswith(STI) and not neste.startswith("//") and "\\" not in neste
+            and not neste.startswith(("/admin/logg-inn", "/admin/innlogget",
+                                      "/admin/logg-ut", "/admin/logget-ut"))
+            and len(neste) <= 200):
+        return neste
+    return STI
+
+
+def csrf_token(request: Request) -> str:
+    """The session's form token, for the page being rendered (set by `innlogget`)."""
+    person: Innlogget = request.state.innlogget
+    return person.csrf
+
+
+def skjema_til(request: Request) -> tuple[str, ...]:
+    """Origins besides the service the page's forms may lead to: the provider's, for logout
+    (Content-Security-Policy form-action)."""
+    return tuple(getattr(request.state, "skjema_til", ()))
+
+
+def sjekk_csrf(request: Request, person: Innlogget, gitt: str | None) -> None:
+    """A form post must carry the session's token, and come from this origin if it says."""
+    if not gitt or not hmac.compare_digest(gitt, person.csrf):
+        raise UgyldigSkjema("Skjemaet mangler sikkerhetsnøkkelen eller nøkkelen er utløpt")
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise UgyldigSkjema("Skjemaet ble sendt fra en annen nettside")
+
+
+class Innlogging:
+    """The login routes and the session check, built once per app."""
+
+    def __init__(self, settings: Settings, hemmelighet: str, clock: Clock,
+                 transport: httpx2.AsyncBaseTransport | None) -> None:
+        self.settings = settings
+        self.hemmelighet = hemmelighet
+        self.clock = clock
+        self.tilbyder = Tilbyder(settings, hemmelighet, transport)
+        self._signer = Signer(hemmelighet, salt="krr-okt")
+
+    # --- the session ------------------------------------------------------------------------
+
+    def _sikker(self, request: Request) -> bool:
+        return self.settings.is_prod or request.url.scheme == "https"
+
+    def _nokkel(self, request: Request) -> str | None:
+        verdi = request.cookies.get(COOKIE)
+        if not verdi:
+            return None
+        try:
+            return self._signer.unsign(verdi).decode()
+        except BadSignature:
+            return None
+
+    async def innlogget(self, request: Request) -> Innlogget:
+        """The person logged in on this request (NotLoggedIn otherwise); the page's form token
+        and the provider's origin are kept on the request for rendering."""
+        nokkel = self._nokkel(request)
+        person = await okter.hent(nokkel, self.clock()) if nokkel else None
+        if person is None:
+            raise NotLoggedIn("Du må logge inn for å bruke tilgangsstyringen")
+        request.state.innlogget = person
+        if self.tilbyder.finnes:
+            request.state.skjema_til = (self.tilbyder.klient(request).opphav,)
+        return person
+
+    def _sett_cookie(self, request: Request, response: Response, nokkel: str) -> None:
+        response.set_cookie(COOKIE, self._signer.sign(nokkel).decode(), path=STI,
+                            httponly=True, samesite="lax", secure=self._sikker(request),
+                            max_age=int(okter.LENGST.total_seconds()))
+
+    def _slett_cookie(self, request: Request, response: Response) -> None:
+        response.delete_cookie(COOKIE, path=STI, httponly=True, samesite="lax",
+                               secure=self._sikker(request))
+
+    # --- the routes -----------------------------------------------------------------------
+
+    def _ikke_satt_opp(self) -> Response:
+        return feilside("Innlogging er ikke satt opp",
+                        "Tjenesten er ikke koblet til ID-porten ennå. Kontakt driftsteamet.",
+                        status=503)
+
+    def _utilgjengelig(self, exc: Exception) -> Response:
+        log.warning("the identity provider could not be reached: %s", type(exc).__name__)
+        return feilside("ID-porten svarer ikke",
+                        "Innloggingstjenesten kunne ikke nås akkurat nå. Prøv igjen om litt.",
+                        status=503, lenke=("/admin", "Prøv igjen"))
+
+    async def logg_inn(self, request: Request) -> Response:
+        if not self.tilbyder.finnes:
+            return self._ikke_satt_opp()
+        klient = self.tilbyder.klient(request)
+        request.session.clear()
+        request.session["neste"] = trygg_neste(request.query_params.get("neste"))
+        try:
+            return await klient.oauth.authorize_redirect(  # type: ignore[no-any-return]
+                request, klient.redirect_url, acr_values=klient.acr, ui_locales="nb",
+            )
+        except (httpx2.HTTPError, ValueError) as exc:  # discovery failed (or not JSON)
+            return self._utilgjengelig(exc)
+
+    def _mislykket(self, tekst: str) -> Response:
+        return feilside("Innloggingen mislyktes", tekst, status=400,
+                        lenke=("/admin/logg-inn", "Logg inn på nytt"))
+
+    async def innlogget_svar(self, request: Request) -> Response:
+        """The provider's answer: the code redeemed and the ID token checked (authlib), then
+        the level and the person checked here, then a new session."""
+        if not self.tilbyder.finnes:
+            return self._ikke_satt_opp()
+        klient: Klient = self.tilbyder.klient(request)
+        if request.query_params.get("error") == "access_denied":
+            request.session.clear()
+            return self._mislykket("Du avbrøt innloggingen.")
+        neste = trygg_neste(request.session.get("neste"))
+        try:
+            token = await klient.oauth.authorize_access_token(request)
+        except OAuthError as exc:
+            log.info("login refused by the OpenID client: %s", exc.error)
+            return self._mislykket("Innloggingen kunne ikke bekreftes. Det kan skje hvis du "
+                                   "brukte tilbake-knappen eller ventet for lenge.")
+        except (httpx2.HTTPError, ValueError) as exc:
+            return self._utilgjengelig(exc)
+        except Exception as exc:  # a token authlib/joserfc refuses (signature, claims)
+            log.warning("an ID token was refused: %s", type(exc).__name__)
+            return self._mislykket("Innloggingen kunne ikke bekreftes.")
+        finally:
+            request.session.clear()
+        claims = token.get("userinfo") or {}
+        pid, acr = claims.get("pid"), claims.get("acr")
+        if not isinstance(acr, str) or not godtatt_acr(acr, klient.acr):
+            log.info("login refused: security level too low")
+            return feilside("Sikkerhetsnivået er for lavt",
+                            "Tilgangsstyringen krever innlogging på sikkerhetsnivå betydelig "
+                            "eller høyt (for eksempel MinID med kode på SMS, BankID eller "
+                            "Buypass).", status=403, lenke=("/admin/logg-inn", "Logg inn igjen"))
+        if not isinstance(pid, str) or problem(pid) is not None:
+            log.warning("login refused: the ID token names no valid pid")
+            return self._mislykket("Innloggingen ga ikke et gyldig fødselsnummer.")
+        gammel = self._nokkel(request)
+        if gammel:  # a new login never reuses a session (fixation)
+            await okter.avslutt(gammel)
+        nokkel = await okter.opprett(pid, acr, klient.issuer, token.get("id_token", ""),
+                                     self.clock())
+        log.info("access manager logged in")
+        response = RedirectResponse(neste, status_code=303)
+        self._sett_cookie(request, response, nokkel)
+        return response
+
+    async def logg_ut(self, request: Request) -> Response:
+        """Logout: the session ended here at once, then the provider's session (RP-initiated
+        logout). The form must carry the session's token; without a session there is nothing
+        to protect and the person is simply logged out."""
+        nokkel = self._nokkel(request)
+        person = await okter.hent(nokkel, self.clock()) if nokkel else None
+        if person is not None:
+            async with request.form(max_fields=5) as form:
+                gitt = form.get(CSRF_FELT)
+            try:
+                sjekk_csrf(request, person, gitt if isinstance(gitt, str) else None)
+            except UgyldigSkjema as exc:
+                return feilside("Utloggingen ble avvist", exc.message, status=403,
+                                lenke=("/admin", "Tilbake til tilgangsstyringen"),
+                                innlogget=False)
+            assert nokkel is not None
+            await okter.avslutt(nokkel)
+            log.info("access manager logged out")
+        response: Response = RedirectResponse("/admin/logget-ut", status_code=303)
+        if person is not None and self.tilbyder.finnes:
+            klient = self.tilbyder.klient(request)
+            try:
+                response = await klient.oauth.logout_redirect(
+                    request, post_logout_redirect_uri=klient.logget_ut_url,
+                    id_token_hint=person.id_token,
+                )
+                response.status_code = 303
+            except (httpx2.HTTPError, ValueError, RuntimeError) as exc:
+                log.warning("the provider's logout could not be reached: %s",
+                            type(exc).__name__)
+        self._slett_cookie(request, response)
+        return response
+
+    async def logget_ut(self, request: Request) -> Response:
+        request.session.clear()
+        return side(PAKKE, "logget_ut.html", {"tittel": "Du er logget ut", "innlogget": False,
+                                              "csrf": None})
+
+    def routes(self) -> list[BaseRoute]:
+        def flyt(handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+            return SessionMiddleware(
+                request_response(handler), secret_key=self.hemmelighet + ":flyt",
+                session_cookie=FLYT_COOKIE, max_age=FLYT_SEKUNDER, path=STI,
+                same_site="lax", https_only=self.settings.is_prod,
+            )
+
+        return [
+            Route("/admin/logg-inn", flyt(self.logg_inn), methods=["GET"]),
+            Route("/admin/innlogget", flyt(self.innlogget_svar), methods=["GET"]),
+            Route("/admin/logg-ut", flyt(self.logg_ut), methods=["POST"]),
+            Route("/admin/logget-ut", flyt(self.logget_ut), methods=["GET"]),
+        ]
+

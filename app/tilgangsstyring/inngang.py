@@ -1,0 +1,79 @@
+"""How the pages of /admin pass the edge (app.edge.guard): the caller is the person of the
+session (app.innlogging), every form post carries the session's CSRF token, and a refusal is a
+page a person understands; without a session, the person is sent to log in and back."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.faults import Answer
+from app.innlogging import CSRF_FELT, Innlogging, sjekk_csrf
+from app.sider.svar import feilside
+from app.tilgangsstyrere.store import organisasjoner_for
+from app.tilgangsstyring.skjema import skjema
+from authz.avslag import IKKE_TILGANGSSTYRER
+from authz.principal import Caller, Tilgangsstyrer
+
+Kaller = Callable[[Request, bytes], Awaitable[Caller]]
+TILBAKE = ("/admin", "Til tilgangsstyringen")
+
+
+def kaller(innlogging: Innlogging) -> Kaller:
+    """The session's person, with the organisations the registry says they manage now (read
+    on every request: a removed role stops working at once)."""
+
+    async def fra_okten(request: Request, body: bytes) -> Caller:
+        person = await innlogging.innlogget(request)
+        if request.method == "POST":
+            sjekk_csrf(request, person, skjema(body).get(CSRF_FELT))
+        organisasjoner = frozenset(await organisasjoner_for(person.pid))
+        return Tilgangsstyrer(person.pid, person.acr, person.issuer, organisasjoner)
+
+    return fra_okten
+
+
+def _logg_inn(request: Request) -> Response:
+    """To the login, and back to the page asked for (a form post: its page, asked again)."""
+    neste = request.url.path if request.method == "GET" else "/admin"
+    return RedirectResponse(f"/admin/logg-inn?{urlencode({'neste': neste})}", status_code=303)
+
+
+def feilside_for(request: Request, answer: Answer) -> Response:
+    """A refusal of the edge or of a page, as a page (the JSON shape is for programs)."""
+    innlogget = hasattr(request.state, "innlogget")
+    reason = answer.extensions.get("reason")
+    if answer.status == 401:
+        return _logg_inn(request)
+    if answer.status == 403 and reason == IKKE_TILGANGSSTYRER:
+        tittel, tekst = ("Du har ikke tilgang til denne virksomheten",
+                         "Du er ikke registrert som tilgangsstyrer for virksomheten. Be en "
+                         "tilgangsstyrer eller daglig leder i virksomheten om å gi deg rollen.")
+    elif answer.status == 403 and answer.code == "FORBIDDEN" and reason is None:
+        tittel, tekst = ("Skjemaet ble avvist",
+                         "Skjemaet kunne ikke sendes fordi sikkerhetsnøkkelen manglet eller var "
+                         "utløpt. Gå tilbake, last siden på nytt og prøv igjen.")
+    elif answer.status == 403:
+        tittel, tekst = ("Handlingen er ikke tillatt", "Du kan ikke gjøre dette for virksomheten.")
+    elif answer.status == 404:
+        tittel, tekst = ("Fant ikke siden",
+                         "Siden eller tilgangen finnes ikke, eller den hører ikke til "
+                         "virksomheten din.")
+    elif answer.status == 413:
+        tittel, tekst = ("Skjemaet er for stort", "Skjemaet inneholdt mer enn tjenesten tar imot.")
+    elif answer.status == 429:
+        tittel, tekst = ("For mange forespørsler",
+                         "Du har gjort mange forespørsler på kort tid. Vent litt og prøv igjen.")
+    elif answer.status >= 500:
+        tittel, tekst = ("Tjenesten er midlertidig utilgjengelig",
+                         "Vi får ikke kontakt med registeret akkurat nå. Prøv igjen om litt.")
+    else:
+        tittel, tekst = ("Skjemaet kunne ikke behandles",
+                         "Noe i skjemaet var ikke gyldig. Gå tilbake og kontroller feltene.")
+    response = feilside(tittel, tekst, status=answer.status, lenke=TILBAKE, innlogget=innlogget)
+    response.headers.update({k: v for k, v in answer.headers.items()
+                             if k.lower() in ("retry-after", "allow")})
+    return response
