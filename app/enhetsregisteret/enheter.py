@@ -62,8 +62,9 @@ class Uleselig(ValueError):
 def les(kilde: IO[bytes] | io.RawIOBase) -> Iterator[Enhet | Avvist]:
     """Every row of the bulk file in `kilde`, in order (see the module's doc)."""
     hvor = "the start"
+    raw = io.BufferedReader(cast(io.RawIOBase, kilde), BUFFER)
     try:
-        data = _utpakket(kilde)
+        data = _utpakket(raw)
         if data.peek(len(BOM))[: len(BOM)] == BOM:
             data.read(len(BOM))
         start = data.peek(BUFFER)[:BUFFER].lstrip()
@@ -81,14 +82,15 @@ def les(kilde: IO[bytes] | io.RawIOBase) -> Iterator[Enhet | Avvist]:
     except (ijson.JSONError, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         # A truncated or corrupt download (gzip, JSON), or the disk failing under it.
         raise Uleselig(f"unreadable after {hvor}: {_kort(str(exc))}") from None
+    finally:
+        raw.detach()  # the caller's stream stays open: it is the caller's to close
 
 
 # The readers below yield (where, the unit or why the row is refused).
 _Rad = tuple[str, Enhet | str]
 
 
-def _utpakket(kilde: IO[bytes] | io.RawIOBase) -> io.BufferedReader[Any]:
-    raw = io.BufferedReader(cast(io.RawIOBase, kilde), BUFFER)
+def _utpakket(raw: io.BufferedReader[Any]) -> io.BufferedReader[Any]:
     if raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)] == GZIP_MAGIC:
         return io.BufferedReader(cast(io.RawIOBase, gzip.GzipFile(fileobj=raw, mode="rb")),
                                  BUFFER)
@@ -124,7 +126,8 @@ def _sjekk(orgnr: str, navn: str) -> Enhet | str:
     return Enhet(orgnr, navn)
 
 
-_JSON_TYPER = {dict: "an object", list: "an array", bool: "a boolean", type(None): "null"}
+_JSON_TYPER = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+               type(None): "null"}
 
 
 def _json_type(value: Any) -> str:
@@ -159,6 +162,14 @@ def _json(elementer: Iterator[Any]) -> Iterator[_Rad]:
 def _csv(data: io.BufferedReader[Any]) -> Iterator[_Rad]:
     # Bytes that are not UTF-8 become lone surrogates, refused in the one row that has them.
     tekst = io.TextIOWrapper(data, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        yield from _csv_tekst(tekst)
+    finally:
+        tekst.detach()  # closing the text would close the stream under it
+
+
+def _csv_tekst(tekst: io.TextIOWrapper) -> Iterator[_Rad]:
+    """The header (the first line that is not blank), then the rows."""
     linje = 0
     hode = ""
     while not hode.strip():
@@ -177,6 +188,12 @@ def _csv(data: io.BufferedReader[Any]) -> Iterator[_Rad]:
         raise Uleselig(f"not JSON, and not a CSV file with the columns {' and '.join(KOLONNER)}: "
                        f"no column {' or '.join(mangler)} in its first line ({funnet})")
     i_orgnr, i_navn = (kolonner.index(k) for k in KOLONNER)
+    yield from _csv_rader(tekst, skille, linje, len(kolonner), i_orgnr, i_navn)
+
+
+def _csv_rader(tekst: io.TextIOWrapper, skille: str, linje: int, bredde: int, i_orgnr: int,
+               i_navn: int) -> Iterator[_Rad]:
+    """The rows after the header (on line `linje`), each with the line it starts on."""
     trengs = max(i_orgnr, i_navn) + 1
     leser = csv.reader(tekst, delimiter=skille)
     forrige = 0  # the reader's line count after the previous row
@@ -195,6 +212,6 @@ def _csv(data: io.BufferedReader[Any]) -> Iterator[_Rad]:
             continue
         if len(rad) < trengs:
             felt = f"{len(rad)} field" + "s" * (len(rad) != 1)
-            yield hvor, f"has {felt}; the header has {len(kolonner)}"
+            yield hvor, f"has {felt}; the header has {bredde}"
             continue
         yield hvor, _sjekk(rad[i_orgnr], rad[i_navn])

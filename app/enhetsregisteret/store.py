@@ -21,8 +21,9 @@ async def lagre(navn: Mapping[str, str]) -> int:
     sql = db.Sql()
     verdier = ", ".join(f"({sql(orgnr)}, {sql(n)})" for orgnr, n in navn.items())
     # RETURNING names only the rows written: an unchanged name is left alone (no new row
-    # version on PostgreSQL), so a second run of the same file writes nothing.
-    _, rader = await db.connection().execute_query(
+    # version on PostgreSQL), so a second run of the same file writes nothing. (Read as rows:
+    # tortoise counts an INSERT's rows on PostgreSQL from the wrong word of its status.)
+    rader = await db.connection().execute_query_dict(
         f"INSERT INTO organisasjon (orgnr, navn) VALUES {verdier} "
         "ON CONFLICT (orgnr) DO UPDATE SET navn = excluded.navn "
         "WHERE organisasjon.navn <> excluded.navn RETURNING orgnr",
