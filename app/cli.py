@@ -365,7 +365,8 @@ def _organisasjoner_importer(settings: Settings, args: argparse.Namespace) -> in
     kilde = TellendeLeser(fil, lambda n: fremdrift.advance(oppgave, n))
 
     def avvist(rad: Avvist) -> None:
-        console.print(f"{rad.hvor}: {rad.grunn}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"{rad.hvor}: {rad.grunn}", markup=False, highlight=False, emoji=False,
+                      soft_wrap=True)
 
     async def run() -> Resultat:
         await db.migrate(settings)
