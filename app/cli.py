@@ -1,5 +1,6 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
-oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer."""
+oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer,
+organisasjoner."""
 
 from __future__ import annotations
 
@@ -320,6 +321,95 @@ def _tilgangsstyrer_parser(sub: Any) -> None:
     liste.set_defaults(func=_tilgangsstyrer_list)
 
 
+# --- krr organisasjoner: organisation names from Enhetsregisteret ------------------------------
+
+
+def _organisasjoner_importer(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0: every row stored; 1: some rows skipped (the good ones stored); 2: the input is
+    unusable (nothing written when that shows before the first row)."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from app import db
+    from app.enhetsregisteret.enheter import Avvist
+    from app.enhetsregisteret.importer import Avbrutt, Resultat, TellendeLeser, importer
+
+    hvem = "krr organisasjoner importer"
+    try:
+        fil = sys.stdin.buffer if args.fil == "-" else open(args.fil, "rb")
+    except OSError as exc:
+        print(f"{hvem}: cannot read {args.fil}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    console = Console(stderr=True)
+    storrelse: int | None = None
+    try:
+        storrelse = os.fstat(fil.fileno()).st_size or None
+    except (OSError, ValueError):
+        pass
+    fremdrift = Progress(
+        TextColumn("importing"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        disable=not console.is_terminal,
+    )
+    oppgave = fremdrift.add_task("bytes", total=storrelse)
+    kilde = TellendeLeser(fil, lambda n: fremdrift.advance(oppgave, n))
+
+    def avvist(rad: Avvist) -> None:
+        console.print(f"{rad.hvor}: {rad.grunn}", markup=False, highlight=False, emoji=False,
+                      soft_wrap=True)
+
+    async def run() -> Resultat:
+        await db.migrate(settings)
+        async with db.lifespan_db(settings):
+            with fremdrift:
+                return await importer(kilde, avvist)
+
+    try:
+        resultat = asyncio.run(run())
+    except Avbrutt as exc:
+        lagret = exc.resultat.lagret
+        hva = (f"the {lagret} good rows before it were stored; run it again with a whole file"
+               if lagret else "nothing was written")
+        print(f"{hvem}: {args.fil}: {exc.melding} ({hva})", file=sys.stderr)
+        return 2
+    finally:
+        if fil is not sys.stdin.buffer:
+            fil.close()
+    print(resultat)
+    return 1 if resultat.hoppet_over else 0
+
+
+def _organisasjoner_parser(sub: Any) -> None:
+    organisasjoner = sub.add_parser(
+        "organisasjoner",
+        help="organisation names, from Enhetsregisteret's bulk download",
+        description="Names of organisations (shown beside organisation numbers) from "
+        "Brønnøysundregistrene's open bulk download of Enhetsregisteret.",
+    )
+    handlinger = organisasjoner.add_subparsers(dest="handling", required=True)
+    importer = handlinger.add_parser(
+        "importer",
+        help="load organisasjonsnummer and navn of every unit in FILE (JSON or CSV, gzip too)",
+        description="Stores the name of every unit in FILE (enheter_alle.json.gz or "
+        "enheter_alle.csv.gz, gzipped or not; - for standard input): new names added, changed "
+        "ones updated, none deleted, so running it again is harmless. Bad rows are named by "
+        "line (CSV) or element (JSON) on standard error and skipped. Exit 0: all rows stored; "
+        "1: some skipped; 2: the file is unusable.",
+    )
+    importer.add_argument("fil", metavar="FILE", help="the bulk file, or - for standard input")
+    importer.set_defaults(func=_organisasjoner_importer)
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.edge.schema import export_sdl
 
@@ -380,6 +470,7 @@ def parser() -> argparse.ArgumentParser:
         help="replace the dev/test key signed answers are signed with (not in prod)",
     ).set_defaults(func=_rotate_signing_key)
     _tilgangsstyrer_parser(sub)
+    _organisasjoner_parser(sub)
     return p
 
 
