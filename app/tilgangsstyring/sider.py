@@ -175,16 +175,15 @@ async def gi_kontroller(request: Request, foresporsel: Foresporsel) -> Response:
     ordning_id = felt.get("ordning", "")
     ordning = await store.hent_ordning(ordning_id) if ordning_id else None
     feil: dict[str, str] = {}
+    if ordning is None:  # said beside the receiver's mistakes, all at once
+        feil["ordning"] = FEILTEKST[UKJENT_ORDNING][1]
     try:
-        kan_delegere(principal, til, ordning_finnes=ordning is not None)
+        kan_delegere(principal, til, ordning_finnes=True)
     except Avslag as avslag:
+        if avslag.code not in FEILTEKST:
+            raise
         felt_navn, tekst = FEILTEKST[avslag.code]
         feil[felt_navn] = tekst
-        if avslag.code == UKJENT_ORDNING:  # the receiver may be wrong too: say both at once
-            try:
-                kan_delegere(principal, til, ordning_finnes=True)
-            except Avslag as om_mottaker:
-                feil.setdefault(*FEILTEKST[om_mottaker.code])
     mottaker_navn = None if "til" in feil else (await store.navn([til])).get(til)
     if "til" not in feil and mottaker_navn is None:
         feil["til"] = (f"Fant ingen virksomhet med organisasjonsnummer {til} i "
