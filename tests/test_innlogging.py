@@ -29,7 +29,7 @@ from app.config import ConfigError, Idporten, Settings, load_settings
 from app.edge.app import create_app
 from app.innlogging import okter
 from app.innlogging.models import Okt
-from app.innlogging.tilbyder import godtatt_acr
+from app.innlogging.tilbyder import MAKS_ADRESSER, godtatt_acr
 from app.tilgangsstyrere import store as roller
 from tests.admin import choose_person, csrf_of, hidden_fields, log_in, to_provider
 from tests.conftest import CONSUMER, FIXED_NOW, lines
@@ -490,3 +490,14 @@ async def test_no_national_id_in_any_url_or_log_line(web, json_log):
     written = lines(json_log)
     assert any("logged in" in line["message"] for line in written)
     assert not [line for line in written if PID in str(line)]
+
+
+async def test_forged_host_headers_do_not_multiply_the_development_clients(db):
+    app = create_app(db, clock=lambda: FIXED_NOW, manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as c:
+        for n in range(40):
+            r = await c.get("/admin/logg-inn", headers={"Host": f"h{n}.example"})
+            assert r.status_code == 302
+        assert (await c.get("/admin/logg-inn")).status_code == 302
+    assert app.state.innlogging.tilbyder.adresser == MAKS_ADRESSER

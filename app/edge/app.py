@@ -291,6 +291,7 @@ def create_app(
         },
     )
     selv.append(app)
+    app.state.innlogging = innlogging
     app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
     app.state.metrics = app_metrics
     app.state.limiter = limiter

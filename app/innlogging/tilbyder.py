@@ -28,6 +28,7 @@ UTVIKLER_STI = "/dev/oidc"  # the development provider's issuer path
 UTVIKLER_KLIENT = "krr-tilgangsstyring"
 INNLOGGET_STI = "/admin/innlogget"
 LOGGET_UT_STI = "/admin/logget-ut"
+MAKS_ADRESSER = 16  # development clients, one per Host a browser used: not one per forged Host
 
 
 def utvikler_klienthemmelighet(hemmelighet: str) -> str:
@@ -116,6 +117,11 @@ class Tilbyder:
         base = redirect[: -len(INNLOGGET_STI)]
         return Klient(oauth, idporten.issuer, redirect, base + LOGGET_UT_STI, idporten.acr)
 
+    @property
+    def adresser(self) -> int:
+        """How many development clients exist (one per address, at most MAKS_ADRESSER)."""
+        return len(self._klienter)
+
     def klient(self, request: Request) -> Klient:
         """The client for this request (ID-porten's, or the development client of the
         address the browser used). Only called when `finnes`."""
@@ -123,6 +129,8 @@ class Tilbyder:
             return self._idporten
         base = self._settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
         klient = self._klienter.get(base)
+        if klient is None and len(self._klienter) >= MAKS_ADRESSER:
+            return next(iter(self._klienter.values()))  # the first address, not a new client
         if klient is None:
             issuer = base + UTVIKLER_STI
             oauth = self._oauth.register(
