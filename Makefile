@@ -33,7 +33,7 @@ run: install
 
 # Style, the layers (import-linter contracts in pyproject.toml) and types.
 lint: install
-	$(BIN)/ruff check --no-cache app authz tests bench
+	$(BIN)/ruff check --no-cache app authz tests bench examples
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
 
