@@ -346,7 +346,11 @@ def test_grant_lookup_and_revoke(page: Page, server: str, env: dict[str, str],
     [row] = given_rows(page)
     assert row[4].startswith("Trukket tilbake") and MANAGER in row[4]
     assert not page.get_by_role("link", name=re.compile("^Trekk tilbake")).count()
-    shot(page, "08-oversikt-trukket", check=False)  # the overview, checked above
+    # The vendor's lookup is in the usage chart and its table.
+    assert VENDOR_NAME in page.locator("svg.diagram").inner_html()
+    assert VENDOR_NAME in page.locator("#bruk thead").inner_text()
+    assert page.locator("#bruk tfoot td").inner_text() == "1 / 1"
+    shot(page, "08-oversikt-trukket-med-bruk")
     # The vendor's very next lookup is refused: no active delegation.
     refused = graphql(server, vendor, LOOKUP, ids=[pid])
     assert refused["data"] is None
