@@ -451,6 +451,10 @@ def test_a_person_who_manages_nothing(page: Page):
     assert page.locator("h1").inner_text() == "Du har ikke tilgang til denne virksomheten"
     assert BODY_NAME not in page.content()
     shot(page, "14-avvist")
+    # A path under /admin that is no page is a page too, not the API's JSON.
+    missing = page.goto("/admin/finnes-ikke")
+    assert missing is not None and missing.status == 404
+    assert page.locator("h1").inner_text() == "Fant ikke siden"
 
 
 def test_an_idle_session_expires(page: Page, register: Register):
