@@ -127,7 +127,8 @@ async def _http(request: Request, exc: Exception) -> Response:
         code, message = NOT_FOUND, f"There is nothing at {request.url.path}"
     else:
         code, message = f"HTTP_{exc.status_code}", str(exc.detail)
-    return error_response(Answer(exc.status_code, message, {"code": code}, dict(exc.headers or {})))
+    answer = Answer(exc.status_code, message, {"code": code}, dict(exc.headers or {}))
+    return _som_side(request, answer) or error_response(answer)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -140,9 +141,17 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         500, f"internal error (request id {request_id})",
         {"code": INTERNAL_SERVER_ERROR, "request_id": request_id},
     )
-    response = error_response(answer)
+    response = _som_side(request, answer) or error_response(answer)
     response.headers["X-Request-ID"] = request_id
     return response
+
+
+def _som_side(request: Request, answer: Answer) -> Response | None:
+    """Under /admin a person is reading: a failure outside the pages' guard (a bug, a path that
+    is no page) is a page too, not the JSON shape meant for programs."""
+    if request.url.path == "/admin" or request.url.path.startswith("/admin/"):
+        return side_inngang.feilside_for(request, answer)
+    return None
 
 
 async def _publish(signer: Signer, clock: Clock) -> None:
