@@ -67,6 +67,12 @@ def feilside_for(request: Request, answer: Answer) -> Response:
     elif answer.status == 429:
         tittel, tekst = ("For mange forespørsler",
                          "Du har gjort mange forespørsler på kort tid. Vent litt og prøv igjen.")
+    elif answer.status == 500:
+        tittel, tekst = ("Noe gikk galt",
+                         "Det oppstod en feil hos oss. Feilen er logget"
+                         + (f" med referanse {answer.extensions['request_id']}"
+                            if answer.extensions.get("request_id") else "")
+                         + ". Prøv igjen, og kontakt brukerstøtte hvis feilen gjentar seg.")
     elif answer.status >= 500:
         tittel, tekst = ("Tjenesten er midlertidig utilgjengelig",
                          "Vi får ikke kontakt med registeret akkurat nå. Prøv igjen om litt.")

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.delegering import handlinger, store
-from app.errors import NotFound
+from app.errors import BadInput, NotFound
 from app.foresporsel import Foresporsel
 from app.innlogging import csrf_token, skjema_til
 from app.revisjon.bruk import bruksrapport
@@ -209,7 +209,11 @@ async def gi_bekreft(request: Request, foresporsel: Foresporsel) -> Response:
 async def _delegering(request: Request, principal: Principal) -> store.DelegeringRad:
     """The delegation of the path, if the organisation is a party to it; else NotFound (a
     crafted path learns nothing about other organisations' delegations)."""
-    rad = await store.hent(handlinger.delegerings_id(request.path_params["id"]))
+    try:
+        id_ = handlinger.delegerings_id(request.path_params["id"])
+    except BadInput as exc:  # not an id at all: as unknown as any other
+        raise NotFound("Fant ikke denne tilgangen") from exc
+    rad = await store.hent(id_)
     if rad is None or principal.consumer not in (rad.fra, rad.til):
         raise NotFound("Fant ikke denne tilgangen")
     return rad
