@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser run test test-sqlite test-postgres lint schema bench clean
+.PHONY: install browser run test test-sqlite test-postgres lint schema klient bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test-postgres: install browser
 
 schema: install
 	$(BIN)/krr export-schema > schema.graphql
+
+# The typed client example (examples/klient) regenerated from schema.graphql by ariadne-codegen,
+# in a venv of its own (it pins graphql-core below what strawberry needs).
+klient: schema
+	test -x .venv-codegen/bin/ariadne-codegen || ($(PYTHON) -m venv .venv-codegen && .venv-codegen/bin/pip install --quiet "ariadne-codegen==0.19.0")
+	cd examples/klient && ../../.venv-codegen/bin/ariadne-codegen client
 
 bench: install
 	$(BIN)/python bench/lookup.py

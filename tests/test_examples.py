@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
+from graphql import build_schema, parse, validate
 
 from app.edge.app import create_app
-from tests.conftest import FIXED_NOW
+from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import new_id, person
+from tests.servers import krr_serving
+from tests.test_cli import krr
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 _spec = importlib.util.spec_from_file_location("varsle", EXAMPLES / "varsle.py")
@@ -53,3 +58,39 @@ async def test_the_notification_list_stops_on_a_refusal(db, mint, monkeypatch):
             assert str(exc).startswith("FORBIDDEN: "), exc
         else:
             raise AssertionError("a token without the contact scope was served")
+
+
+def test_the_typed_client_looks_up_1000_and_keeps_a_local_copy(cli_env, tmp_path):
+    """examples/klient against a live `krr serve`: the client ariadne-codegen generated from
+    schema.graphql, a 1000-id lookup and the change feed walked to the end."""
+    krr(cli_env, "migrate")
+    krr(cli_env, "seed", "--persons", "30")
+    token = krr(cli_env, "token", "--consumer", CONSUMER, "--scope",
+                "krr:global/kontaktinformasjon.read krr:global/hentendring.read").stdout.strip()
+    ids = ["17912099997", "24907999374", *(new_id(n) for n in range(1, 999))]
+    (tmp_path / "ids.txt").write_text("\n".join(ids) + "\n")
+    with krr_serving(cli_env) as base:
+        siste = httpx.post(f"{base}/graphql", headers={"Authorization": f"Bearer {token}"},
+                           json={"query": "{ endringer(fraEndringsId: 0, antall: 1) "
+                                          "{ sisteEndringsId } }"},
+                           ).json()["data"]["endringer"]["sisteEndringsId"]
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / "klient" / "bruk.py"), str(tmp_path / "ids.txt")],
+            env=cli_env | {"KRR_URL": base, "KRR_TOKEN": token}, capture_output=True,
+            text=True, timeout=120, check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first.startswith("1000 oppslag: KAN_IKKE_VARSLES ") and "KAN_VARSLES 2" in first
+    assert second.endswith(f"à jour til endring {siste}") and siste > 30
+
+
+def test_the_typed_client_s_operations_hold_against_the_schema():
+    """The committed client was generated from these operations; they must stay valid against
+    schema.graphql (a changed schema means `make klient`)."""
+    schema = build_schema((EXAMPLES.parent / "schema.graphql").read_text())
+    operations = parse((EXAMPLES / "klient" / "queries.graphql").read_text())
+    assert validate(schema, operations) == []
+    generated = (EXAMPLES / "klient" / "krr_klient" / "client.py").read_text()
+    for operation in ("query Varsling(", "query Endringer("):
+        assert operation in generated, "run `make klient`"
