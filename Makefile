@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser run test test-sqlite test-postgres lint schema klient bench clean
+.PHONY: install browser graphiql-assets run test test-sqlite test-postgres lint schema klient bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ install: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
+
+# GraphiQL's vendored assets (committed; app/graphiql/statisk/vendor/README.md): fetched again
+# from the npm registry at their pinned versions and checked against SHA256SUMS.
+graphiql-assets:
+	app/graphiql/hent-ressurser.sh
 
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)

@@ -55,6 +55,7 @@ from app.errors import (
 )
 from app.faults import UNAVAILABLE, Answer, answer_for, unavailable
 from app.foresporsel import Clock, utc_now
+from app.graphiql import side as graphiql_side
 from app.innlogging import Innlogging
 from app.innlogging.hemmelighet import okthemmelighet
 from app.innlogging.utvikler import Utvikler
@@ -265,6 +266,8 @@ def create_app(
         utvikler = Utvikler(settings, DevIssuer.load_or_create(settings.var_dir), hemmelighet,
                             testpersoner)
         routes.extend(utvikler.routes())
+        # GraphiQL's scripts and styles (GET /graphql's page): nothing loaded from a CDN.
+        routes.append(Mount(graphiql_side.PREFIX, graphiql_side.statiske(), name="graphiql"))
     elif settings.idporten is None:
         log.warning("the access managers' page has no login: KRR_IDPORTEN_* is not set")
 

@@ -30,6 +30,7 @@ from app.api.internals import graphql_schema, strawberry_field
 from app.api.tilgang import tillatelse
 from app.errors import BadRequest, BatchNotAllowed, MethodNotAllowed
 from app.foresporsel import Foresporsel
+from app.graphiql import side as graphiql
 from app.text import NotJson, load_json
 
 JSON = frozenset({"application/json"})
@@ -56,6 +57,10 @@ class KrrGraphQL(GraphQL[Context, None]):
             return load_json(data)
         except NotJson as exc:
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        """Our GraphiQL page (app.graphiql), whose assets the service serves itself."""
+        return graphiql.side()
 
     async def parse_http_body(self, request: Any) -> Any:
         """The request, with an operationName that is a GraphQL name or none: an unknown
