@@ -8,7 +8,7 @@ guards the register, and an outage of a cache must not take a national register 
 
 A charge also says where each of the caller's buckets stands after it (`Charge.buckets`), read in
 the same step (for Redis, the same script), so that the edge can tell the caller in the
-RateLimit-Policy and RateLimit header fields (app.edge.ratelimit_headers).
+RateLimit-Policy and RateLimit header fields (`limit_fields`, below).
 """
 
 from __future__ import annotations
