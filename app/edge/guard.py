@@ -10,7 +10,9 @@ In one order, for GraphQL, the REST endpoints and the export alike:
    session instead of a token: their route establishes the caller from it (and checks the
    form's CSRF token), and answers refusals as pages;
 3. the caller bound to the log lines (request id, consumer, supplier);
-4. the rate limit charged, for the request and the persons it asks for (429);
+4. the rate limit charged, for the request and the persons it asks for (429); from here on
+   every answer, the refusals included, says where the caller's limits stand (RateLimit-Policy
+   and RateLimit, app.edge.ratelimit.limit_fields);
 5. the route's declared permission (authz.tillatelse), where the route has one (GraphQL
    declares per field instead);
 
@@ -28,7 +30,6 @@ connections are discarded. A streamed answer gets a deadline for each further pa
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -39,7 +40,7 @@ from starlette.types import Message, Receive, Scope, Send
 from app import logs, metrics
 from app.edge.deadline import each_within, within
 from app.edge.observed import request_id_of
-from app.edge.ratelimit import Limiter, subject_of
+from app.edge.ratelimit import Charge, Limiter, limit_fields, subject_of, whole_seconds
 from app.edge.responses import error_response
 from app.edge.signed import signed, signer_for_request, vary_on_accept
 from app.errors import PayloadTooLarge, RateLimited, UnsupportedMediaType
@@ -74,7 +75,9 @@ class Rutekrav:
     """What one route asks of the guard beyond the shared steps."""
 
     tillatelse: Tillatelse | None = None  # checked here; None: the route checks per field
-    personer: Callable[[bytes], int] = lambda body: 0  # what the rate limit charges
+    # The persons a body asks for, which the rate limit charges (organisations only); None: the
+    # route charges requests only (and its answers show no persons' limit).
+    personer: Callable[[bytes], int] | None = None
     media_types: frozenset[str] | None = None  # accepted body types; None: any
     form: Callable[[bytes], None] | None = None  # a shape check before the token
     anonym: Callable[[bytes], bool] | None = None  # may this body pass without a token?
@@ -146,9 +149,10 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         seconds = self.inngang.request_timeout
+        charged: list[Charge] = []  # the rate limit's charge, once made
         try:
             body = await read_body(scope, receive, self.inngang.max_body_bytes)
-            response = await within(seconds, self._handle(scope, body))
+            response = await within(seconds, self._handle(scope, body, charged))
         except Exception as exc:
             answer = answer_for(exc)
             if answer is None:
@@ -163,9 +167,11 @@ class Guard:
             response.body_iterator = each_within(seconds, response.body_iterator)
         if self.krav.signable:
             vary_on_accept(response)
+        if charged:  # whatever the answer (signed, streamed, a page, a refusal): set before sending
+            response.headers.update(limit_fields(charged[0]))
         await response(scope, receive, send)
 
-    async def _handle(self, scope: Scope, body: bytes) -> Response:
+    async def _handle(self, scope: Scope, body: bytes, charged: list[Charge]) -> Response:
         inngang, krav = self.inngang, self.krav
         request = Request(scope)
         if krav.media_types is not None:
@@ -180,7 +186,7 @@ class Guard:
             krav.form(body)
         caller = await self._caller(request, body)
         logs.bind_caller(caller)
-        await self._charge(request, caller, body)
+        await self._charge(request, caller, body, charged)
         foresporsel = Foresporsel(caller, request_id_of(request), inngang.clock(),
                                   inngang.delegeringer)
         if krav.tillatelse is not None:
@@ -201,15 +207,19 @@ class Guard:
                 return Anonym()
         return await self.inngang.verifier.verify(bearer_token(request))
 
-    async def _charge(self, request: Request, caller: Caller, body: bytes) -> None:
+    async def _charge(self, request: Request, caller: Caller, body: bytes,
+                      charged: list[Charge]) -> None:
         client_ip = request.client.host if request.client else None
         subject, counts_persons = subject_of(caller, client_ip)
-        persons = self.krav.personer(body) if counts_persons else 0
-        wait = await self.inngang.limiter.charge(subject, persons)
+        counted = self.krav.personer if counts_persons else None
+        charge = await self.inngang.limiter.charge(subject, None if counted is None
+                                                   else counted(body))
+        charged.append(charge)
+        wait = charge.wait
         if wait <= 0:
             return
         metrics.rate_limited()
         kind = subject.split(":", 1)[0]
         # Organisation numbers are not personal data; a pid hash or an IP address is.
         log.info("rate limited: %s", subject if kind == "org" else kind)
-        raise RateLimited(max(1, math.ceil(wait)))  # whole seconds, at least 1
+        raise RateLimited(whole_seconds(wait))

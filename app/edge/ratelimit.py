@@ -5,6 +5,10 @@ GCRA (a token bucket kept as one "theoretical arrival time" per key): in process
 Redis when KRR_REDIS_URL is set so that every instance holds one shared limit. If Redis cannot be
 reached the limiter fails open to the instance's own in-process limit: the token check still
 guards the register, and an outage of a cache must not take a national register down with it.
+
+A charge also says where each of the caller's buckets stands after it (`Charge.buckets`), read in
+the same step (for Redis, the same script), so that the edge can tell the caller in the
+RateLimit-Policy and RateLimit header fields (`limit_fields`, below).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis.asyncio as redis
@@ -37,9 +42,37 @@ def subject_of(principal: Caller, client_ip: str | None) -> tuple[str, bool]:
     return f"org:{principal.consumer}:{principal.supplier or 'egen'}", True
 
 
+REQUESTS, PERSONS = "requests", "persons"  # the buckets' names, as the headers give them
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One bucket of a caller after a charge (or after a refusal, which costs nothing)."""
+
+    name: str  # REQUESTS or PERSONS
+    rate: Rate
+    backlog: float  # seconds until the bucket is full again (0: full)
+    over: float  # seconds until this request's cost would have fitted; 0 when it did
+
+    @property
+    def tokens(self) -> float:
+        """What the bucket holds now, in requests or persons (fractions included)."""
+        return max(0.0, self.rate.burst - self.backlog * self.rate.per_second)
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """The answer to a charge: `wait` is 0 when allowed, else seconds to wait; `buckets` the
+    caller's buckets after it (persons only where persons were charged)."""
+
+    wait: float
+    buckets: tuple[Bucket, ...]
+
+
 class Limiter(Protocol):
-    async def charge(self, subject: str, persons: int) -> float:
-        """Charge one request (and `persons`); 0 when allowed, else seconds to wait."""
+    async def charge(self, subject: str, persons: int | None) -> Charge:
+        """Charge one request and `persons`, all or nothing; persons None: the caller or the
+        route counts none (no persons' bucket), 0: none this time (its bucket is shown)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -53,25 +86,36 @@ class MemoryLimiter:
         self.clock = clock
         self._tat: dict[str, float] = {}
 
-    async def charge(self, subject: str, persons: int) -> float:
+    async def charge(self, subject: str, persons: int | None) -> Charge:
         now = self.clock()
-        planned = [(f"{subject}:r", 1, self.limits.requests)]
-        if persons:
-            planned.append((f"{subject}:p", persons, self.limits.persons))
-        wait, updates = 0.0, []
-        for key, cost, rate in planned:
+        planned = _planned(subject, persons, self.limits)
+        wait, updates, overs = 0.0, [], []
+        for key, _, cost, rate in planned:
             new_tat, over = _gcra(self._tat.get(key, now), now, min(cost, rate.burst), rate)
             wait = max(wait, over)
             updates.append((key, new_tat))
-        if wait > 0:
-            return wait
+            overs.append(over)
+        if wait > 0:  # refused: nothing is charged, the buckets stay as they were
+            buckets = tuple(Bucket(name, rate, max(self._tat.get(key, now) - now, 0.0), over)
+                            for (key, name, _, rate), over in zip(planned, overs, strict=True))
+            return Charge(wait, buckets)
         self._tat.update(updates)
         if len(self._tat) > 100_000:  # forget callers whose buckets are full again
             self._tat = {k: v for k, v in self._tat.items() if v > now}
-        return 0.0
+        return Charge(0.0, tuple(Bucket(name, rate, tat - now, 0.0) for (_, name, _, rate), (_, tat)
+                                 in zip(planned, updates, strict=True)))
 
     async def aclose(self) -> None:
         return None
+
+
+def _planned(subject: str, persons: int | None, limits: Limits,
+             prefix: str = "") -> list[tuple[str, str, int, Rate]]:
+    """(key, bucket name, cost, rate) of each bucket a charge touches."""
+    planned = [(f"{prefix}{subject}:r", REQUESTS, 1, limits.requests)]
+    if persons is not None:
+        planned.append((f"{prefix}{subject}:p", PERSONS, persons, limits.persons))
+    return planned
 
 
 EPSILON = 1e-6  # seconds: below this, "over the limit" is rounding, not a real excess
@@ -87,27 +131,41 @@ def _gcra(tat: float, now: float, cost: float, rate: Rate) -> tuple[float, float
 
 
 # KEYS: one per limit; ARGV: interval, tolerance, cost per key. Redis's clock, so that the
-# instances agree on time; all or nothing, so a refused request costs nothing.
+# instances agree on time; all or nothing, so a refused request costs nothing. Returns, as
+# strings (Redis would truncate numbers to integers): the wait, then each key's backlog (seconds
+# until it is full again, after the charge or, when refused, as it stands) and its excess; the
+# same numbers as MemoryLimiter's, read in the same atomic step as the charge.
 _GCRA_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local wait = 0
-local tats = {}
+local olds, tats, overs = {}, {}, {}
 for i = 1, #KEYS do
   local interval = tonumber(ARGV[3 * i - 2])
   local tolerance = tonumber(ARGV[3 * i - 1])
   local cost = tonumber(ARGV[3 * i])
   local tat = tonumber(redis.call('GET', KEYS[i]) or now)
   if tat < now then tat = now end
+  olds[i] = tat
   tats[i] = tat + cost * interval
-  local over = tats[i] - now - tolerance
-  if over > wait then wait = over end
+  overs[i] = tats[i] - now - tolerance
+  if overs[i] <= 0.000001 then overs[i] = 0 end
+  if overs[i] > wait then wait = overs[i] end
 end
-if wait > 0.000001 then return tostring(wait) end
+local result = {tostring(wait)}
+if wait > 0 then
+  for i = 1, #KEYS do
+    result[2 * i] = tostring(olds[i] - now)
+    result[2 * i + 1] = tostring(overs[i])
+  end
+  return result
+end
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], tostring(tats[i]), 'PX', math.ceil((tats[i] - now) * 1000) + 1000)
+  result[2 * i] = tostring(tats[i] - now)
+  result[2 * i + 1] = '0'
 end
-return '0'
+return result
 """
 
 
@@ -124,15 +182,13 @@ class RedisLimiter:
         self.script = self.client.register_script(_GCRA_LUA)
         self._last_warning = -math.inf
 
-    async def charge(self, subject: str, persons: int) -> float:
-        planned = [(f"{self.prefix}{subject}:r", 1, self.limits.requests)]
-        if persons:
-            planned.append((f"{self.prefix}{subject}:p", persons, self.limits.persons))
+    async def charge(self, subject: str, persons: int | None) -> Charge:
+        planned = _planned(subject, persons, self.limits, self.prefix)
         args: list[float] = []
-        for _, cost, rate in planned:
+        for _, _, cost, rate in planned:
             args += [1 / rate.per_second, rate.burst / rate.per_second, min(cost, rate.burst)]
         try:
-            result = await self.script(keys=[k for k, _, _ in planned], args=args)
+            result = await self.script(keys=[k for k, _, _, _ in planned], args=args)
         except Exception as exc:  # any Redis trouble: fail open to the local limit
             if time.monotonic() - self._last_warning > 60:
                 self._last_warning = time.monotonic()
@@ -140,7 +196,10 @@ class RedisLimiter:
                 log.warning("rate limiter: Redis unavailable (%s); using this instance's "
                             "own limits", type(exc).__name__)
             return await self.fallback.charge(subject, persons)
-        return float(result)
+        numbers = [float(x) for x in result]
+        return Charge(numbers[0], tuple(
+            Bucket(name, rate, max(numbers[2 * i + 1], 0.0), numbers[2 * i + 2])
+            for i, (_, name, _, rate) in enumerate(planned)))
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -150,3 +209,59 @@ def build_limiter(limits: Limits, redis_url: str | None) -> Limiter:
     return RedisLimiter(redis_url, limits) if redis_url else MemoryLimiter(limits)
 
 
+
+
+# --- what a caller is told: RateLimit-Policy and RateLimit -----------------------------------
+#
+# The syntax of draft-ietf-httpapi-ratelimit-headers-10 (27 September 2025; the form the item
+# and its parameters have kept since draft-08): each field a Structured Fields List (RFC 9651)
+# of Items, each a String naming a policy, with Integer parameters. Later revisions (-11, -12)
+# were announced but their text could not be checked here.
+#
+#   RateLimit-Policy: "requests";q=200;w=4, "persons";q=40000;w=2
+#   RateLimit: "requests";r=57;t=3, "persons";r=39000;t=1
+#
+# A token bucket (rate per second, burst) in that model: the quota q is the burst and the
+# window w the seconds an empty bucket takes to fill (burst / rate, rounded up, so that q per w
+# never promises more than the rate); r is what the bucket holds after this request (whole
+# units, rounded down) and t the seconds until it is full again, or, when it holds less than one
+# unit, until it holds one; for a bucket that refused the request, the seconds until the request
+# would have fitted (the Retry-After, for the bucket that waits longest). The persons' policy
+# counts person ids asked for, a unit the draft's `qu` registry lacks, so `qu` is left out
+# rather than misused; the README says so.
+
+
+def whole_seconds(wait: float) -> int:
+    """A wait as the whole seconds Retry-After and `t` give: rounded up, at least 1."""
+    return max(1, math.ceil(wait))
+
+
+def _quota(rate: Rate) -> int:
+    return max(1, math.floor(rate.burst + EPSILON))
+
+
+def _window(rate: Rate) -> int:
+    return max(1, math.ceil(rate.burst / rate.per_second - EPSILON))
+
+
+def _remaining(bucket: Bucket) -> int:
+    return max(0, math.floor(bucket.tokens + EPSILON))
+
+
+def _reset(bucket: Bucket) -> int:
+    if bucket.over > 0:
+        return whole_seconds(bucket.over)
+    if _remaining(bucket) >= 1:
+        return max(0, math.ceil(bucket.backlog - EPSILON))
+    until_one = bucket.backlog - (bucket.rate.burst - 1) / bucket.rate.per_second
+    return max(0, math.ceil(until_one - EPSILON))
+
+
+def limit_fields(charge: Charge) -> dict[str, str]:
+    """The RateLimit-Policy and RateLimit fields for a charge's buckets."""
+    return {
+        "RateLimit-Policy": ", ".join(f'"{b.name}";q={_quota(b.rate)};w={_window(b.rate)}'
+                                      for b in charge.buckets),
+        "RateLimit": ", ".join(f'"{b.name}";r={_remaining(b)};t={_reset(b)}'
+                               for b in charge.buckets),
+    }
