@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser graphiql-assets run test test-sqlite test-postgres lint schema klient bench clean
+.PHONY: install browser graphiql-assets schema-linter run test test-sqlite test-postgres lint schema klient bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,17 +31,25 @@ browser:
 graphiql-assets:
 	app/graphiql/hent-ressurser.sh
 
+# graphql-schema-linter from the npm registry (the version in tools/schema-lint/package-lock.json;
+# its rules, and why some are off, in tools/schema-lint/graphql-schema-linter.config.js).
+SCHEMA_LINTER := tools/schema-lint/node_modules/.bin/graphql-schema-linter
+
+schema-linter:
+	@test -x $(SCHEMA_LINTER) || npm ci --prefix tools/schema-lint --no-audit --no-fund --silent
+
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
 	KRR_ENV=dev $(BIN)/krr organisasjoner importer app/enhetsregisteret/eksempel/enheter.json
 	KRR_ENV=dev $(BIN)/krr tilgangsstyrer legg-til 974760673 17912099997  # the demo access manager
 	KRR_ENV=dev $(BIN)/krr serve --host $(HOST) --port $(PORT)
 
-# Style, the layers (import-linter contracts in pyproject.toml) and types.
-lint: install
+# Style, the layers (import-linter contracts in pyproject.toml), types, and the GraphQL schema.
+lint: install schema-linter
 	$(BIN)/ruff check --no-cache app authz tests bench examples
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy
+	$(SCHEMA_LINTER) --config-directory tools/schema-lint schema.graphql
 
 test: lint test-sqlite test-postgres
 

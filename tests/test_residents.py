@@ -243,7 +243,7 @@ async def test_slettet_entry_has_nothing_to_confirm(client, mint):
 OPPSLAG = """oppslag(first: $first, after: $after) {
   edges { node { tidspunkt organisasjon { orgnr navn } paaVegneAv { orgnr navn } kategorier }
           cursor }
-  pageInfo { hasNextPage endCursor }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
 }"""
 DIGDIR = "991825827"
 VENDOR = "889640782"
@@ -282,6 +282,8 @@ async def test_oppslag_newest_first_in_pages(client, mint):
         seen += [e["node"] for e in conn["edges"]]
         pages += 1
         assert conn["pageInfo"]["endCursor"] == conn["edges"][-1]["cursor"]
+        assert conn["pageInfo"]["startCursor"] == conn["edges"][0]["cursor"]
+        assert conn["pageInfo"]["hasPreviousPage"] is (after is not None)
         if not conn["pageInfo"]["hasNextPage"]:
             break
         after = conn["pageInfo"]["endCursor"]
@@ -308,6 +310,11 @@ async def test_oppslag_default_page_and_empty_end(client, mint):
     rest = (await _page(client, token, first=100, after=conn["pageInfo"]["endCursor"]))
     conn = rest["data"]["meg"]["oppslag"]
     assert len(conn["edges"]) == 5 and conn["pageInfo"]["hasNextPage"] is False
+    assert conn["pageInfo"]["hasPreviousPage"] is True
+    end = (await _page(client, token, after=conn["pageInfo"]["endCursor"]))["data"]["meg"]
+    assert end["oppslag"]["edges"] == []
+    assert end["oppslag"]["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True,
+                                          "startCursor": None, "endCursor": None}
 
 
 @pytest.mark.parametrize(

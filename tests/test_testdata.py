@@ -51,7 +51,7 @@ query($f: PersonFilter, $first: Int, $after: String) {
   sokPersoner(filter: $f, first: $first, after: $after) {
     totalCount
     edges { cursor node { %s } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
 }"""
 
@@ -323,6 +323,9 @@ async def test_paging_through_all_results_with_the_cursor(client, mint, register
         assert result["totalCount"] == 9
         seen += [e["node"]["personidentifikator"] for e in result["edges"]]
         assert result["pageInfo"]["endCursor"] == result["edges"][-1]["cursor"]
+        assert result["pageInfo"]["startCursor"] == result["edges"][0]["cursor"]
+        # Relay: entries before this page exactly when it starts after one.
+        assert result["pageInfo"]["hasPreviousPage"] is (after is not None)
         pages += 1
         if not result["pageInfo"]["hasNextPage"]:
             break
@@ -333,8 +336,13 @@ async def test_paging_through_all_results_with_the_cursor(client, mint, register
     after = result["pageInfo"]["endCursor"]
     body = await sok(client, token, {"status": "AKTIV"}, first=2, after=after)
     empty = body["data"]["sokPersoner"]
-    assert empty["edges"] == [] and empty["pageInfo"] == {"hasNextPage": False,
-                                                            "endCursor": None}
+    assert empty["edges"] == [] and empty["pageInfo"] == {
+        "hasNextPage": False, "hasPreviousPage": True, "startCursor": None, "endCursor": None}
+    # Whether the filter matches anything up to the cursor, not merely whether there is one.
+    for after, before in ((register["slettet"], True), ("00000000000", False)):
+        body = await sok(client, token, {"status": "SLETTET"}, first=2,
+                         after=store.cursor(after))
+        assert body["data"]["sokPersoner"]["pageInfo"]["hasPreviousPage"] is before, body
 
 
 async def test_search_gives_persons_as_personer_does(client, mint, register):

@@ -5,7 +5,9 @@ strawberry that moves them is mended here."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLField, GraphQLResolveInfo, GraphQLSchema
@@ -14,6 +16,8 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from strawberry.types.field import StrawberryField
+
+E = TypeVar("E", bound=Enum)
 
 
 def graphql_schema(schema: strawberry.Schema) -> GraphQLSchema:
@@ -37,3 +41,16 @@ def strawberry_field(field: GraphQLField) -> StrawberryField | None:
 STRAWBERRY_RULES: tuple[type[ASTValidationRule], ...] = (
     MaybeNullValidationRule, OneOfInputValidationRule,
 )
+
+
+def enum(
+    cls: type[E], *, name: str, description: str, verdier: Mapping[E, str]
+) -> type[E]:
+    """`strawberry.enum` of a domain enum (which imports no strawberry, so cannot use
+    `strawberry.enum_value`), with a description for each value: every member must have one."""
+    strawberry.enum(cls, name=name, description=description)
+    definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
+    beskrivelser = {member.value: tekst for member, tekst in verdier.items()}
+    for value in definition.values:
+        value.description = beskrivelser[value.value]  # KeyError: an undescribed member
+    return cls

@@ -16,7 +16,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.types.base_scalars import DateTimeDefinition
+from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 
 from app.api.arguments import TextArguments
 from app.api.errors import ErrorAnswers, log_errors
@@ -34,7 +34,23 @@ DATETIME = dataclasses.replace(
     description="A moment as ISO 8601 / RFC 3339 in UTC, e.g. 2023-06-29T08:14:52+00:00, with a "
     "fraction of a second only where the moment has one (stored moments are UTC). Read with "
     "any RFC 3339 parser. (REST answers write Oslo local time, as the real register does.)",
+    specified_by_url="https://scalars.graphql.org/andimarek/date-time.html",
 )
+# strawberry's Date, likewise written down.
+DATE = dataclasses.replace(
+    DateDefinition,
+    description="A calendar day without a time or zone, as ISO 8601's YYYY-MM-DD (e.g. "
+    "2023-06-29); the register's days are Oslo days.",
+    specified_by_url="https://scalars.graphql.org/andimarek/local-date.html",
+)
+# The root types' descriptions.
+ROOT_DESCRIPTIONS = {
+    "Query": "What a caller may read: lookups of persons, the change feed, the caller's own "
+    "entry, delegations, usage and key figures. Each field names the scope it needs.",
+    "Mutation": "What a caller may change: a resident their own entry, a public body a "
+    "language or its delegations and access managers, the population register an id. Each "
+    "field names the scope it needs.",
+}
 
 
 class CachedParse(ParserCache):
@@ -59,7 +75,7 @@ class KrrSchema(strawberry.Schema):
 
 
 def _root(name: str, bases: Sequence[type]) -> type:
-    return strawberry.type(type(name, tuple(bases), {}))
+    return strawberry.type(type(name, tuple(bases), {}), description=ROOT_DESCRIPTIONS[name])
 
 
 def build(
@@ -100,6 +116,6 @@ def build(
         mutation=_root("Mutation", mutations),
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
-        scalar_overrides={dt.datetime: DATETIME},
+        scalar_overrides={dt.datetime: DATETIME, dt.date: DATE},
         execution_context_class=without_suggestions(executor) if prod else executor,
     )

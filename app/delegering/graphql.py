@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Annotated
 
 import strawberry
 
@@ -22,7 +23,7 @@ from authz.tillatelse import INNLOGGET
 
 @strawberry.type(description="An organisation by its organisation number.")
 class Organisasjon:
-    orgnr: str
+    orgnr: str = strawberry.field(description="The organisation number (9 digits).")
     navn: str | None = strawberry.field(description="Display name, when known to the register.")
 
 
@@ -30,25 +31,31 @@ class Organisasjon:
     description="A delegation scheme (an API in Altinn's words): a titled bundle of scopes."
 )
 class Delegeringsordning:
-    id: strawberry.ID
-    tittel: str
-    eier: Organisasjon
-    scopes: list[str]
+    id: strawberry.ID = strawberry.field(description="The scheme's id (pass as `ordning`).")
+    tittel: str = strawberry.field(description="The scheme's title, as shown in Altinn.")
+    eier: Organisasjon = strawberry.field(description="The organisation that owns the API.")
+    scopes: list[str] = strawberry.field(
+        description="The scopes a delegation of the scheme lets the receiver use for the giver."
+    )
 
 
 @strawberry.type(description="A grant from one organisation to another for one scheme.")
 class Delegering:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(
+        description="The delegation's id (pass to trekkTilbakeTilgang)."
+    )
     fra: Organisasjon = strawberry.field(description="The giver (the public body).")
     til: Organisasjon = strawberry.field(description="The receiver (the vendor).")
-    ordning: Delegeringsordning
-    opprettet: dt.datetime
+    ordning: Delegeringsordning = strawberry.field(description="The scheme delegated.")
+    opprettet: dt.datetime = strawberry.field(description="When it was granted.")
     opprettet_av: str = strawberry.field(
         description="Who granted it. To the giver: the person (pid) or the client that acted; to "
         "the receiver only the giver's organisation number (a person's id is shown only to the "
         "person's own organisation)."
     )
-    trukket_tilbake: dt.datetime | None
+    trukket_tilbake: dt.datetime | None = strawberry.field(
+        description="When it was revoked or given up; null while active."
+    )
     trukket_tilbake_av: str | None = strawberry.field(
         description="Who revoked it (the giver) or gave it up (the receiver). To that "
         "organisation: the person (pid) or the client; to the other party only that "
@@ -142,7 +149,14 @@ class DelegeringMutation:
         ),
     )
     async def deleger_tilgang(
-        self, info: Info, til: str, ordning: strawberry.ID
+        self,
+        info: Info,
+        til: Annotated[str, strawberry.argument(
+            description="The receiving organisation's number (9 digits, mod-11 checked)."
+        )],
+        ordning: Annotated[strawberry.ID, strawberry.argument(
+            description="The scheme's id (Delegeringsordning.id)."
+        )],
     ) -> Delegering:
         foresporsel = info.context.foresporsel
         principal = foresporsel.organisasjon
@@ -156,7 +170,11 @@ class DelegeringMutation:
             " (scope krr:admin/delegering.write). The record stays, marked as revoked."
         ),
     )
-    async def trekk_tilbake_tilgang(self, info: Info, id: strawberry.ID) -> Delegering:
+    async def trekk_tilbake_tilgang(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The delegation's id.")],
+    ) -> Delegering:
         foresporsel = info.context.foresporsel
         principal = foresporsel.organisasjon
         rad = await handlinger.trekk_tilbake_tilgang(

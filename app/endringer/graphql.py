@@ -7,11 +7,12 @@ one FORBIDDEN error per withheld field.
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 
 from app.api.context import Info, noekkel, sti, valgte_felt
+from app.api.internals import enum
 from app.api.limits import Personfelt
 from app.api.tilgang import felt, mutasjon
 from app.endringer import store
@@ -22,9 +23,16 @@ from app.personer.types import Person
 from app.personer.utlevering import VARSLINGSSTATUS_FELT, Status
 from authz.scopes import HANDLING_SCOPES, Handling
 
-strawberry.enum(
+enum(
     Feltgruppe, name="Feltgruppe",
     description="Parts of an entry that move together when a person gets a new id.",
+    verdier={
+        Feltgruppe.EPOST: "The e-mail address with its dates.",
+        Feltgruppe.MOBIL: "The mobile number with its dates.",
+        Feltgruppe.RESERVASJON: "The reservation with its dates.",
+        Feltgruppe.SPRAAK: "The language with its date.",
+        Feltgruppe.POSTKASSE: "The digital mailbox (and its provider's certificate).",
+    },
 )
 
 
@@ -61,10 +69,12 @@ class Endringer:
 
 @strawberry.type(description="What settSpraak did.")
 class Spraaksetting:
-    personidentifikator: str
-    spraak: str
-    spraak_oppdatert: dt.datetime
-    status: Status
+    personidentifikator: str = strawberry.field(description="The person, as asked.")
+    spraak: str = strawberry.field(
+        description="The person's language now: the one set, or the resident's own (CONFLICT)."
+    )
+    spraak_oppdatert: dt.datetime = strawberry.field(description="When it was set.")
+    status: Status = strawberry.field(description="The entry's status after the change.")
     opprettet: bool = strawberry.field(
         description="True when the person was not in the register and the entry was created."
     )
@@ -72,8 +82,8 @@ class Spraaksetting:
 
 @strawberry.type(description="What endreIdentifikator did.")
 class Identifikatorendring:
-    fra: str
-    til: str
+    fra: str = strawberry.field(description="The old id (becomes SLETTET).")
+    til: str = strawberry.field(description="The new id.")
     endret: bool = strawberry.field(
         description="False when there was nothing to move (unknown fra, or already moved)."
     )
@@ -99,7 +109,15 @@ class EndringQuery:
         ),
     )
     async def endringer(
-        self, info: Info, fra_endrings_id: int, antall: int | None = store.MAX_ANTALL
+        self,
+        info: Info,
+        fra_endrings_id: Annotated[int, strawberry.argument(
+            description="Where to start: 0 for the whole register, else the last page's "
+            "tilEndringsId."
+        )],
+        antall: Annotated[int | None, strawberry.argument(
+            description=f"Entries per page, 1 to {store.MAX_ANTALL}; null for the default."
+        )] = store.MAX_ANTALL,
     ) -> Endringer:
         personer_noder = valgte_felt(info).get("personer", [])
         felter = valgte_felt(info, personer_noder)
@@ -139,7 +157,12 @@ class EndringMutation:
         ),
     )
     async def sett_spraak(
-        self, info: Info, personidentifikator: str, spraak: str
+        self,
+        info: Info,
+        personidentifikator: Annotated[str, strawberry.argument(
+            description="The person's fødselsnummer or D-number."
+        )],
+        spraak: Annotated[str, strawberry.argument(description="The language: nb, nn, en or se.")],
     ) -> Spraaksetting:
         svar = await store.sett_spraak(personidentifikator, spraak,
                                        info.context.foresporsel.now)
@@ -161,7 +184,14 @@ class EndringMutation:
             "Needs scope " + _scopes(Handling.ENDRE_IDENTIFIKATOR) + "."
         ),
     )
-    async def endre_identifikator(self, info: Info, fra: str, til: str) -> Identifikatorendring:
+    async def endre_identifikator(
+        self,
+        info: Info,
+        fra: Annotated[str, strawberry.argument(description="The old id, e.g. a D-number.")],
+        til: Annotated[str, strawberry.argument(
+            description="The new id the population register gave, e.g. a fødselsnummer."
+        )],
+    ) -> Identifikatorendring:
         svar = await store.endre_identifikator(fra, til)
         return Identifikatorendring(
             fra=svar.fra, til=svar.til, endret=svar.endret,

@@ -11,11 +11,12 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 
 from app.api.context import Info, sti, valgte_felt
+from app.api.internals import enum
 from app.api.relay import PageInfo
 from app.api.tilgang import felt, mutasjon
 from app.delegering import store as delegering
@@ -30,19 +31,31 @@ from authz.principal import Innbygger
 from authz.scopes import HANDLING_SCOPES, Handling, Kategori, manglende_scope_for_handling
 from authz.tillatelse import innbygger
 
-strawberry.enum(Kanal, name="Kanal", description="A contact channel.")
-strawberry.enum(
+enum(
+    Kanal, name="Kanal", description="A contact channel.",
+    verdier={Kanal.EPOST: "The e-mail address.", Kanal.MOBIL: "The mobile number."},
+)
+enum(
     validering.Leverandoer,
     name="Postkasseleverandoer",
-    description="A digital mailbox provider: Digipost (984661185) or e-Boks (922020175).",
+    description="A digital mailbox provider.",
+    verdier={
+        validering.Leverandoer.DIGIPOST: "Digipost (Posten Bring, organisation number "
+        "984661185).",
+        validering.Leverandoer.EBOKS: "e-Boks (organisation number 922020175).",
+    },
 )
-strawberry.enum(
+enum(
     Kategori,
     name="Kategori",
-    description=(
-        "What a lookup disclosed: GRUNNDATA (id, status, reservation), KONTAKTINFORMASJON, "
-        "DIGITAL_POST."
-    ),
+    description="What a lookup disclosed.",
+    verdier={
+        Kategori.GRUNNDATA: "Id, status and reservation (any lookup scope).",
+        Kategori.KONTAKTINFORMASJON: "E-mail, mobile, their dates, varslingsstatus and "
+        "language (krr:global/kontaktinformasjon.read).",
+        Kategori.DIGITAL_POST: "The digital mailbox and its certificate "
+        "(krr:global/digitalpost.read).",
+    },
 )
 
 # The operations' declared permissions: a resident's own token with the handling's scope.
@@ -65,7 +78,7 @@ _TILBAKEHOLDT = {
 
 @strawberry.type(description="One lookup of the resident by an organisation.")
 class Oppslag:
-    tidspunkt: dt.datetime
+    tidspunkt: dt.datetime = strawberry.field(description="When the lookup was made.")
     organisasjon: Organisasjon = strawberry.field(
         description="Who made the lookup: the vendor when one acted for a public body."
     )
@@ -76,16 +89,16 @@ class Oppslag:
     kategorier: list[Kategori] = strawberry.field(description="What was disclosed.")
 
 
-@strawberry.type
+@strawberry.type(description="One lookup in a page of OppslagConnection.")
 class OppslagEdge:
-    node: Oppslag
+    node: Oppslag = strawberry.field(description="The lookup.")
     cursor: str = strawberry.field(description="Pass as `after` for the lookups after this one.")
 
 
 @strawberry.type(description="Who looked the resident up, newest first.")
 class OppslagConnection:
-    edges: list[OppslagEdge]
-    page_info: PageInfo
+    edges: list[OppslagEdge] = strawberry.field(description="This page's lookups.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies.")
 
 
 @strawberry.type(description="The logged-in resident's own entry.")
@@ -127,7 +140,14 @@ class Meg:
 
     @felt(SE_MEG, description="Who looked me up, newest first, from the audit log.")
     async def oppslag(
-        self, first: int | None = OPPSLAG_FIRST, after: str | None = None
+        self,
+        first: Annotated[int | None, strawberry.argument(
+            description=f"Lookups per page, 1 to {OPPSLAG_MAKS}; null for {OPPSLAG_FIRST}."
+        )] = OPPSLAG_FIRST,
+        after: Annotated[str | None, strawberry.argument(
+            description="An edge's cursor (or pageInfo.endCursor): the lookups after it; null "
+            "for the newest."
+        )] = None,
     ) -> OppslagConnection:
         antall = OPPSLAG_FIRST if first is None else first
         if not 1 <= antall <= OPPSLAG_MAKS:
@@ -158,6 +178,8 @@ class Meg:
             edges=edges,
             page_info=PageInfo(
                 has_next_page=len(rader) > antall,
+                has_previous_page=before is not None and await store.oppslag_foer(self.pid, before),
+                start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
@@ -171,8 +193,10 @@ class Advarsel:
 
 @strawberry.type(description="The entry after a change, and what the resident should know.")
 class Endringsresultat:
-    meg: Meg
-    advarsler: list[Advarsel]
+    meg: Meg = strawberry.field(description="The resident's entry as it is after the change.")
+    advarsler: list[Advarsel] = strawberry.field(
+        description="Warnings about the change (empty when there are none)."
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -280,8 +304,12 @@ class MegMutation:
     async def oppdater_kontaktinformasjon(
         self,
         info: Info,
-        epostadresse: str | None = None,
-        mobiltelefonnummer: str | None = None,
+        epostadresse: Annotated[str | None, strawberry.argument(
+            description="The new e-mail address; null leaves it as it is."
+        )] = None,
+        mobiltelefonnummer: Annotated[str | None, strawberry.argument(
+            description="The new mobile number; null leaves it as it is."
+        )] = None,
     ) -> Endringsresultat:
         async def endre(pid: str, naa: dt.datetime) -> list[store.Advarsel]:
             nye = validering.kontaktinformasjon(epostadresse, mobiltelefonnummer)
@@ -290,7 +318,10 @@ class MegMutation:
         return await _endre(info, endre)
 
     @mutasjon(ENDRE_MEG, description="Send a new one-time code to the channel's address.")
-    async def send_kode(self, info: Info, kanal: Kanal) -> Endringsresultat:
+    async def send_kode(
+        self, info: Info,
+        kanal: Annotated[Kanal, strawberry.argument(description="The channel to send it to.")],
+    ) -> Endringsresultat:
         return await _endre(info, lambda pid, naa: store.send_kode(pid, kanal, naa))
 
     @mutasjon(
@@ -298,7 +329,12 @@ class MegMutation:
         description="Prove a channel with the six-digit code sent to it (valid 10 minutes, "
         "five wrong tries and it is void); sets the channel's validated date.",
     )
-    async def verifiser_kode(self, info: Info, kanal: Kanal, kode: str) -> Endringsresultat:
+    async def verifiser_kode(
+        self,
+        info: Info,
+        kanal: Annotated[Kanal, strawberry.argument(description="The channel the code went to.")],
+        kode: Annotated[str, strawberry.argument(description="The six digits received.")],
+    ) -> Endringsresultat:
         async def endre(pid: str, naa: dt.datetime) -> list[store.Advarsel]:
             return await store.verifiser_kode(pid, kanal, validering.kode(kode), naa)
 
@@ -329,7 +365,10 @@ class MegMutation:
         description="The language letters should come in: nb, nn, en or se (scope "
         "krr:user/spraak.write or krr:user/kontaktinformasjon.write).",
     )
-    async def velg_spraak(self, info: Info, spraak: str) -> Endringsresultat:
+    async def velg_spraak(
+        self, info: Info,
+        spraak: Annotated[str, strawberry.argument(description="The language: nb, nn, en or se.")],
+    ) -> Endringsresultat:
         async def endre(pid: str, naa: dt.datetime) -> list[store.Advarsel]:
             return await store.velg_spraak(pid, validering.spraak(spraak), naa)
 
@@ -341,7 +380,11 @@ class MegMutation:
         "the register). Creates the entry if there is none.",
     )
     async def velg_digital_postkasse(
-        self, info: Info, leverandoer: validering.Leverandoer
+        self,
+        info: Info,
+        leverandoer: Annotated[validering.Leverandoer, strawberry.argument(
+            description="The provider to have the mailbox at."
+        )],
     ) -> Endringsresultat:
         return await _endre(info, lambda pid, naa: store.velg_postkasse(pid, leverandoer, naa))
 

@@ -194,6 +194,12 @@ async def oppslag(
     return await revisjon.oppslag_av_person(pid, limit=limit, before=before)
 
 
+async def oppslag_foer(pid: str, after: tuple[dt.datetime, int]) -> bool:
+    """Whether lookups come before a page that starts after the cursor `after` (newer ones, or
+    the cursor's own)."""
+    return await revisjon.oppslag_av_person_fra(pid, after)
+
+
 # --- changes -------------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 
@@ -33,7 +33,14 @@ class PersonQuery:
             "id, in the order asked; unknown ids come back as IKKE_REGISTRERT."
         ),
     )
-    async def personer(self, info: Info, personidentifikatorer: list[str]) -> list[Person]:
+    async def personer(
+        self,
+        info: Info,
+        personidentifikatorer: Annotated[list[str], strawberry.argument(
+            description=f"1 to {MAX_IDS} fødselsnumre or D-numbers (11 digits, mod-11 "
+            "checked); a repeated id gives one entry."
+        )],
+    ) -> list[Person]:
         felter = valgte_felt(info)
         foresporsel = info.context.foresporsel
         resultat = await slaa_opp(personidentifikatorer, frozenset(felter), foresporsel)

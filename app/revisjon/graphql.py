@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
@@ -25,13 +26,17 @@ class Bruk:
 @strawberry.type(description="Use on the organisation's behalf by one vendor (its supplier).")
 class LeverandoerBruk:
     leverandoer: str = strawberry.field(description="The vendor's organisation number.")
-    oppslag: int
-    personer: int
+    oppslag: int = strawberry.field(
+        description="Requests by the vendor for the organisation that disclosed person data."
+    )
+    personer: int = strawberry.field(
+        description="Persons the vendor was given for the organisation, summed over requests."
+    )
 
 
 @strawberry.type(description="One day (Europe/Oslo) with use.")
 class Bruksdag:
-    dag: dt.date
+    dag: dt.date = strawberry.field(description="The day (Europe/Oslo).")
     egen_bruk: Bruk = strawberry.field(description="The organisation's own lookups.")
     paa_vegne_av: list[LeverandoerBruk] = strawberry.field(
         description="Lookups by vendors on the organisation's behalf, by organisation number."
@@ -40,9 +45,11 @@ class Bruksdag:
 
 @strawberry.type(description="An organisation's use of the register over a period.")
 class Bruksrapport:
-    organisasjon: str
-    fra: dt.date
-    til: dt.date
+    organisasjon: str = strawberry.field(
+        description="The organisation number of the caller's organisation (the token's consumer)."
+    )
+    fra: dt.date = strawberry.field(description="The first day of the period, as asked.")
+    til: dt.date = strawberry.field(description="The last day of the period, as asked.")
     dager: list[Bruksdag] = strawberry.field(
         description="Days with use, oldest first; days without any use are left out."
     )
@@ -87,6 +94,13 @@ class BrukQuery:
             + "."
         ),
     )
-    async def bruk(self, info: Info, fra: dt.date, til: dt.date) -> Bruksrapport:
+    async def bruk(
+        self,
+        info: Info,
+        fra: Annotated[dt.date, strawberry.argument(description="The first day (Oslo).")],
+        til: Annotated[
+            dt.date, strawberry.argument(description="The last day (Oslo), fra or later.")
+        ],
+    ) -> Bruksrapport:
         principal = info.context.foresporsel.organisasjon
         return _rapport(await bruk.bruksrapport(principal.consumer, fra, til))

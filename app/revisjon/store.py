@@ -141,6 +141,22 @@ def oppslag_av_person_sql(
     )
 
 
+async def oppslag_av_person_fra(
+    personidentifikator: str, cursor: tuple[dt.datetime, int]
+) -> bool:
+    """Whether the person has a lookup at or after the cursor (the page before a page that
+    starts after it: `hasPreviousPage`). One indexed probe."""
+    sql = db.Sql()
+    where = (
+        f"personidentifikator = {sql(personidentifikator)}"
+        f" AND (tidspunkt, id) >= ({sql.tid(cursor[0])}, {sql(cursor[1])})"
+    )
+    _, rows = await db.connection().execute_query(
+        f"SELECT 1 FROM oppslag_person WHERE {where} LIMIT 1", sql.verdier
+    )
+    return bool(rows)
+
+
 def _tid(value: Any) -> dt.datetime:
     moment = db.tid(value)
     assert moment is not None  # the column is NOT NULL

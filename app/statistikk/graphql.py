@@ -14,20 +14,20 @@ from authz.tillatelse import OFFENTLIG
 
 @strawberry.type(description="Active persons with a digital mailbox at one provider.")
 class Postkasseleverandoerandel:
-    orgnr: str
-    navn: str
-    antall: int
+    orgnr: str = strawberry.field(description="The provider's organisation number.")
+    navn: str = strawberry.field(description="The provider's name, e.g. Digipost or e-Boks.")
+    antall: int = strawberry.field(description="Active persons with a mailbox there.")
 
 
 @strawberry.type(description="An age group of active persons (seed 004's table).")
 class Aldersgruppe:
-    navn: str = strawberry.field(description='"15-20", ..., "86-90", "90+".')
+    navn: str = strawberry.field(description='The group name: "15-20", ..., "86-90", "90+".')
     fra: int = strawberry.field(description="First age in the group.")
     til: int | None = strawberry.field(description="Last age in the group; null: no upper end.")
     innbyggere: int = strawberry.field(description="Active persons of these ages.")
     med_postkasse: int = strawberry.field(description="Of them, with a digital mailbox.")
     andel: float = strawberry.field(
-        description="medPostkasse / innbyggere, from 0 to 1 (0 for an empty group)."
+        description="The share medPostkasse / innbyggere, from 0 to 1 (0 for an empty group)."
     )
 
 
@@ -44,8 +44,8 @@ class Statistikk:
     tidspunkt: dt.datetime = strawberry.field(description="When the figures were computed.")
     dato: dt.date = strawberry.field(description="The Oslo date ages are computed at.")
     registrerte: int = strawberry.field(description="All entries, active and deleted.")
-    aktive: int
-    slettede: int
+    aktive: int = strawberry.field(description="Entries with status AKTIV.")
+    slettede: int = strawberry.field(description="Entries with status SLETTET.")
     med_epost: int = strawberry.field(description="Active persons with an e-mail address.")
     med_mobil: int = strawberry.field(description="Active persons with a mobile number.")
     med_postkasse: int = strawberry.field(description="Active persons with a digital mailbox.")

@@ -7,11 +7,12 @@ FORBIDDEN error per withheld field (app.personer.avslag).
 from __future__ import annotations
 
 import datetime as dt
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 
 from app.api.context import Info, noekkel, sti, valgte_felt
+from app.api.internals import enum
 from app.api.limits import Personfelt
 from app.api.relay import PageInfo
 from app.api.tilgang import felt, mutasjon
@@ -26,16 +27,27 @@ from app.personer.utlevering import VARSLINGSSTATUS_FELT, JaNei, utlever
 from app.testdata import profiles, store
 from authz.scopes import Handling
 
-strawberry.enum(
-    profiles.Testprofil, name="Testprofil",
-    description=(
-        "The real register's static test users. FULL: e-mail, mobile and a Digipost mailbox; "
-        "UTLOPT: both channels past 18 months; RESERVERT: reserved, both channels fresh."
-    ),
+T = profiles.Testprofil
+enum(
+    T, name="Testprofil",
+    description="Kinds of test person, after the real register's static test users.",
+    verdier={
+        T.FULL: "AKTIV: e-mail and mobile (both fresh), a Digipost mailbox and a language.",
+        T.MOBIL_OG_EPOST: "AKTIV: e-mail and mobile, both fresh; no mailbox.",
+        T.BARE_MOBIL: "AKTIV: a fresh mobile, no e-mail, no mailbox.",
+        T.BARE_EPOST: "AKTIV: a fresh e-mail address, no mobile, no mailbox.",
+        T.RESERVERT: "AKTIV and reserved (KAN_IKKE_VARSLES), both channels fresh.",
+        T.UTLOPT: "AKTIV, both channels past 18 months (KAN_IKKE_VARSLES).",
+        T.SLETTET: "SLETTET: status only.",
+    },
 )
-strawberry.enum(
+enum(
     Registerstatus, name="Registerstatus",
     description="A stored entry's status (IKKE_REGISTRERT is no entry, so no search finds it).",
+    verdier={
+        Registerstatus.AKTIV: "Registered, with contact information.",
+        Registerstatus.SLETTET: "Deleted from the register: status only.",
+    },
 )
 SOK_FIRST = 50
 # What creating and searching count toward the persons one request may ask for, and the rate
@@ -48,12 +60,16 @@ PERSONFELT = (
 
 @strawberry.input(description="Every given filter must hold (AND); leave one out for any.")
 class PersonFilter:
-    status: Registerstatus | None = None
+    status: Registerstatus | None = strawberry.field(
+        default=None, description="The stored entry's status."
+    )
     varslingsstatus: Varslingsstatus | None = strawberry.field(
         default=None, description="§ 32 as a lookup would judge it now (needs the scope that "
         "shows varslingsstatus)."
     )
-    spraak: str | None = strawberry.field(default=None, description="nb, nn, en or se.")
+    spraak: str | None = strawberry.field(
+        default=None, description="The language: nb, nn, en or se."
+    )
     reservasjon: JaNei | None = strawberry.field(
         default=None, description="An AKTIV entry with (JA) or without (NEI) a reservation: a "
         "SLETTET entry shows none."
@@ -84,9 +100,11 @@ def _filter(given: PersonFilter | None) -> store.Personfilter:
     )
 
 
-@strawberry.type
+@strawberry.type(description="One person in a page of PersonConnection.")
 class PersonEdge:
-    node: Person
+    node: Person = strawberry.field(
+        description="The entry, as personer gives it (the lookup scopes decide the fields)."
+    )
     cursor: str = strawberry.field(description="Pass as `after` for the persons after this one.")
 
 
@@ -94,8 +112,8 @@ class PersonEdge:
 class PersonConnection:
     filter_: strawberry.Private[store.Personfilter]
     now: strawberry.Private[dt.datetime]
-    edges: list[PersonEdge]
-    page_info: PageInfo
+    edges: list[PersonEdge] = strawberry.field(description="This page's entries.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies.")
 
     # strawberry types its decorator Any (it returns a StrawberryField), hence the ignore.
     @strawberry.field(  # type: ignore[untyped-decorator]
@@ -117,7 +135,14 @@ class TestpersonMutation:
         ),
     )
     async def opprett_testpersoner(
-        self, info: Info, antall: int, profil: profiles.Testprofil
+        self,
+        info: Info,
+        antall: Annotated[int, strawberry.argument(
+            description=f"How many, 1 to {store.MAKS_ANTALL}."
+        )],
+        profil: Annotated[profiles.Testprofil, strawberry.argument(
+            description="What each new person holds."
+        )],
     ) -> list[Person]:
         foresporsel = info.context.foresporsel
         felter = valgte_felt(info)
@@ -151,9 +176,16 @@ class TestpersonQuery:
     async def sok_personer(
         self,
         info: Info,
-        filter: PersonFilter | None = None,
-        first: int | None = SOK_FIRST,
-        after: str | None = None,
+        filter: Annotated[PersonFilter | None, strawberry.argument(
+            description="What the entries must match; null for every entry."
+        )] = None,
+        first: Annotated[int | None, strawberry.argument(
+            description=f"Entries per page, 1 to {store.MAKS_FIRST}; null for {SOK_FIRST}."
+        )] = SOK_FIRST,
+        after: Annotated[str | None, strawberry.argument(
+            description="An edge's cursor (or pageInfo.endCursor): the entries after it; null "
+            "for the first page."
+        )] = None,
     ) -> PersonConnection:
         foresporsel = info.context.foresporsel
         antall = SOK_FIRST if first is None else first
@@ -168,9 +200,11 @@ class TestpersonQuery:
         synlig = await store.sokerett(foresporsel, personfilter, felter)
         now = foresporsel.now
         records: list[PersonRecord] = []
-        har_flere = False
+        har_flere = har_foer = False
         if edges or "pageInfo" in valgt:
             records, har_flere = await store.side(personfilter, now, antall, etter)
+        if etter is not None and "pageInfo" in valgt:
+            har_foer = await store.finnes_til(personfilter, now, etter)
         personer = await store.utlever_side(
             records, synlig, foresporsel, filtrer_paa_varsling=VARSLINGSSTATUS_FELT in felter,
         )
@@ -185,6 +219,7 @@ class TestpersonQuery:
             filter_=personfilter,
             now=now,
             edges=kanter,
-            page_info=PageInfo(has_next_page=har_flere,
+            page_info=PageInfo(has_next_page=har_flere, has_previous_page=har_foer,
+                               start_cursor=kanter[0].cursor if kanter else None,
                                end_cursor=kanter[-1].cursor if kanter else None),
         )

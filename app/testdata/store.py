@@ -239,6 +239,17 @@ async def side(
     return records[:first], len(records) > first
 
 
+async def finnes_til(filter: Personfilter, now: dt.datetime, til: str) -> bool:
+    """Whether a matching entry has an id up to and including `til` (entries before a page that
+    starts after it: `hasPreviousPage`). One probe on the primary key."""
+    sql = db.Sql()
+    where = _where(filter, now, sql) + f" AND p.personidentifikator <= {sql(til)}"
+    _, rows = await db.connection().execute_query(
+        f"SELECT 1 FROM person p WHERE {where} LIMIT 1", sql.verdier
+    )
+    return bool(rows)
+
+
 _CURSOR_PREFIX = "sok:"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 
@@ -78,7 +79,12 @@ class TilgangsstyrerMutation:
         description="Make a person an access manager of the caller's organisation (scope"
         " krr:admin/delegering.write). Adding an active manager returns the active role.",
     )
-    async def legg_til_tilgangsstyrer(self, info: Info, pid: str) -> Tilgangsstyrer:
+    async def legg_til_tilgangsstyrer(
+        self, info: Info,
+        pid: Annotated[str, strawberry.argument(
+            description="The person's national id (fødselsnummer or D-number)."
+        )],
+    ) -> Tilgangsstyrer:
         return await _for_kalleren(info, store.legg_til, pid)
 
     @mutasjon(
@@ -86,5 +92,8 @@ class TilgangsstyrerMutation:
         description="End a person's access-manager role for the caller's organisation (scope"
         " krr:admin/delegering.write). The record stays, marked as removed.",
     )
-    async def fjern_tilgangsstyrer(self, info: Info, pid: str) -> Tilgangsstyrer:
+    async def fjern_tilgangsstyrer(
+        self, info: Info,
+        pid: Annotated[str, strawberry.argument(description="The manager's national id.")],
+    ) -> Tilgangsstyrer:
         return await _for_kalleren(info, store.fjern, pid)
