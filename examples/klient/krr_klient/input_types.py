@@ -13,10 +13,11 @@ class PersonFilter(BaseModel):
     """Every given filter must hold (AND); leave one out for any."""
 
     status: Optional[Registerstatus] = None
+    "The stored entry's status."
     varslingsstatus: Optional[Varslingsstatus] = None
     "§ 32 as a lookup would judge it now (needs the scope that shows varslingsstatus)."
     spraak: Optional[str] = None
-    "nb, nn, en or se."
+    "The language: nb, nn, en or se."
     reservasjon: Optional[JaNei] = None
     "An AKTIV entry with (JA) or without (NEI) a reservation: a SLETTET entry shows none."
     har_mobil: Optional[bool] = Field(alias="harMobil", default=None)
