@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser run test test-sqlite test-postgres lint schema bench clean
+.PHONY: install browser graphql-http run test test-sqlite test-postgres lint schema bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
 
+# graphql-http's audits of the GraphQL-over-HTTP spec (tests/test_graphql_http.py), from the npm
+# registry (the versions in tests/graphql_http/package-lock.json); run by node.
+graphql-http:
+	@test -f tests/graphql_http/node_modules/graphql-http/package.json || npm ci --prefix tests/graphql_http --no-audit --no-fund --silent
+
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
 	KRR_ENV=dev $(BIN)/krr organisasjoner importer app/enhetsregisteret/eksempel/enheter.json
@@ -39,11 +44,11 @@ lint: install
 
 test: lint test-sqlite test-postgres
 
-test-sqlite: install browser
+test-sqlite: install browser graphql-http
 	KRR_ENV=test $(BIN)/pytest -q -p no:cacheprovider
 
 # A missing PostgreSQL is a failure, not a skip.
-test-postgres: install browser
+test-postgres: install browser graphql-http
 	KRR_ENV=test KRR_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 schema: install
