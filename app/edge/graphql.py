@@ -37,6 +37,7 @@ from app.api.context import Context
 from app.api.internals import graphql_schema, strawberry_field
 from app.api.tilgang import tillatelse
 from app.edge.accept import named, quality_of, ranges
+from app.edge.persisted import PersistedOperations
 from app.edge.signed import prefers_signed
 from app.errors import BadRequest, BatchNotAllowed, MethodNotAllowed
 from app.foresporsel import Foresporsel
@@ -103,8 +104,9 @@ class KrrGraphQL(GraphQL[Context, None]):
 class GraphQLEndpoint:
     """The guarded handler (POST) and the unguarded GET of /graphql."""
 
-    def __init__(self, view: KrrGraphQL) -> None:
+    def __init__(self, view: KrrGraphQL, persisted: PersistedOperations | None = None) -> None:
         self.view = view
+        self.persisted = persisted or PersistedOperations()
 
     async def __call__(self, request: Request, foresporsel: Foresporsel) -> Response:
         try:
@@ -113,6 +115,7 @@ class GraphQLEndpoint:
             if exc.status_code == 405:
                 raise MethodNotAllowed(exc.reason, allow="POST") from exc
             raise BadRequest(exc.reason) from exc
+        self.persisted.remember(request)
         if response_media_type(request) == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
             if getattr(request.state, "refused_before_execution", False):
