@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser graphiql-assets schema-linter run test test-sqlite test-postgres lint schema klient bench clean
+.PHONY: install browser graphiql-assets schema-linter graphql-http run test test-sqlite test-postgres lint schema klient bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ SCHEMA_LINTER := tools/schema-lint/node_modules/.bin/graphql-schema-linter
 schema-linter:
 	@test -x $(SCHEMA_LINTER) || npm ci --prefix tools/schema-lint --no-audit --no-fund --silent
 
+# graphql-http's audits of the GraphQL-over-HTTP spec (tests/test_graphql_http.py), from the npm
+# registry (the versions in tests/graphql_http/package-lock.json); run by node.
+graphql-http:
+	@test -f tests/graphql_http/node_modules/graphql-http/package.json || npm ci --prefix tests/graphql_http --no-audit --no-fund --silent
+
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
 	KRR_ENV=dev $(BIN)/krr organisasjoner importer app/enhetsregisteret/eksempel/enheter.json
@@ -53,11 +58,11 @@ lint: install schema-linter
 
 test: lint test-sqlite test-postgres
 
-test-sqlite: install browser
+test-sqlite: install browser graphql-http
 	KRR_ENV=test $(BIN)/pytest -q -p no:cacheprovider
 
 # A missing PostgreSQL is a failure, not a skip.
-test-postgres: install browser
+test-postgres: install browser graphql-http
 	KRR_ENV=test KRR_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 schema: install

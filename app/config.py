@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -98,6 +99,9 @@ class Settings:
     # KRR_PUBLIC_URL: the service's address as browsers see it (e.g. https://krr.example.no);
     # unset outside prod: taken from each request.
     public_url: str | None = None
+    # KRR_TRUSTED_DOCUMENTS: the only GraphQL documents that may run, by sha256 (hex) of their
+    # text (app.edge.persisted); None: any document, and Apollo's APQ.
+    trusted_documents: Mapping[str, str] | None = None
 
     @property
     def is_prod(self) -> bool:
@@ -367,6 +371,50 @@ def _path(raw: str | None) -> Path | None:
     return Path(raw.strip()) if raw is not None and raw.strip() else None
 
 
+TRUSTED_DOCUMENTS = "KRR_TRUSTED_DOCUMENTS"
+_MANIFEST_FORMS = ('a JSON object {"<sha256 hex>": "<document>"} (GraphQL Codegen\'s '
+                   'persisted-documents.json) or an Apollo persisted query manifest '
+                   '{"format": "apollo-persisted-query-manifest", "version": 1, '
+                   '"operations": [{"id", "body", "name", "type"}]}')
+
+
+def _trusted_documents(raw: str | None) -> dict[str, str] | None:
+    """The manifest at the path KRR_TRUSTED_DOCUMENTS names: hash -> document, each hash
+    checked against its document's sha256."""
+    if raw is None or not raw.strip():
+        return None
+    path = Path(raw.strip())
+    try:
+        value = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"{TRUSTED_DOCUMENTS}: cannot read {raw.strip()[:120]!r} "
+                          f"({type(exc).__name__})") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{TRUSTED_DOCUMENTS}: {path.name!r} is not JSON ({exc})") from exc
+    if isinstance(value, dict) and value.get("format") == "apollo-persisted-query-manifest":
+        operations = value.get("operations")
+        if value.get("version") != 1 or not isinstance(operations, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("id"), str)
+            and isinstance(o.get("body"), str) for o in operations
+        ):
+            raise ConfigError(f"{TRUSTED_DOCUMENTS}: {path.name!r} must be {_MANIFEST_FORMS}")
+        entries = [(o["id"], o["body"]) for o in operations]
+    elif isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        entries = list(value.items())
+    else:
+        raise ConfigError(f"{TRUSTED_DOCUMENTS}: {path.name!r} must be {_MANIFEST_FORMS}")
+    if not entries:
+        raise ConfigError(f"{TRUSTED_DOCUMENTS}: {path.name!r} holds no documents")
+    documents: dict[str, str] = {}
+    for key, body in entries:
+        digest = key.strip().lower().removeprefix("sha256:")
+        if digest != hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest():
+            raise ConfigError(f"{TRUSTED_DOCUMENTS}: in {path.name!r}, {key[:80]!r} is not the "
+                              "sha256 (hex) of its document")
+        documents[digest] = body
+    return documents
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read KRR_* variables; raise ConfigError naming the variable that is wrong."""
     env_vars = os.environ if environ is None else environ
@@ -408,4 +456,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         idporten=idporten,
         session_secret=_session_secret(env_vars.get("KRR_SESSION_SECRET"), env, idporten),
         public_url=_public_url(env_vars.get("KRR_PUBLIC_URL"), env),
+        trusted_documents=_trusted_documents(env_vars.get(TRUSTED_DOCUMENTS)),
     )

@@ -24,6 +24,12 @@ PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
 BATCH_NOT_ALLOWED = "BATCH_NOT_ALLOWED"
 RATE_LIMITED = "RATE_LIMITED"
+# Persisted operations (app.edge.persisted): a hash this process has not stored (Apollo's APQ:
+# the client sends the document with it next), one that is not its document's, and, with
+# KRR_TRUSTED_DOCUMENTS, a document that is not in the operator's manifest.
+PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
@@ -113,6 +119,27 @@ class UnsupportedMediaType(ClientError):
 
 class BatchNotAllowed(ClientError):
     code = BATCH_NOT_ALLOWED
+
+
+class PersistedQueryNotFound(ClientError):
+    """A 200, with Apollo's message: what Apollo's clients expect before sending the document."""
+
+    status = 200
+    code = PERSISTED_QUERY_NOT_FOUND
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
+class PersistedQueryHashMismatch(ClientError):
+    code = PERSISTED_QUERY_HASH_MISMATCH
+
+    def __init__(self) -> None:
+        super().__init__("provided sha does not match query")
+
+
+class PersistedQueryNotAllowed(ClientError):
+    code = PERSISTED_QUERY_NOT_ALLOWED
 
 
 class RateLimited(ClientError):

@@ -42,6 +42,7 @@ from app.edge.graphql import (
 )
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
+from app.edge.persisted import PersistedOperations
 from app.edge.ratelimit import Limiter, build_limiter
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
@@ -202,10 +203,11 @@ def create_app(
     )
     schema = build_schema(prod=settings.is_prod, limits=limits)
     persons = personbegrensning(prod=settings.is_prod)
+    persisted = PersistedOperations(settings.trusted_documents)
     graphql = GraphQLEndpoint(KrrGraphQL(
         schema, graphql_ide=None if settings.is_prod else "graphiql",
         allow_queries_via_get=False,
-    ))
+    ), persisted)
     signer = Signer(signing_key) if signing_key is not None else None
     inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
                       settings.request_timeout, signer)
@@ -239,6 +241,7 @@ def create_app(
         personer=lambda body: persons_in_body(body, persons, limits.max_tokens),
         media_types=JSON,
         form=refuse_batch,
+        dokument=persisted.resolve,
         anonym=lambda body: bare_offentlig(body, offentlige),
         signable=True,
     ))

@@ -3,6 +3,12 @@
 strawberry's view runs the operation with the verified request as its context. Its own
 refusals of a malformed request (not JSON, no query) come back in the one error shape; GET
 never runs an operation, since personal ids in a URL end up in access logs.
+
+The answer's media type (GraphQL over HTTP): `application/graphql-response+json` when Accept
+names it at least as high as `application/json`, with the spec's status codes for it: 400, and
+no `data` entry, for a request refused before execution (the document does not parse or
+validate, the variables do not coerce, a limit refuses it), 200 once execution started.
+Otherwise (no Accept, `*/*`, JSON preferred) `application/json`, 200 for all of these.
 """
 
 from __future__ import annotations
@@ -24,16 +30,30 @@ from graphql import (
 from starlette.requests import Request
 from starlette.responses import Response
 from strawberry.asgi import GraphQL
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from app.api.context import Context
 from app.api.internals import graphql_schema, strawberry_field
 from app.api.tilgang import tillatelse
+from app.edge.accept import named, quality_of, ranges
+from app.edge.persisted import PersistedOperations
+from app.edge.signed import prefers_signed
 from app.errors import BadRequest, BatchNotAllowed, MethodNotAllowed
 from app.foresporsel import Foresporsel
 from app.graphiql import side as graphiql
 from app.text import NotJson, load_json
 
 JSON = frozenset({"application/json"})
+JSON_MEDIA = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+HTML = "text/html"
+# What GET refuses to run: anything that carries an operation in the URL.
+OPERATION_PARAMETERS = frozenset(
+    {"query", "variables", "operationName", "extensions", "documentId"}
+)
+GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put personal ids in "
+               "access logs")
 
 
 # What an operationName may be: a GraphQL name (graphql-core echoes one it cannot find).
@@ -62,6 +82,17 @@ class KrrGraphQL(GraphQL[Context, None]):
         """Our GraphiQL page (app.graphiql), whose assets the service serves itself."""
         return graphiql.side()
 
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        """The answer's body; for `application/graphql-response+json` without `data` when the
+        request was refused before execution. What was decided is left on the request's state
+        for `GraphQLEndpoint` (the status) and the persisted operations (what may be stored)."""
+        data = await super().process_result(request, result)
+        refused = refused_before_execution(result)
+        request.state.refused_before_execution = refused
+        if refused and response_media_type(request) == GRAPHQL_RESPONSE:
+            data.pop("data", None)
+        return data
+
     async def parse_http_body(self, request: Any) -> Any:
         """The request, with an operationName that is a GraphQL name or none: an unknown
         name is echoed in the refusal, and a name holding an unpaired surrogate cannot be."""
@@ -78,8 +109,9 @@ class KrrGraphQL(GraphQL[Context, None]):
 class GraphQLEndpoint:
     """The guarded handler (POST) and the unguarded GET of /graphql."""
 
-    def __init__(self, view: KrrGraphQL) -> None:
+    def __init__(self, view: KrrGraphQL, persisted: PersistedOperations | None = None) -> None:
         self.view = view
+        self.persisted = persisted or PersistedOperations()
 
     async def __call__(self, request: Request, foresporsel: Foresporsel) -> Response:
         try:
@@ -88,14 +120,54 @@ class GraphQLEndpoint:
             if exc.status_code == 405:
                 raise MethodNotAllowed(exc.reason, allow="POST") from exc
             raise BadRequest(exc.reason) from exc
+        self.persisted.remember(request)
+        if response_media_type(request) == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = GRAPHQL_RESPONSE
+            if getattr(request.state, "refused_before_execution", False):
+                response.status_code = 400
         return response
 
     async def get(self, request: Request) -> Response:
-        if self.view.graphql_ide and "text/html" in request.headers.get("accept", ""):
+        """GraphiQL's page (outside prod) for a browser asking for a page; anything else, an
+        operation in the URL above all, is refused."""
+        if (self.view.graphql_ide and not OPERATION_PARAMETERS & request.query_params.keys()
+                and wants_page(request.headers.get("accept"))):
             return await self.view.render_graphql_ide(request)
-        raise MethodNotAllowed(
-            "GraphQL operations must be sent with POST (application/json)", allow="POST"
-        )
+        raise MethodNotAllowed(GET_REFUSED, allow="POST")
+
+
+def wants_page(accept: str | None) -> bool:
+    """Accept prefers a page (a browser's `text/html,...,*/*;q=0.8`) to either JSON answer."""
+    accepted = ranges(accept or "")
+    html = quality_of(HTML, accepted)
+    return html > 0 and html > max(quality_of(JSON_MEDIA, accepted),
+                                   quality_of(GRAPHQL_RESPONSE, accepted))
+
+
+def response_media_type(request: Request) -> str:
+    """`application/graphql-response+json` when Accept names it at least as high as JSON (and
+    does not ask for a signed answer, which signs the JSON); else `application/json`."""
+    accept = request.headers.get("accept")
+    if not accept or prefers_signed(accept):
+        return JSON_MEDIA
+    accepted = ranges(accept)
+    if named(GRAPHQL_RESPONSE, accepted) and (
+        quality_of(GRAPHQL_RESPONSE, accepted) >= quality_of(JSON_MEDIA, accepted)
+    ):
+        return GRAPHQL_RESPONSE
+    return JSON_MEDIA
+
+
+def refused_before_execution(result: ExecutionResult) -> bool:
+    """Whether the request was refused before execution started. strawberry marks a document
+    that did not parse or validate; graphql-core gives every error of a started execution the
+    path of its field, so an answer without data whose errors have no path never started
+    (variables that do not coerce, an unknown operationName, the persons cap)."""
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(
+        error.path is None for error in result.errors or ()
+    )
 
 
 def refuse_batch(body: bytes) -> None:

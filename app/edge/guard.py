@@ -4,7 +4,9 @@ In one order, for GraphQL, the REST endpoints and the export alike:
 
 1. the body, refused as soon as it passes the size limit (413), then its media type (415), a
    signed answer asked for where none can be given (406) and the body's shape (a route's own
-   check, e.g. GraphQL's refusal of batches), all before any token work;
+   check, e.g. GraphQL's refusal of batches), all before any token work; then the body as the
+   route reads it (`Rutekrav.dokument`: GraphQL puts a persisted operation's document in place
+   of its hash, app.edge.persisted), so that every later step and the handler read that;
 2. the token, verified (401), giving the caller; a request without one passes only where the
    route lets anonymous callers in (public aggregates). The pages for people (/admin) have a
    session instead of a token: their route establishes the caller from it (and checks the
@@ -80,6 +82,8 @@ class Rutekrav:
     personer: Callable[[bytes], int] | None = None
     media_types: frozenset[str] | None = None  # accepted body types; None: any
     form: Callable[[bytes], None] | None = None  # a shape check before the token
+    # The body as the route's later checks and its handler read it (may refuse it).
+    dokument: Callable[[Request, bytes], bytes] | None = None
     anonym: Callable[[bytes], bool] | None = None  # may this body pass without a token?
     # Who calls, where it is not a bearer token (the pages: a session); its refusals as the
     # route answers them (the pages: a page a person understands, not JSON).
@@ -184,6 +188,8 @@ class Guard:
         signer = signer_for_request(request, inngang.signer) if krav.signable else None
         if krav.form is not None:
             krav.form(body)
+        if krav.dokument is not None:
+            body = krav.dokument(request, body)
         caller = await self._caller(request, body)
         logs.bind_caller(caller)
         await self._charge(request, caller, body, charged)

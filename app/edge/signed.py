@@ -11,13 +11,13 @@ data; a GraphQL 200 that carries errors is an answer like any other and is signe
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from app.edge.accept import quality_of, ranges
 from app.errors import NotAcceptable
 from app.foresporsel import Foresporsel
 from app.signing.keys import VARIABLE
@@ -31,45 +31,12 @@ NO_KEY = (f"Signed answers ({JOSE}) need {VARIABLE}, which this service runs wit
           f"ask for {JSON}")
 
 
-def _quality(value: str) -> float:
-    try:
-        q = float(value)
-    except ValueError:
-        return 0.0
-    return min(q, 1.0) if q > 0 and math.isfinite(q) else 0.0
-
-
-def _ranges(accept: str) -> list[tuple[str, float]]:
-    """Accept's media ranges, lower-cased, with their quality (1 unless given)."""
-    ranges = []
-    for part in accept.split(","):
-        media, *parameters = part.split(";")
-        quality = 1.0
-        for parameter in parameters:
-            name, _, value = parameter.partition("=")
-            if name.strip().lower() == "q":
-                quality = _quality(value.strip())
-        if media.strip():
-            ranges.append((media.strip().lower(), quality))
-    return ranges
-
-
-def _quality_of(media_type: str, ranges: list[tuple[str, float]]) -> float:
-    """The quality Accept gives `media_type`: that of the most specific range matching it."""
-    kind = media_type.partition("/")[0]
-    for candidate in (media_type, f"{kind}/*", "*/*"):
-        matching = [q for media, q in ranges if media == candidate]
-        if matching:
-            return max(matching)
-    return 0.0
-
-
 def prefers_signed(accept: str | None) -> bool:
     if not accept:
         return False
-    ranges = _ranges(accept)
-    jose = _quality_of(JOSE, ranges)
-    return jose > 0 and jose > _quality_of(JSON, ranges)
+    accepted = ranges(accept)
+    jose = quality_of(JOSE, accepted)
+    return jose > 0 and jose > quality_of(JSON, accepted)
 
 
 def signer_for_request(request: Request, signer: Signer | None) -> Signer | None:

@@ -1,0 +1,363 @@
+"""GraphQL over HTTP: the answer's media type and status codes, GET refused, persisted and
+trusted operations; and graphql-http's audit of the spec against a live `krr serve`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import ConfigError, Settings, load_settings
+from app.edge.app import create_app
+from app.edge.persisted import Dokumentlager
+from authz.tokens import TokenVerifier
+from tests.conftest import CONSUMER, FIXED_NOW, ROOT
+from tests.factories import new_id, person
+from tests.servers import krr_serving
+from tests.test_cli import krr
+
+GRAPHQL = "/graphql"
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+KONTAKT = "krr:global/kontaktinformasjon.read"
+LOOKUP = "query($ids: [String!]!) { personer(personidentifikatorer: $ids) { status } }"
+TWICE = ("query($ids: [String!]!) { a: personer(personidentifikatorer: $ids) { status } "
+         "b: personer(personidentifikatorer: $ids) { status } }")
+AUDIT = ROOT / "tests" / "graphql_http" / "audit.mjs"
+AUDIT_PACKAGE = ROOT / "tests" / "graphql_http" / "node_modules" / "graphql-http"
+
+
+def auth(mint, scope: str = KONTAKT, **headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint(scope)}", **headers}
+
+
+@pytest.fixture(params=["dev", "prod"])
+async def env_client(request, db: Settings, dev_issuer) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in test and in prod (the dev issuer trusted explicitly in prod, as if it were a
+    real issuer, so requests reach GraphQL)."""
+    settings = dataclasses.replace(db, env=request.param)
+    verifier = TokenVerifier({}, dev_issuer=dev_issuer)
+    app = create_app(settings, verifier=verifier, clock=lambda: FIXED_NOW, manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as c:
+        yield c
+
+
+# --- the answer's media type and status -------------------------------------------------------
+
+@pytest.mark.parametrize("accept", [None, "*/*", JSON, f"{JSON}, {GRAPHQL_RESPONSE};q=0.5"])
+async def test_json_is_answered_with_200_for_every_graphql_error(env_client, mint, accept):
+    headers = auth(mint) if accept is None else auth(mint, Accept=accept)
+    for body in ({"query": "{ personer("}, {"query": "{ ukjentFelt }"},
+                 {"query": LOOKUP, "variables": {"ids": 17}}):
+        response = await env_client.post(GRAPHQL, json=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == JSON
+        assert response.json()["data"] is None
+        assert response.json()["errors"]
+
+
+@pytest.mark.parametrize("accept", [
+    GRAPHQL_RESPONSE, f"{GRAPHQL_RESPONSE}, {JSON};q=0.9", f"{JSON}, {GRAPHQL_RESPONSE}",
+])
+async def test_graphql_response_json_refused_before_execution_is_400_without_data(
+    env_client, mint, accept
+):
+    headers = auth(mint, Accept=accept)
+    for body in (
+        {"query": "{ personer("},  # does not parse
+        {"query": "{ ukjentFelt }"},  # does not validate
+        {"query": LOOKUP, "variables": {"ids": 17}},  # variables do not coerce
+        {"query": TWICE, "variables": {"ids": [new_id(i) for i in range(600)]}},  # persons cap
+    ):
+        response = await env_client.post(GRAPHQL, json=body, headers=headers)
+        assert response.status_code == 400, (body, response.text)
+        assert response.headers["content-type"] == GRAPHQL_RESPONSE
+        assert "data" not in response.json()
+        assert response.json()["errors"]
+
+
+async def test_graphql_response_json_once_execution_started_is_200_with_data(env_client, mint):
+    pid = new_id(70)
+    await person(pid)
+    headers = auth(mint, Accept=GRAPHQL_RESPONSE)
+    response = await env_client.post(GRAPHQL, json={"query": LOOKUP, "variables": {"ids": [pid]}},
+                                     headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    assert response.json() == {"data": {"personer": [{"status": "AKTIV"}]}}
+    # A field error (no scope for it) is execution's: 200, data present.
+    refused = await env_client.post(GRAPHQL, json={"query": LOOKUP, "variables": {"ids": [pid]}},
+                                    headers=auth(mint, "", Accept=GRAPHQL_RESPONSE))
+    assert refused.status_code == 200
+    assert "data" in refused.json()
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_refusals_of_the_http_request_stay_the_one_json_shape(client, mint):
+    """The edge's refusals, and strawberry's of a request it cannot run (here an unknown
+    operationName), keep their status and the one error shape, in application/json."""
+    for body, headers, status, code in (
+        ({"query": LOOKUP}, {}, 401, "UNAUTHENTICATED"),
+        ({"query": "query A { __typename }", "operationName": "B"}, auth(mint), 400,
+         "BAD_REQUEST"),
+    ):
+        response = await client.post(GRAPHQL, json=body,
+                                     headers={**headers, "Accept": GRAPHQL_RESPONSE})
+        assert response.status_code == status
+        assert response.headers["content-type"] == JSON
+        assert "data" not in response.json()
+        assert response.json()["errors"][0]["extensions"]["code"] == code
+
+
+# --- GET ----------------------------------------------------------------------------------------
+
+GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put personal ids in "
+               "access logs")
+
+
+def assert_get_refused(response: httpx.Response) -> None:
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"] == JSON
+    assert response.json() == {"errors": [{"message": GET_REFUSED,
+                                           "extensions": {"code": "METHOD_NOT_ALLOWED"}}]}
+
+
+BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.parametrize(("params", "accept"), [
+    ({"query": "{ __typename }"}, JSON),
+    ({"query": "{ __typename }"}, BROWSER),  # a query in the URL, even from a browser
+    ({"extensions": '{"persistedQuery":{"version":1,"sha256Hash":"00"}}'}, BROWSER),
+    ({}, JSON),
+    ({}, GRAPHQL_RESPONSE),
+    ({}, "*/*"),
+    ({}, None),
+])
+async def test_get_is_refused_with_a_code_and_says_to_use_post(env_client, mint, params, accept):
+    headers = {"Authorization": f"Bearer {mint(KONTAKT)}"}
+    if accept is not None:
+        headers["Accept"] = accept
+    assert_get_refused(await env_client.get(GRAPHQL, params=params, headers=headers))
+
+
+async def test_a_browser_gets_graphiql_outside_prod_only(db):
+    for env, page in (("test", True), ("prod", False)):
+        app = create_app(dataclasses.replace(db, env=env), clock=lambda: FIXED_NOW,
+                         manage_db=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://krr.test") as c:
+            response = await c.get(GRAPHQL, headers={"Accept": BROWSER})
+        if page:
+            assert response.status_code == 200
+            assert "graphiql" in response.text.lower()
+        else:
+            assert_get_refused(response)
+
+
+# --- graphql-http's audit -----------------------------------------------------------------------
+
+# The audits that may stay unmet, each a deliberate choice (anything else not "ok" fails).
+DELIBERATE = {
+    "5A70": "GET is refused: a query in a URL would put personal ids in access logs",
+    "D6D5": "GET is refused (as 5A70)",
+    "6A70": "GET is refused (as 5A70)",
+}
+
+
+def test_graphql_http_audit_finds_no_failure_and_no_warning(cli_env):
+    node = shutil.which("node")
+    if node is None or not AUDIT_PACKAGE.exists():
+        pytest.fail("node or graphql-http is missing: run `make test` (or `make graphql-http`), "
+                    "which installs it from tests/graphql_http/package.json")
+    token = krr(cli_env, "token", "--scope", KONTAKT, "--consumer", CONSUMER).stdout.strip()
+    with krr_serving(cli_env) as base:
+        run = subprocess.run([node, str(AUDIT), f"{base}{GRAPHQL}", f"Bearer {token}"],
+                             capture_output=True, text=True, timeout=120, check=True)
+    results = json.loads(run.stdout)
+    assert len(results) > 50  # the audits ran
+    unmet = {r["id"]: f"{r['status']}: {r['name']} ({r['reason']})"
+             for r in results if r["status"] != "ok"}
+    assert unmet.keys() - DELIBERATE.keys() == set(), unmet
+    assert all(r["status"] == "notice" for r in results if r["id"] in DELIBERATE)
+
+
+
+# --- persisted operations: Apollo's APQ ---------------------------------------------------------
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def apq(digest: str, **body: object) -> dict[str, object]:
+    return {**body, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+
+
+NOT_FOUND = {"errors": [{"message": "PersistedQueryNotFound",
+                         "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
+
+
+async def test_apq_unknown_hash_then_registered_then_run_by_hash(env_client, mint):
+    pid = new_id(71)
+    await person(pid)
+    headers = auth(mint)
+    variables = {"ids": [pid]}
+    missed = await env_client.post(GRAPHQL, json=apq(sha(LOOKUP), variables=variables),
+                                   headers=headers)
+    assert missed.status_code == 200
+    assert missed.headers["content-type"] == JSON
+    assert missed.json() == NOT_FOUND
+    sent = await env_client.post(GRAPHQL, json=apq(sha(LOOKUP), query=LOOKUP,
+                                                   variables=variables), headers=headers)
+    assert sent.json() == {"data": {"personer": [{"status": "AKTIV"}]}}
+    by_hash = await env_client.post(GRAPHQL, json=apq(sha(LOOKUP).upper(), variables=variables),
+                                    headers=headers)
+    assert by_hash.json() == {"data": {"personer": [{"status": "AKTIV"}]}}
+    # documentId names it too (the GraphQL-over-HTTP convention).
+    by_id = await env_client.post(GRAPHQL, json={"documentId": f"sha256:{sha(LOOKUP)}",
+                                                 "variables": variables}, headers=headers)
+    assert by_id.json() == {"data": {"personer": [{"status": "AKTIV"}]}}
+
+
+async def test_every_check_applies_to_the_document_a_hash_names(env_client, mint):
+    """The persons cap, the token and the public fields, all judge the stored document."""
+    headers = auth(mint)
+    few = {"ids": [new_id(1)]}
+    registered = await env_client.post(GRAPHQL, json=apq(sha(TWICE), query=TWICE,
+                                                         variables=few), headers=headers)
+    assert registered.json()["data"] is not None
+    many = {"ids": [new_id(i) for i in range(600)]}
+    capped = await env_client.post(GRAPHQL, json=apq(sha(TWICE), variables=many),
+                                   headers=headers)
+    assert capped.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_PERSONS"
+    anonymous = await env_client.post(GRAPHQL, json=apq(sha(TWICE), variables=few))
+    assert anonymous.status_code == 401
+    public = "{ statistikk { __typename } }"
+    await env_client.post(GRAPHQL, json=apq(sha(public), query=public))
+    by_hash = await env_client.post(GRAPHQL, json=apq(sha(public)))  # no token: public
+    assert by_hash.json() == {"data": {"statistikk": {"__typename": "Statistikk"}}}
+
+
+async def test_apq_stores_only_documents_that_pass_the_limits_and_validation(env_client, mint):
+    headers = auth(mint)
+    for document in ("{ ukjentFelt }", "{ " + " ".join(f"a{i}: __typename" for i in range(40))
+                     + " }"):
+        refused = await env_client.post(GRAPHQL, json=apq(sha(document), query=document),
+                                        headers=headers)
+        assert refused.json()["errors"]
+        again = await env_client.post(GRAPHQL, json=apq(sha(document)), headers=headers)
+        assert again.json() == NOT_FOUND
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    (apq(sha("{ __typename }"), query="{ statistikk { __typename } }"),
+     "PERSISTED_QUERY_HASH_MISMATCH"),
+    ({"documentId": sha("{ a }"), **apq(sha("{ b }"))}, "PERSISTED_QUERY_HASH_MISMATCH"),
+    ({"extensions": {"persistedQuery": {"version": 2, "sha256Hash": sha("{ a }")}}},
+     "BAD_REQUEST"),
+    (apq("not-a-hash"), "BAD_REQUEST"),
+    ({"documentId": 17}, "BAD_REQUEST"),
+])
+async def test_apq_refusals(env_client, mint, body, code):
+    response = await env_client.post(GRAPHQL, json=body, headers=auth(mint))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == code
+    if code == "PERSISTED_QUERY_HASH_MISMATCH":
+        assert response.json()["errors"][0]["message"] == "provided sha does not match query"
+
+
+def test_the_apq_store_is_bounded_in_count_and_bytes():
+    lager = Dokumentlager(max_documents=3, max_bytes=100)
+    for i in range(5):
+        lager.put(f"h{i}", "x" * 10)
+    assert len(lager) == 3 and lager.get("h0") is None and lager.get("h4") == "x" * 10
+    lager.get("h2")  # used: kept over h3
+    lager.put("big", "y" * 75)
+    assert lager.get("h2") is not None and lager.get("h3") is None
+    lager.put("too big", "z" * 101)
+    assert lager.get("too big") is None
+
+
+# --- trusted documents ------------------------------------------------------------------------
+
+PUBLIC = "{ statistikk { __typename } }"
+
+
+def manifest(tmp_path: Path, form: str, documents: list[str]) -> Path:
+    if form == "apollo":
+        value: object = {"format": "apollo-persisted-query-manifest", "version": 1,
+                         "operations": [{"id": sha(d), "body": d, "name": f"Op{i}",
+                                         "type": "query"} for i, d in enumerate(documents)]}
+    else:  # GraphQL Codegen's client preset, persisted-documents.json
+        value = {sha(d): d for d in documents}
+    path = tmp_path / f"{form}.json"
+    path.write_text(json.dumps(value))
+    return path
+
+
+@pytest.fixture(params=["apollo", "codegen"])
+def trusted(request, tmp_path: Path, db: Settings) -> Settings:
+    path = manifest(tmp_path, request.param, [LOOKUP, PUBLIC])
+    loaded = load_settings({"KRR_TRUSTED_DOCUMENTS": str(path)}).trusted_documents
+    assert loaded == {sha(LOOKUP): LOOKUP, sha(PUBLIC): PUBLIC}
+    return dataclasses.replace(db, trusted_documents=loaded)
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+async def test_trusted_documents_run_by_hash_or_text_and_nothing_else(
+    trusted, dev_issuer, mint, env
+):
+    pid = new_id(72)
+    await person(pid)
+    app = create_app(dataclasses.replace(trusted, env=env), clock=lambda: FIXED_NOW,
+                     verifier=TokenVerifier({}, dev_issuer=dev_issuer), manage_db=False)
+    variables = {"ids": [pid]}
+    served = {"data": {"personer": [{"status": "AKTIV"}]}}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as c:
+        async def ask(body: dict[str, object], token: bool = True) -> httpx.Response:
+            return await c.post(GRAPHQL, json=body, headers=auth(mint) if token else {})
+
+        assert (await ask(apq(sha(LOOKUP), variables=variables))).json() == served
+        assert (await ask({"documentId": f"sha256:{sha(LOOKUP)}",
+                           "variables": variables})).json() == served
+        assert (await ask({"query": LOOKUP, "variables": variables})).json() == served
+        assert (await ask(apq(sha(PUBLIC)), token=False)).json() == {
+            "data": {"statistikk": {"__typename": "Statistikk"}}}
+        other = "{ __typename }"
+        for body in ({"query": other}, apq(sha(other)), apq(sha(other), query=other),
+                     {"documentId": sha(other)}, {"variables": variables}):
+            refused = await ask(body)
+            assert refused.status_code == 400, body
+            assert refused.json()["errors"][0]["extensions"]["code"] == (
+                "PERSISTED_QUERY_NOT_ALLOWED")
+        # Registration is off: the document sent with its hash is still not allowed by hash.
+        assert (await ask(apq(sha(other)))).status_code == 400
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read"),
+    ("{not json", "not JSON"),
+    ('["a list"]', "must be a JSON object"),
+    ('{"format": "apollo-persisted-query-manifest", "version": 2, "operations": []}',
+     "must be a JSON object"),
+    ("{}", "holds no documents"),
+    (json.dumps({sha("{ a }"): "{ b }"}), "is not the sha256"),
+    (json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [
+        {"id": "abc", "body": "{ a }", "name": "A", "type": "query"}]}), "is not the sha256"),
+])
+def test_a_bad_manifest_is_a_config_error_naming_the_variable(tmp_path, content, message):
+    path = tmp_path / "manifest.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=f"KRR_TRUSTED_DOCUMENTS.*{message}"):
+        load_settings({"KRR_TRUSTED_DOCUMENTS": str(path)})
