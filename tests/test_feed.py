@@ -13,9 +13,10 @@ from app.db import connection
 from app.personer import register
 from app.personer.endringsnummer import neste_endrings_id, siste_endrings_id
 from app.personer.models import Person, Registerstatus
-from app.revisjon.models import Oppslag, OppslagPerson
+from app.revisjon.models import Oppslag
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, new_id, person, provider
+from tests.revisjonsrader import personrader
 from tests.test_lookup import NO_VARSLING
 
 HENTENDRING = "krr:global/hentendring.read"
@@ -264,7 +265,7 @@ async def test_a_page_is_audited_like_a_lookup(client, mint):
     assert oppslag.scopes == KONTAKT
     assert oppslag.varslingsstatus is False
     assert oppslag.tidspunkt == FIXED_NOW
-    rows = {r.personidentifikator: r.kategorier for r in await OppslagPerson.all()}
+    rows = {r.personidentifikator: r.kategorier for r in await personrader()}
     assert rows == {new_id(55): 1 | 2, new_id(56): 1}
     # Nothing disclosed, nothing recorded.
     await side(client, mint(ALLE), await siste(), 10)

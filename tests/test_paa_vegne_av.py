@@ -12,9 +12,10 @@ import pytest
 
 from app.delegering.models import Delegering, Delegeringsordning
 from app.revisjon import store
-from app.revisjon.models import Oppslag, OppslagPerson
+from app.revisjon.models import Oppslag
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import DIGIPOST, new_id, person, provider
+from tests.revisjonsrader import personrader
 from tests.test_lookup import BOTH, KONTAKT, POST, lookup
 
 VENDOR = "889640782"
@@ -91,7 +92,7 @@ async def test_active_delegation_serves_the_vendor_and_the_log_names_both(client
     assert set(record.scopes.split()) == {KONTAKT, POST}
     assert record.antall == 2
     rows = {r.personidentifikator: r.kategorier
-            for r in await OppslagPerson.filter(oppslag_id=record.id)}
+            for r in await personrader(record.id)}
     assert rows == {pid: 1 | 2 | 4, "31819198252": 1 | 2}  # unknown: status + varslingsstatus
 
 
@@ -142,7 +143,7 @@ async def test_own_lookup_is_logged_without_supplier_and_actor_is_the_client(cli
     assert record.supplier is None
     assert record.actor == "krr-dev-client"
     assert record.varslingsstatus is False
-    [row] = await OppslagPerson.all()
+    [row] = await personrader()
     assert row.kategorier == 1 | 2
 
 
@@ -151,7 +152,7 @@ async def test_forbidden_fields_are_not_logged_as_disclosed(client, mint):
     await lookup(client, mint(POST), [pid], FIELDS)  # contact information is withheld
     [record] = await Oppslag.all()
     assert record.scopes == POST
-    [row] = await OppslagPerson.all()
+    [row] = await personrader()
     assert row.kategorier == 1 | 4
 
 

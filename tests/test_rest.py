@@ -19,10 +19,11 @@ from app.endringer import store as feed_store
 from app.personer.models import Postkasseleverandoer, Registerstatus
 from app.personer.rest import felter_for
 from app.revisjon import store
-from app.revisjon.models import Oppslag, OppslagPerson
+from app.revisjon.models import Oppslag
 from authz.principal import Principal
 from tests.conftest import CONSUMER
 from tests.factories import DIGIPOST, months_ago, new_id, person, provider
+from tests.revisjonsrader import personrader
 from tests.test_feed import FIELDS as FEED_FIELDS
 from tests.test_feed import registrert, side
 from tests.test_lookup import ALL_FIELDS, BOTH, KONTAKT, NO_VARSLING, POST, UNKNOWN, lookup
@@ -403,7 +404,7 @@ async def test_each_lookup_writes_one_audit_record(client, mint):
     assert set(first.scopes.split()) == {KONTAKT, POST}
     assert first.antall == 3
     rows = {r.personidentifikator: r.kategorier
-            for r in await OppslagPerson.filter(oppslag_id=first.id)}
+            for r in await personrader(first.id)}
     assert rows == {ids[0]: 1 | 2 | 4, ids[1]: 1 | 2 | 4, UNKNOWN: 1 | 2}
     assert (second.varslingsstatus, second.scopes) == (False, POST)
 

@@ -63,6 +63,7 @@ from app.innlogging.utvikler import Utvikler
 from app.meldinger.senders import utsender
 from app.personer import rest as personer_rest
 from app.rest import Rute
+from app.revisjon import store as revisjon_store
 from app.signing.keys import VARIABLE as SIGNING_KEY_VARIABLE
 from app.signing.keys import signing_key_for
 from app.signing.signer import PublishedKeys, Signer
@@ -166,6 +167,16 @@ async def _publish(signer: Signer, clock: Clock) -> None:
             raise
         log.warning("the signing key is not recorded yet (%s); the first signed answer will "
                     "record it", type(exc).__name__)
+
+
+async def _audit_months(clock: Clock) -> None:
+    """The audit log's months ahead made at startup, so no lookup waits to make one; if the
+    database cannot do it now (down, or a lock not had in time), the first write of a month
+    makes that month, so this never stops a start."""
+    try:
+        await revisjon_store.lag_maaneder_framover(clock())
+    except Exception as exc:
+        log.warning("the audit log's months ahead are not made yet (%s)", type(exc).__name__)
 
 
 class PerMethod:
@@ -278,6 +289,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if manage_db:
             await db.connect(settings)
+            await _audit_months(clock)
         if signer is None:
             log.warning("answers are not signed: %s is not set, so a request for "
                         "application/jose is refused (406)", SIGNING_KEY_VARIABLE)

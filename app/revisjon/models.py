@@ -1,4 +1,11 @@
-"""Tables of the audit log. Append-only: the service inserts, and only pruning deletes."""
+"""Tables of the audit log. Append-only: the service inserts, and only pruning deletes.
+
+Only the request row is a model (for reading it in tests and tools). Its persons live in
+`oppslag_person`, one row per person disclosed, which has no key of its own and is written and
+read with SQL (app.revisjon.store). On PostgreSQL both tables are partitioned by month
+(app.revisjon.partisjoner; migration 0011 made them), so the database's primary key of
+`oppslag` is (id, tidspunkt).
+"""
 
 from __future__ import annotations
 
@@ -28,25 +35,4 @@ class Oppslag(Model):
             Index(fields=("consumer", "dag"), name="oppslag_consumer_dag_idx"),
             Index(fields=("supplier", "dag"), name="oppslag_supplier_dag_idx"),
             Index(fields=("tidspunkt",), name="oppslag_tidspunkt_idx"),
-        )
-
-
-class OppslagPerson(Model):
-    """One person disclosed in a request, and the categories given (a bit set)."""
-
-    id = fields.BigIntField(primary_key=True)
-    oppslag: fields.ForeignKeyRelation[Oppslag] = fields.ForeignKeyField(
-        "models.Oppslag", related_name="personer", on_delete=fields.CASCADE
-    )
-    personidentifikator = fields.CharField(max_length=11)
-    tidspunkt = fields.DatetimeField(description="copied from the request, for per-person order")
-    kategorier = fields.SmallIntField(description="bits: 1 grunndata, 2 kontakt, 4 digital post")
-
-    class Meta:
-        table = "oppslag_person"
-        indexes = (
-            # "Who looked up person X", newest first.
-            Index(fields=("personidentifikator", "tidspunkt"), name="oppslag_person_pid_idx"),
-            # Pruning deletes by request: without it every deleted request scans the table.
-            Index(fields=("oppslag_id",), name="oppslag_person_oppslag_idx"),
         )

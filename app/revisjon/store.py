@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app import db
+from app.revisjon import partisjoner
 from app.revisjon.kategorier import bits_til_kategorier
 from authz.principal import Principal
 from authz.scopes import Kategori
@@ -60,14 +62,22 @@ async def skriv_oppslag(
     insert = f"INSERT INTO oppslag ({', '.join(_OPPSLAG)}) VALUES ({', '.join(verdier)})"
     if sql.postgres:
         pids, bits = sql([pid for pid, _ in personer]), sql([k for _, k in personer])
-        _, rows = await db.connection().execute_query(
+        statement = (
             f"WITH o AS ({insert} RETURNING id), p AS ("
             " INSERT INTO oppslag_person (oppslag_id, personidentifikator, tidspunkt, kategorier)"
             f" SELECT o.id, p.pid, {naar}, p.k"
             f" FROM o, unnest({pids}::varchar[], {bits}::smallint[]) AS p(pid, k)"
-            ") SELECT id FROM o",
-            sql.verdier,
+            ") SELECT id FROM o"
         )
+        try:
+            _, rows = await db.connection().execute_query(statement, sql.verdier)
+        except Exception as exc:
+            if not partisjoner.er_manglende_partisjon(exc):
+                raise
+            # A month no one made ahead (a server left running past the months made at
+            # startup and by prune-audit): make it, and write once more.
+            await partisjoner.sikre(tidspunkt, tidspunkt)
+            _, rows = await db.connection().execute_query(statement, sql.verdier)
         return int(rows[0][0])
 
     async with in_transaction() as conn:
@@ -88,7 +98,7 @@ async def skriv_oppslag(
 class OppslagAvPerson:
     """One disclosure of a person: when, to whom, on whose behalf, and what."""
 
-    id: int  # the oppslag_person row: the tie-breaker of the cursor
+    oppslag_id: int  # the request: the tie-breaker of the cursor (a request names a person once)
     tidspunkt: dt.datetime
     consumer: str
     supplier: str | None
@@ -97,7 +107,7 @@ class OppslagAvPerson:
     @property
     def cursor(self) -> tuple[dt.datetime, int]:
         """Pass as `before` to get the next (older) page."""
-        return (self.tidspunkt, self.id)
+        return (self.tidspunkt, self.oppslag_id)
 
 
 async def oppslag_av_person(
@@ -106,8 +116,9 @@ async def oppslag_av_person(
     limit: int,
     before: tuple[dt.datetime, int] | None = None,
 ) -> list[OppslagAvPerson]:
-    """Who looked up this person, newest first; keyset pages over (tidspunkt, id), so a page
-    costs the same on the millionth record (index oppslag_person_pid_idx)."""
+    """Who looked up this person, newest first; keyset pages over (tidspunkt, oppslag_id), so a
+    page costs the same on the millionth record (index oppslag_person_pid_idx; on PostgreSQL the
+    months are read newest first and the scan stops when the page is full)."""
     if limit <= 0:
         return []
     sql = db.Sql()
@@ -116,7 +127,7 @@ async def oppslag_av_person(
     )
     return [
         OppslagAvPerson(
-            id=int(row[0]),
+            oppslag_id=int(row[0]),
             tidspunkt=_tid(row[1]),
             consumer=row[2],
             supplier=row[3],
@@ -132,12 +143,14 @@ def oppslag_av_person_sql(
     """The statement of `oppslag_av_person`, newest first from the cursor `before`."""
     where = f"p.personidentifikator = {sql(personidentifikator)}"
     if before is not None:
-        # Row-value comparison: (tidspunkt, id) strictly older than the cursor.
-        where += f" AND (p.tidspunkt, p.id) < ({sql.tid(before[0])}, {sql(before[1])})"
+        # Row-value comparison: (tidspunkt, oppslag_id) strictly older than the cursor.
+        where += f" AND (p.tidspunkt, p.oppslag_id) < ({sql.tid(before[0])}, {sql(before[1])})"
+    # On PostgreSQL the request is found in its own month's partition: the time is in the key.
+    samme = " AND o.tidspunkt = p.tidspunkt" if sql.postgres else ""
     return (
-        "SELECT p.id, p.tidspunkt, o.consumer, o.supplier, p.kategorier"
-        " FROM oppslag_person p JOIN oppslag o ON o.id = p.oppslag_id"
-        f" WHERE {where} ORDER BY p.tidspunkt DESC, p.id DESC LIMIT {sql(limit)}"
+        "SELECT p.oppslag_id, p.tidspunkt, o.consumer, o.supplier, p.kategorier"
+        f" FROM oppslag_person p JOIN oppslag o ON o.id = p.oppslag_id{samme}"
+        f" WHERE {where} ORDER BY p.tidspunkt DESC, p.oppslag_id DESC LIMIT {sql(limit)}"
     )
 
 
@@ -149,7 +162,7 @@ async def oppslag_av_person_fra(
     sql = db.Sql()
     where = (
         f"personidentifikator = {sql(personidentifikator)}"
-        f" AND (tidspunkt, id) >= ({sql.tid(cursor[0])}, {sql(cursor[1])})"
+        f" AND (tidspunkt, oppslag_id) >= ({sql.tid(cursor[0])}, {sql(cursor[1])})"
     )
     _, rows = await db.connection().execute_query(
         f"SELECT 1 FROM oppslag_person WHERE {where} LIMIT 1", sql.verdier
@@ -165,22 +178,97 @@ def _tid(value: Any) -> dt.datetime:
 
 # --- retention -------------------------------------------------------------------------------
 
+SLETTEBATCH = 10_000  # rows per delete: each batch its own short transaction
 
-async def prune(*, older_than: dt.datetime) -> tuple[int, int]:
-    """Delete requests before `older_than` and their person rows, in one transaction.
 
-    Person rows go first, explicitly, so the counts are exact and nothing depends on the
-    FK cascade. Returns (requests, person rows) deleted.
+async def prune(*, older_than: dt.datetime, now: dt.datetime | None = None) -> tuple[int, int]:
+    """Delete the requests before `older_than` and their person rows; returns (requests,
+    person rows) deleted. Lookups go on meanwhile: nothing here holds a lock they wait for.
+
+    PostgreSQL: every month wholly before `older_than` is detached concurrently and dropped (its
+    counts read from the request rows first: `antall` is the person rows of a request); in the
+    month that holds `older_than`, the older rows are deleted in batches. Then the months ahead
+    are made. SQLite: batches of requests and their person rows, each in a transaction.
+    An interrupted run leaves only whole batches or whole months gone; the next run finishes.
     """
-    async with in_transaction() as conn:
+    if db.dialect() == "postgres":
+        fjernet = await _prune_postgres(older_than)
+        await lag_maaneder_framover(now or dt.datetime.now(dt.UTC))
+        return fjernet
+    return await _prune_sqlite(older_than)
+
+
+async def lag_maaneder_framover(now: dt.datetime) -> None:
+    """Make the audit log's partitions from this month to MAANEDER_FRAMOVER months ahead
+    (PostgreSQL; SQLite has one table). Run at startup and by prune-audit."""
+    if db.dialect() == "postgres":
+        framover = now + dt.timedelta(days=31 * partisjoner.MAANEDER_FRAMOVER)
+        await partisjoner.sikre(now, framover)
+
+
+async def _prune_postgres(older_than: dt.datetime) -> tuple[int, int]:
+    conn = db.connection()
+    oppslag = personer = 0
+    grensemaaned = partisjoner.maaned(older_than)
+    for partisjon in await partisjoner.eksisterende(conn):
+        if partisjon.tabell != "oppslag" or partisjon.maaned > grensemaaned:
+            continue
+        m = partisjon.maaned
+        if m < grensemaaned:  # the whole month is older: count it, then drop it
+            _, [(antall, summert)] = await conn.execute_query(
+                f"SELECT count(*), coalesce(sum(antall), 0) FROM {partisjon.navn}"
+            )
+            for tabell in ("oppslag_person", "oppslag"):
+                await partisjoner.fjern(conn, tabell, m)
+            oppslag, personer = oppslag + int(antall), personer + int(summert)
+        else:
+            for tabell in ("oppslag_person", "oppslag"):
+                slettet = await _slett_i_batcher(
+                    conn, partisjoner.navn(tabell, m), older_than
+                )
+                if tabell == "oppslag":
+                    oppslag += slettet
+                else:
+                    personer += slettet
+    return oppslag, personer
+
+
+async def _slett_i_batcher(conn: BaseDBAsyncClient, tabell: str, older_than: dt.datetime) -> int:
+    """Delete the rows of one partition before `older_than`, SLETTEBATCH at a time."""
+    totalt = 0
+    while True:
         sql = db.Sql.paa(conn)
         cutoff = sql.tid(older_than)
-        personer, _ = await conn.execute_query(
-            "DELETE FROM oppslag_person WHERE oppslag_id IN "
-            f"(SELECT id FROM oppslag WHERE tidspunkt < {cutoff})",
+        slettet, _ = await conn.execute_query(
+            f"DELETE FROM {tabell} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {tabell}"
+            f" WHERE tidspunkt < {cutoff} LIMIT {SLETTEBATCH}))",
             sql.verdier,
         )
-        oppslag, _ = await conn.execute_query(
-            f"DELETE FROM oppslag WHERE tidspunkt < {cutoff}", sql.verdier
-        )
-    return oppslag, personer
+        totalt += int(slettet)
+        if slettet < SLETTEBATCH:
+            return totalt
+
+
+async def _prune_sqlite(older_than: dt.datetime) -> tuple[int, int]:
+    oppslag = personer = 0
+    while True:
+        async with in_transaction() as conn:
+            sql = db.Sql.paa(conn)
+            _, rader = await conn.execute_query(
+                f"SELECT id FROM oppslag WHERE tidspunkt < {sql.tid(older_than)}"
+                f" ORDER BY id LIMIT {SLETTEBATCH // 100}",
+                sql.verdier,
+            )
+            if not rader:
+                return oppslag, personer
+            ider = db.Sql.paa(conn)
+            liste = ider.inn("oppslag_id", [r[0] for r in rader])
+            slettet, _ = await conn.execute_query(
+                f"DELETE FROM oppslag_person WHERE {liste}", ider.verdier
+            )
+            ider = db.Sql.paa(conn)
+            liste = ider.inn("id", [r[0] for r in rader])
+            fjernet, _ = await conn.execute_query(
+                f"DELETE FROM oppslag WHERE {liste}", ider.verdier
+            )
+        oppslag, personer = oppslag + fjernet, personer + slettet
