@@ -66,9 +66,9 @@ MIB = 1024 * 1024
 # --- registers -------------------------------------------------------------------------------
 
 
-def postgres_url(persons: int) -> str:
+def postgres_url(persons: int, name: str = "krr_bench") -> str:
     """One benchmark database per register size, kept between runs (seeded when empty)."""
-    return f"postgres://postgres@127.0.0.1:5432/krr_bench_{persons}"
+    return f"postgres://postgres@127.0.0.1:5432/{name}_{persons}"
 
 
 def sqlite_url(persons: int) -> str:
@@ -140,12 +140,11 @@ async def audit_person_rows(database_url: str) -> int:
     return int(await scalar(database_url, "SELECT coalesce(sum(antall), 0) FROM oppslag") or 0)
 
 
-async def prepare_register(backend: str, persons: int, reseed: bool = False) -> float | None:
+async def prepare_register(database_url: str, persons: int, reseed: bool = False) -> float | None:
     """Seed the register when it holds fewer than `persons` (or when asked to); the seconds
     `krr seed` took, or None when the register was kept."""
-    database_url = register_url(backend, persons)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    if backend == "postgres":
+    if not database_url.startswith("sqlite"):
         await ensure_postgres_database(database_url)
     if not reseed and await person_count(database_url) >= persons:
         return None
@@ -279,13 +278,12 @@ def progress_bar() -> Progress:
     )
 
 
-async def grow_audit_log(backend: str, persons: int, target: int, *, clients: int = 4,
+async def grow_audit_log(database_url: str, persons: int, target: int, *, clients: int = 4,
                          seed: int = 1) -> int:
     """Grow the register's audit log by real lookups until it holds at least `target` person
     rows: 1000-person lookups of random ids through `krr serve` (two workers on PostgreSQL,
     one on SQLite, rate limits lifted), `clients` at a time. Only what is missing is added, so
     a kept register is not regrown. Returns the person rows it holds after."""
-    database_url = register_url(backend, persons)
     have = await audit_person_rows(database_url)
     lookups = math.ceil((target - have) / 1000)
     if lookups <= 0:
@@ -293,7 +291,8 @@ async def grow_audit_log(backend: str, persons: int, target: int, *, clients: in
     rng = random.Random(seed)
     pool = await sample_ids(database_url, min(persons, 1_000_000), rng)
     bearer = token()
-    workers = 2 if backend == "postgres" else 1
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    workers = 1 if backend == "sqlite" else 2
     left = lookups
     print(f"{backend} {persons:,}: {have:,} audit person rows, growing to {target:,}",
           file=sys.stderr)

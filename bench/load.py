@@ -177,7 +177,7 @@ async def load_phase(name: str, server: Server, bearer: str, batches: list[list[
 
 async def run_load(args: argparse.Namespace) -> tuple[Phase, Phase, dict[str, object]]:
     database_url = postgres_url(args.persons)
-    await prepare_register("postgres", args.persons)
+    await prepare_register(database_url, args.persons)
     persons_in_register = await person_count(database_url)
     ids = await sample_ids(database_url, 1000 * args.batches, random.Random(args.seed))
     batches = batches_of(ids)

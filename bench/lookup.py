@@ -13,8 +13,9 @@ one run (issue 16, targets 1, 2 and 6b).
    raw driver and encoded with orjson (bench/floor_app.py's statement). Ratios are medians of
    the per-round ratios, so a busy moment of the shared machine cancels out of them.
 4. Memory of one lookup (6b): the server process's VmHWM (/proc/<pid>/status), reset through
-   /proc/<pid>/clear_refs just before a lookup, against its VmRSS at rest: on the fresh server's
-   first lookup, and on one after the timed rounds.
+   /proc/<pid>/clear_refs just before a lookup, against its VmRSS just before: on the fresh
+   server's first lookup and on one after the timed rounds; and tracemalloc's peak of one warm
+   lookup in process (the app over ASGI) on the largest PostgreSQL register.
 
 Prints the Markdown tables for the README (results, the targets' verdicts, memory); progress
 goes to standard error.
@@ -38,6 +39,7 @@ import sqlite3
 import statistics
 import sys
 import time
+import tracemalloc
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,11 +145,11 @@ async def peak_of_lookup(http: httpx.AsyncClient, url: str, bearer: str, pid: in
 async def run(targets: list[Target], iterations: int, audit_rows: int, grow_clients: int,
               reseed: bool) -> None:
     for t in targets:
-        t.seed_s = await prepare_register(t.backend, t.persons, reseed)
+        t.seed_s = await prepare_register(t.url, t.persons, reseed)
         kept = "kept" if t.seed_s is None else f"seeded in {t.seed_s:.0f} s"
         print(f"{t.backend} {t.persons:,}: {kept}", file=sys.stderr)
     for t in targets:
-        t.audit_rows = await grow_audit_log(t.backend, t.persons, audit_rows,
+        t.audit_rows = await grow_audit_log(t.url, t.persons, audit_rows,
                                             clients=grow_clients)
     batches = [batches_of(await sample_ids(t.url, 1000 * (WARM_UP + iterations + 1),
                                            random.Random(t.persons)))
@@ -180,6 +182,32 @@ async def run(targets: list[Target], iterations: int, audit_rows: int, grow_clie
                 await floor.close()
 
 
+async def traced_peak(target: Target) -> int:
+    """Bytes of Python memory one warm 1000-person lookup holds at its peak, traced by
+    tracemalloc in process (the app over ASGI, no HTTP server): peak minus what was held just
+    before. The ASGI client's copy of the answer is included (~1 MB with the request)."""
+    settings = load_settings(env_for(target.url))
+    app = create_app(settings)
+    ids = batches_of(await sample_ids(target.url, 4000, random.Random(target.persons + 1)))
+    payloads = [{"query": QUERY, "variables": {"ids": batch}} for batch in ids]
+    headers = {"Authorization": f"Bearer {token()}"}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            for payload in payloads[:-1]:  # warm: plans, caches, the pool
+                (await http.post("/graphql", json=payload, headers=headers)).raise_for_status()
+            tracemalloc.start()
+            try:
+                before, _ = tracemalloc.get_traced_memory()
+                tracemalloc.reset_peak()
+                response = await http.post("/graphql", json=payloads[-1], headers=headers)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            response.raise_for_status()
+    return peak - before
+
+
 def per_round_median(a: list[float], b: list[float]) -> float:
     """Median of a/b taken round by round: a slow moment of the machine cancels out."""
     return statistics.median([x / y for x, y in zip(a, b, strict=True)])
@@ -199,9 +227,10 @@ def growth(memory: tuple[int, int]) -> str:
     return f"+{(peak - before) / MIB:.1f} MiB (peak {peak / MIB:.0f} MiB over {before / MIB:.0f})"
 
 
-def tables(targets: list[Target], audit_rows: int) -> str:
+def tables(targets: list[Target], audit_rows: int, traced: tuple[Target, int]) -> str:
     base = baselines(targets)
-    base_label = " / ".join(f"{t.persons:,} ({b})" for b, t in base.items()) or "-"
+    base_label = (" / ".join(f"{t.persons:,} ({b})" for b, t in base.items())
+                  or "the backend's smallest size")
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; every register's audit log grown by these lookups "
@@ -253,15 +282,20 @@ def tables(targets: list[Target], audit_rows: int) -> str:
         lines.append(
             f"| 2. `krr seed --persons {largest_pg.persons}` < {SEED_TARGET_S // 60} min "
             f"(PostgreSQL) | {took} | {ok} |")
-    peak = max(targets, key=lambda t: t.later[1] - t.later[0])
+    traced_target, traced_bytes = traced
+    first = max(targets, key=lambda t: t.first[1] - t.first[0])
     lines.append(
-        f"| 6b. peak memory of one 1000-person lookup | {growth(peak.later)} "
-        f"({peak.backend} {peak.persons:,}; below) | reported |")
+        f"| 6b. peak memory of one 1000-person lookup | {traced_bytes / MIB:.1f} MiB of Python "
+        f"objects at its peak (tracemalloc, a warm lookup, {traced_target.backend} "
+        f"{traced_target.persons:,}); the fresh server's first lookup: {growth(first.first)} "
+        f"resident ({first.backend} {first.persons:,}; below) | reported |")
 
     lines += [
-        "", "Memory of one 1000-person lookup: the `krr serve` process's VmHWM "
+        "", "Resident memory of one 1000-person lookup: the `krr serve` process's VmHWM "
         "(/proc/<pid>/status), reset through /proc/<pid>/clear_refs just before the lookup, "
-        "against its VmRSS just before",
+        "against its VmRSS just before. Once the allocator holds a lookup's worth of freed "
+        "memory, later lookups reuse it and barely move the mark: the first lookup's growth is "
+        "the bound, tracemalloc's peak (above) the lookup's own.",
         "", "| backend | persons | the fresh server's first lookup "
         "| a lookup after the timed rounds |", "|---|---:|---:|---:|",
     ]
@@ -336,7 +370,10 @@ def main() -> None:
         parser.error("no register: give --postgres and/or --sqlite sizes")
     asyncio.run(run(targets, args.iterations, args.audit_rows, args.grow_clients, args.reseed))
     asyncio.run(audit_after(targets))
-    print(tables(targets, args.audit_rows))
+    # the one lookup's Python memory, traced on the largest PostgreSQL register (else the last)
+    traced = max((t for t in targets if t.backend == "postgres"), key=lambda t: t.persons,
+                 default=targets[-1])
+    print(tables(targets, args.audit_rows, (traced, asyncio.run(traced_peak(traced)))))
 
 
 if __name__ == "__main__":
