@@ -297,7 +297,7 @@ async def grow_audit_log(database_url: str, persons: int, target: int, *, client
     bearer = token()
     backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
     workers = 1 if backend == "sqlite" else 2
-    left = lookups
+    left, finished = lookups, 0
     print(f"{backend} {persons:,}: {have:,} audit person rows, growing to {target:,}",
           file=sys.stderr)
     with serve(env_for(database_url, **LIFTED_LIMITS), workers) as server, \
@@ -306,15 +306,15 @@ async def grow_audit_log(database_url: str, persons: int, target: int, *, client
         started = time.monotonic()
 
         async def client(number: int) -> None:
-            nonlocal left
+            nonlocal left, finished
             mine = random.Random(seed * 1000 + number)
             async with httpx.AsyncClient(timeout=120) as http:
                 while left > 0:
                     left -= 1
                     await timed_lookup(http, server.url, bearer, mine.sample(pool, 1000),
                                        query=GROW_QUERY)
-                    done = (lookups - left) * 1000
-                    rate = done / max(time.monotonic() - started, 1e-9)
+                    finished += 1
+                    rate = finished * 1000 / max(time.monotonic() - started, 1e-9)
                     progress.update(task, advance=1000, rate=f"{rate:,.0f} rows/s")
 
         await asyncio.gather(*(client(n) for n in range(clients)))

@@ -4,7 +4,8 @@ one run (issue 16, targets 1, 2 and 6b).
 1. Registers: PostgreSQL `krr_bench_<N>` and SQLite bench/results/bench-<N>.sqlite3, seeded
    where they hold fewer persons than asked (timed: the seed column), else kept.
 2. Audit logs: each register's is grown by the benchmark's own lookups (1000 random ids, POST
-   /graphql through `krr serve`, concurrent clients, a progress bar) until it holds at least
+   /graphql through `krr serve`, asking id and status so the answers stay small; concurrent
+   clients, a progress bar) until it holds at least
    --audit-rows person rows (summed `oppslag.antall`); only what is missing is added, and
    nothing is ever emptied, so the audit's indexes are not measured empty.
 3. Timing: one `krr serve` per register, all side by side; each round looks up 1000 fresh random
