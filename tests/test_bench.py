@@ -1,0 +1,64 @@
+"""The benchmarks' own parts that are not timing: the served floor answers the asked persons in
+the lookup's shape, and the helpers that read memory and split latencies count right. Speed
+itself is measured in bench/, never here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from app.config import Settings
+from bench import floor_app
+from bench.audit import Prune
+from bench.common import process_tree, slope_per_minute, status_bytes
+from bench.load import worker_rss
+from tests import factories
+
+
+@pytest.fixture
+async def floor(db: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[httpx.AsyncClient]:
+    monkeypatch.setenv("KRR_DATABASE_URL", db.database_url)
+    app = floor_app.app
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://floor") as client:
+            yield client
+
+
+async def test_the_floor_answers_the_asked_persons_in_the_lookups_shape(floor):
+    digipost = await factories.provider()
+    ids = [factories.new_id(n) for n in range(3)]
+    for n, pid in enumerate(ids):
+        await factories.person(pid, postkasseleverandoer=digipost if n == 0 else None)
+    response = await floor.post("/graphql", json={
+        "query": "ignored", "variables": {"ids": [*ids[:2], factories.new_id(5)]}})
+    assert response.status_code == 200
+    personer = response.json()["data"]["personer"]
+    assert sorted(p["personidentifikator"] for p in personer) == sorted(ids[:2])
+    by_id = {p["personidentifikator"]: p for p in personer}
+    assert by_id[ids[0]]["sertifikat"] and by_id[ids[1]]["sertifikat"] is None
+
+
+def test_memory_is_read_from_proc():
+    me = os.getpid()
+    assert process_tree(me)[0] == me
+    assert status_bytes(me, "VmHWM") >= status_bytes(me, "VmRSS") > 0
+    assert status_bytes(2**22 + 1, "VmRSS") == 0  # no such process
+    rss, processes = worker_rss(me)  # no workers below: the process itself
+    assert processes == 1 and rss > 0
+
+
+def test_slope_is_per_minute():
+    assert slope_per_minute([(0.0, 100), (30.0, 130), (60.0, 160)]) == pytest.approx(60.0)
+    assert slope_per_minute([(0.0, 100)]) == 0.0
+
+
+def test_lookups_are_split_around_the_prune():
+    # (start, seconds) of each lookup; the prune ran from 10 to 20
+    prune = Prune(10.0, "pruned", [(0, 1), (9.5, 1), (12, 1), (19.5, 1), (21, 1)], (10.0, 20.0))
+    assert prune.during("before") == [1]
+    assert prune.during("during") == [1, 1, 1]
+    assert prune.during("after") == [1]
