@@ -19,9 +19,9 @@ from app.personer.utlevering import (
     Feltavslag,
     PersonSvar,
     Tilgang,
+    Utlevering,
     kategoribits,
     tilgang_for,
-    utlever,
 )
 from app.revisjon import store as revisjon
 from authz.identifikatorer import problem
@@ -97,11 +97,10 @@ async def slaa_opp(
     synlig = await tilgang(foresporsel, felter)
     records = await register.hent_personer(distinct)
     filtrer = VARSLINGSSTATUS_FELT in felter
-    personer = [
-        utlever(i, records.get(i), kategorier=synlig.kategorier, filtrer_paa_varsling=filtrer,
-                now=foresporsel.now)
-        for i in distinct
-    ]
+    utlever = Utlevering(kategorier=synlig.kategorier, filtrer_paa_varsling=filtrer,
+                         now=foresporsel.now)
+    hent = records.get
+    personer = [utlever(i, hent(i)) for i in distinct]
     await revider(foresporsel, synlig, personer, varslingsstatus=filtrer)
     return Oppslagsresultat(personer, synlig.avslag)
 
