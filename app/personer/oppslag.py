@@ -7,8 +7,9 @@ of disclosing persons (the change feed, search, export) records them here too (`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app import metrics
 from app.errors import BadInput, Unavailable
@@ -55,7 +56,10 @@ class Revisjonsfeil(Unavailable):
 @dataclass(slots=True)
 class Oppslagsresultat:
     personer: list[PersonSvar]
-    avslag: list[Feltavslag] = field(default_factory=list)
+    avslag: list[Feltavslag]
+    # The audit record of the lookup: written (or failed, Revisjonsfeil) when awaited. Nothing
+    # of `personer` may leave before it has been awaited without error.
+    revisjon: asyncio.Task[None]
 
 
 def valider_ids(ids: Sequence[str]) -> list[str]:
@@ -85,13 +89,16 @@ async def tilgang(foresporsel: Foresporsel, felter: Iterable[str]) -> Tilgang:
 
 
 async def slaa_opp(
-    ids: Sequence[str], felter: frozenset[str], foresporsel: Foresporsel
+    ids: Sequence[str], felter: frozenset[str], foresporsel: Foresporsel, *,
+    samtidig_revisjon: bool = False,
 ) -> Oppslagsresultat:
     """Look up a batch and record it: one SQL round trip for the persons, one § 32 decision
     per person, one refusal per field, one audit record.
 
     Raises UgyldigInput, and Revisjonsfeil when the audit record cannot be written (then
-    nothing is disclosed).
+    nothing is disclosed). With `samtidig_revisjon` the record is still being written when
+    this returns (its statement sent), so the caller can build its answer meanwhile; it must
+    then await `revisjon` before any byte of that answer leaves.
     """
     distinct = valider_ids(ids)
     synlig = await tilgang(foresporsel, felter)
@@ -101,8 +108,22 @@ async def slaa_opp(
                          now=foresporsel.now)
     hent = records.get
     personer = [utlever(i, hent(i)) for i in distinct]
-    await revider(foresporsel, synlig, personer, varslingsstatus=filtrer)
-    return Oppslagsresultat(personer, synlig.avslag)
+    revisjon = asyncio.create_task(
+        revider(foresporsel, synlig, personer, varslingsstatus=filtrer)
+    )
+    # A request abandoned before it awaits the record (its deadline) leaves the task behind:
+    # its failure is then retrieved here, not reported as never retrieved.
+    revisjon.add_done_callback(_hentet)
+    if samtidig_revisjon:
+        await asyncio.sleep(0)  # the task runs until its statement is sent, then the caller
+    else:
+        await revisjon
+    return Oppslagsresultat(personer, synlig.avslag, revisjon)
+
+
+def _hentet(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def revider(
