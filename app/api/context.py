@@ -7,8 +7,10 @@ fields the query selects below a field, with fragments and @skip/@include resolv
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 from graphql import FieldNode, GraphQLError
@@ -26,7 +28,7 @@ class Pending:
     """Work a resolver started that must succeed before any of the answer leaves (a lookup's
     audit record), with the field it belongs to."""
 
-    work: Awaitable[object]
+    work: asyncio.Future[Any]  # a task, say
     nodes: list[FieldNode]
     path: list[str | int]
 
@@ -58,7 +60,7 @@ def valgte_felt(
     return selected_subfields(nodes, raw.fragments, coerced)
 
 
-def before_answer(info: Info, work: Awaitable[object]) -> None:
+def before_answer(info: Info, work: asyncio.Future[Any]) -> None:
     """`work` is awaited once the operation has completed its answer, before any of it leaves;
     its failure is then this field's error, as if the resolver had raised it, and the answer
     holds no data (app.api.pending)."""

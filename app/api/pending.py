@@ -32,7 +32,7 @@ class AwaitPending(SchemaExtension):
             # it, so what it started is stopped too.
             if isinstance(context, Context):
                 for pending in context.pending:
-                    _cancel(pending.work)
+                    pending.work.cancel()
             raise
         if not isinstance(context, Context) or not context.pending:
             return
@@ -53,11 +53,6 @@ class AwaitPending(SchemaExtension):
             if not (e.path and any(list(e.path[:len(p)]) == list(p) for p in paths))
         ]
         log_errors(failed)  # as graphql-core's own errors are (KrrSchema.process_errors)
-        result.data = None  # type: ignore[union-attr]
-        result.errors = [*(result.errors or []), *failed]  # type: ignore[union-attr]
+        result.data = None
+        result.errors = [*(result.errors or []), *failed]
 
-
-def _cancel(work: object) -> None:
-    cancel = getattr(work, "cancel", None)
-    if callable(cancel):
-        cancel()
