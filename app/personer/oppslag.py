@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app import metrics
 from app.errors import BadInput, Unavailable
@@ -62,8 +63,8 @@ class Oppslagsresultat:
     revisjon: asyncio.Task[None]
 
 
-def valider_ids(ids: Sequence[str]) -> list[str]:
-    """Distinct ids in the order asked; every offending id is named in one error."""
+def distinkte_ids(ids: Sequence[str]) -> list[str]:
+    """Distinct ids in the order asked, 1 to MAX_IDS of them (not yet checked one by one)."""
     if not ids:
         raise UgyldigInput("personidentifikatorer must hold at least one id", [])
     distinct = list(dict.fromkeys(ids))
@@ -72,6 +73,11 @@ def valider_ids(ids: Sequence[str]) -> list[str]:
             f"personidentifikatorer holds {len(distinct)} distinct ids; at most {MAX_IDS} "
             "are allowed in one request", [],
         )
+    return distinct
+
+
+def kontroller_ids(distinct: Sequence[str]) -> None:
+    """Every offending id named in one error."""
     problems = [(i, p) for i in distinct if (p := problem(i)) is not None]
     if problems:
         detail = "; ".join(f"{i!r} {p}" for i, p in problems)
@@ -79,7 +85,6 @@ def valider_ids(ids: Sequence[str]) -> list[str]:
             f"Invalid personidentifikator ({len(problems)}): {detail}",
             [i for i, _ in problems],
         )
-    return distinct
 
 
 async def tilgang(foresporsel: Foresporsel, felter: Iterable[str]) -> Tilgang:
@@ -100,9 +105,19 @@ async def slaa_opp(
     this returns (its statement sent), so the caller can build its answer meanwhile; it must
     then await `revisjon` before any byte of that answer leaves.
     """
-    distinct = valider_ids(ids)
-    synlig = await tilgang(foresporsel, felter)
-    records = await register.hent_personer(distinct)
+    distinct = distinkte_ids(ids)
+    # The persons are fetched while the ids are checked (the fetch discloses nothing): the
+    # statement goes out first.
+    hentet = asyncio.create_task(register.hent_personer(distinct))
+    hentet.add_done_callback(_hentet)
+    try:
+        await asyncio.sleep(0)
+        kontroller_ids(distinct)
+        synlig = await tilgang(foresporsel, felter)
+    except BaseException:  # a bad id, or abandoned (the deadline): the fetch is not wanted
+        hentet.cancel()
+        raise
+    records = await hentet
     filtrer = VARSLINGSSTATUS_FELT in felter
     utlever = Utlevering(kategorier=synlig.kategorier, filtrer_paa_varsling=filtrer,
                          now=foresporsel.now)
@@ -114,14 +129,18 @@ async def slaa_opp(
     # A request abandoned before it awaits the record (its deadline) leaves the task behind:
     # its failure is then retrieved here, not reported as never retrieved.
     revisjon.add_done_callback(_hentet)
-    if samtidig_revisjon:
-        await asyncio.sleep(0)  # the task runs until its statement is sent, then the caller
-    else:
-        await revisjon
+    try:
+        if samtidig_revisjon:
+            await asyncio.sleep(0)  # the task runs until its statement is sent, then the caller
+        else:
+            await revisjon
+    except asyncio.CancelledError:
+        revisjon.cancel()
+        raise
     return Oppslagsresultat(personer, synlig.avslag, revisjon)
 
 
-def _hentet(task: asyncio.Task[None]) -> None:
+def _hentet(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()
 
