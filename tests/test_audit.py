@@ -3,6 +3,7 @@ per day for the usage report, and pruned after the retention period."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import sqlite3
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -20,12 +22,13 @@ from tortoise.transactions import in_transaction
 
 from app import db as database
 from app.config import ConfigError, load_settings
+from app.edge.app import create_app
 from app.revisjon import kategorier, store
 from app.revisjon.models import Oppslag
 from authz.principal import Principal
 from authz.scopes import Kategori
 from tests.conftest import CONSUMER, FIXED_NOW
-from tests.factories import DIGIPOST, EBOKS, new_id
+from tests.factories import DIGIPOST, EBOKS, new_id, person
 from tests.revisjonsrader import personrader
 
 KONTAKT = "krr:global/kontaktinformasjon.read"
@@ -448,3 +451,76 @@ async def test_usage_report_is_one_query(client, mint, monkeypatch):
     body = await bruk(client, token, "2026-06-01", "2026-06-30")
     assert body["data"]["bruk"]["totalt"] == {"oppslag": 1, "personer": 1}
     assert len(statements) == 1, statements
+
+
+# --- the answer leaves only once its record is written -----------------------------------------
+# The lookup builds its answer while the record is being written (app.api.pending, REST's
+# handler); these hold the order: the record is durable before the first byte of the answer.
+
+
+def _recording(app: Any, events: list[str]) -> Any:
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        async def send_recorded(message: Any) -> None:
+            events.append(message["type"])
+            await send(message)
+
+        await app(scope, receive, send_recorded)
+
+    return recorded
+
+
+LOOKUPS = {
+    "graphql": ("/graphql", lambda pid: {
+        "query": f'{{ personer(personidentifikatorer: ["{pid}"]) {{ personidentifikator '
+                 "kontaktinformasjon { epostadresse } } }"}),
+    "rest": ("/rest/v2/personer", lambda pid: {"personidentifikatorer": [pid]}),
+}
+
+
+@pytest.mark.parametrize("route", list(LOOKUPS))
+async def test_the_answer_leaves_after_its_record_is_written(db, mint, monkeypatch, route):
+    pid = new_id(611)
+    await person(pid)
+    events: list[str] = []
+    written = store.skriv_oppslag
+
+    async def slow(**record: Any) -> int:
+        await asyncio.sleep(0.05)  # the answer is built meanwhile, and must wait
+        oppslag_id = await written(**record)
+        events.append("audit record written")
+        return oppslag_id
+
+    monkeypatch.setattr(store, "skriv_oppslag", slow)
+    app = _recording(create_app(db, clock=lambda: FIXED_NOW, manage_db=False), events)
+    path, body = LOOKUPS[route]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as client:
+        response = await client.post(path, json=body(pid),
+                                     headers={"Authorization": f"Bearer {mint(KONTAKT)}"})
+    assert response.status_code == 200, response.text
+    assert "kari@example.no" in response.text
+    assert events[0] == "audit record written"
+    assert events[1:] == ["http.response.start", "http.response.body"]
+
+
+async def test_a_failed_record_takes_its_withheld_field_errors_with_it(client, mint, monkeypatch):
+    """Without the postal scope digitalPost is withheld (FORBIDDEN); when the record then
+    cannot be written, the answer is the 503 alone, as if the lookup had raised it."""
+    pid = new_id(612)
+    await person(pid)
+
+    async def broken(**_: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "skriv_oppslag", broken)
+    response = await client.post("/graphql", json={
+        "query": f'{{ p: personer(personidentifikatorer: ["{pid}"]) {{ personidentifikator '
+                 "digitalPost { postkasseadresse } } }"},
+        headers={"Authorization": f"Bearer {mint(KONTAKT)}"})
+    assert response.status_code == 503
+    body = response.json()
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert error["path"] == ["p"]
+    assert error["locations"] == [{"line": 1, "column": 3}]

@@ -58,3 +58,22 @@ def test_check_digits_agree_with_python_stdnum(first_nine):
     k2 = calc_check_digit2(first_nine + k1) if len(k1) == 1 else ""
     expected = k1 + k2 if len(k1) == 1 and len(k2) == 1 else None
     assert check_digits(first_nine) == expected
+
+
+@settings(max_examples=3000, derandomize=True, database=None)
+@given(day_month=st.integers(0, 9999), year=st.integers(0, 99), individual=st.integers(0, 999))
+def test_problem_decides_the_birth_date_as_birth_date_does(day_month, year, individual):
+    """`problem` checks the date from tables worked out once; `birth_date` is the reference."""
+    first_nine = f"{day_month:04d}{year:02d}{individual:03d}"
+    digits = check_digits(first_nine)
+    if digits is None:
+        return
+    number = first_nine + digits
+    assert (problem(number) is None) == (birth_date(number) is not None)
+
+
+def test_29_february_only_in_leap_years():
+    """29 February 1900 (individual 000) did not exist; 29 February 2000 (individual 500) did."""
+    assert "birth date" in (problem("29020000064") or "")
+    assert problem("29020050088") is None
+    assert birth_date("29020050088") == dt.date(2000, 2, 29)

@@ -7,8 +7,10 @@ fields the query selects below a field, with fragments and @skip/@include resolv
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import strawberry
 from graphql import FieldNode, GraphQLError
@@ -21,6 +23,16 @@ from app.api.selection import selected_subfields
 from app.foresporsel import Foresporsel
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Work a resolver started that must succeed before any of the answer leaves (a lookup's
+    audit record), with the field it belongs to."""
+
+    work: asyncio.Future[Any]  # a task, say
+    nodes: list[FieldNode]
+    path: list[str | int]
+
+
 @dataclass(slots=True)
 class Context:
     request: Request | None
@@ -29,6 +41,8 @@ class Context:
     response: Response | None = None
     # Errors that accompany data (e.g. one FORBIDDEN per withheld field, not one per person).
     errors: list[GraphQLError] = field(default_factory=list)
+    # Work to await before the answer leaves (app.api.pending).
+    pending: list[Pending] = field(default_factory=list)
 
 
 Info = strawberry.Info[Context, None]
@@ -44,6 +58,14 @@ def valgte_felt(
     variables = raw.variable_values  # strawberry hands resolvers the coerced dict itself
     coerced = variables.coerced if isinstance(variables, VariableValues) else variables
     return selected_subfields(nodes, raw.fragments, coerced)
+
+
+def before_answer(info: Info, work: asyncio.Future[Any]) -> None:
+    """`work` is awaited once the operation has completed its answer, before any of it leaves;
+    its failure is then this field's error, as if the resolver had raised it, and the answer
+    holds no data (app.api.pending)."""
+    raw = resolve_info(info)
+    info.context.pending.append(Pending(work, list(raw.field_nodes), raw.path.as_list()))
 
 
 def sti(info: Info) -> list[str | int]:

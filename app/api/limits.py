@@ -319,6 +319,8 @@ def schema_extensions(begrensning: Personbegrensning, limits: RequestLimits) -> 
 
 # --- counting persons ---------------------------------------------------------------------------
 
+PARSED_KEPT = 256  # distinct query texts the edge keeps parsed for counting
+
 
 def persons_asked(
     document: DocumentNode, variables: Mapping[str, Any], begrensning: Personbegrensning
@@ -373,6 +375,14 @@ def _persons(selection_set: SelectionSetNode, felt: Mapping[str, Personfelt],
     return min(total, CEILING)
 
 
+@functools.lru_cache(maxsize=PARSED_KEPT)
+def _parsed(query: str, max_tokens: int) -> DocumentNode:
+    """A query as the edge counts it, remembered: clients repeat their queries, and GraphQL
+    keeps its own parses the same way (app.api.schema). A query that does not parse raises
+    each time (nothing is kept for it). The documents are only read."""
+    return parse(query, no_location=True, max_tokens=max_tokens)
+
+
 def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int) -> int:
     """How many persons a GraphQL request body asks for, counted as PersonLimit counts them
     (for the rate limit, before the request is parsed for real). Unparsable requests, and
@@ -387,7 +397,7 @@ def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int
         if not isinstance(item, dict) or not isinstance(item.get("query"), str):
             continue
         try:
-            document = parse(item["query"], no_location=True, max_tokens=max_tokens)
+            document = _parsed(item["query"], max_tokens)
         except GraphQLError:
             continue
         variables = item.get("variables")

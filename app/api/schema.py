@@ -23,6 +23,7 @@ from app.api.errors import ErrorAnswers, log_errors
 from app.api.execution import PlannedExecutionContext, without_suggestions
 from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
+from app.api.pending import AwaitPending
 from app.api.validation import CACHE_SIZE, Validation
 
 PARSE_CACHE_SIZE = CACHE_SIZE  # distinct query texts kept parsed, as many kept validated
@@ -107,6 +108,9 @@ def build(
     # and leaves suggestions out in prod (app.api.validation).
     extensions += [functools.partial(CachedParse, maxsize=PARSE_CACHE_SIZE),
                    functools.partial(Validation, limits=limits, hide_suggestions=prod)]
+    # Work a resolver left running that must succeed before the answer leaves (a lookup's
+    # audit record), awaited once execution is done.
+    extensions.append(AwaitPending)
     extensions.append(OperationMetrics)  # counts the outcome the client gets
     # Last: answers the errors every other extension left, and masks in prod.
     extensions.append(functools.partial(ErrorAnswers, mask=prod))

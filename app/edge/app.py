@@ -30,7 +30,7 @@ from app.api.limits import RequestLimits, persons_in_body
 from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
 from app.delegering.store import navn as navn_paa
-from app.edge import probes
+from app.edge import probes, runtime
 from app.edge.deadline import bounded
 from app.edge.graphql import (
     JSON,
@@ -295,6 +295,8 @@ def create_app(
                         "application/jose is refused (406)", SIGNING_KEY_VARIABLE)
         elif manage_db:
             await _publish(signer, clock)
+        if manage_db:  # the app owns its process (served, not a test's)
+            runtime.tune_for_serving()
         try:
             if manage_db:  # the outbox's dispatcher runs where the app owns the database
                 async with utsender(settings):

@@ -6,7 +6,7 @@ from typing import Annotated, cast
 
 import strawberry
 
-from app.api.context import Info, sti, valgte_felt
+from app.api.context import Info, before_answer, sti, valgte_felt
 from app.api.limits import Personfelt
 from app.api.tilgang import felt
 from app.personer.avslag import tilbakeholdt
@@ -43,7 +43,10 @@ class PersonQuery:
     ) -> list[Person]:
         felter = valgte_felt(info)
         foresporsel = info.context.foresporsel
-        resultat = await slaa_opp(personidentifikatorer, frozenset(felter), foresporsel)
+        resultat = await slaa_opp(personidentifikatorer, frozenset(felter), foresporsel,
+                                  samtidig_revisjon=True)
+        # The persons are completed while the audit record is written; the answer waits for it.
+        before_answer(info, resultat.revisjon)
         info.context.errors.extend(
             tilbakeholdt(resultat.avslag, felter, [*sti(info), 0], foresporsel.organisasjon)
         )

@@ -7,8 +7,10 @@ of disclosing persons (the change feed, search, export) records them here too (`
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from app import metrics
 from app.errors import BadInput, Unavailable
@@ -19,9 +21,9 @@ from app.personer.utlevering import (
     Feltavslag,
     PersonSvar,
     Tilgang,
+    Utlevering,
     kategoribits,
     tilgang_for,
-    utlever,
 )
 from app.revisjon import store as revisjon
 from authz.identifikatorer import problem
@@ -55,11 +57,14 @@ class Revisjonsfeil(Unavailable):
 @dataclass(slots=True)
 class Oppslagsresultat:
     personer: list[PersonSvar]
-    avslag: list[Feltavslag] = field(default_factory=list)
+    avslag: list[Feltavslag]
+    # The audit record of the lookup: written (or failed, Revisjonsfeil) when awaited. Nothing
+    # of `personer` may leave before it has been awaited without error.
+    revisjon: asyncio.Task[None]
 
 
-def valider_ids(ids: Sequence[str]) -> list[str]:
-    """Distinct ids in the order asked; every offending id is named in one error."""
+def distinkte_ids(ids: Sequence[str]) -> list[str]:
+    """Distinct ids in the order asked, 1 to MAX_IDS of them (not yet checked one by one)."""
     if not ids:
         raise UgyldigInput("personidentifikatorer must hold at least one id", [])
     distinct = list(dict.fromkeys(ids))
@@ -68,6 +73,11 @@ def valider_ids(ids: Sequence[str]) -> list[str]:
             f"personidentifikatorer holds {len(distinct)} distinct ids; at most {MAX_IDS} "
             "are allowed in one request", [],
         )
+    return distinct
+
+
+def kontroller_ids(distinct: Sequence[str]) -> None:
+    """Every offending id named in one error."""
     problems = [(i, p) for i in distinct if (p := problem(i)) is not None]
     if problems:
         detail = "; ".join(f"{i!r} {p}" for i, p in problems)
@@ -75,7 +85,6 @@ def valider_ids(ids: Sequence[str]) -> list[str]:
             f"Invalid personidentifikator ({len(problems)}): {detail}",
             [i for i, _ in problems],
         )
-    return distinct
 
 
 async def tilgang(foresporsel: Foresporsel, felter: Iterable[str]) -> Tilgang:
@@ -85,25 +94,55 @@ async def tilgang(foresporsel: Foresporsel, felter: Iterable[str]) -> Tilgang:
 
 
 async def slaa_opp(
-    ids: Sequence[str], felter: frozenset[str], foresporsel: Foresporsel
+    ids: Sequence[str], felter: frozenset[str], foresporsel: Foresporsel, *,
+    samtidig_revisjon: bool = False,
 ) -> Oppslagsresultat:
     """Look up a batch and record it: one SQL round trip for the persons, one § 32 decision
     per person, one refusal per field, one audit record.
 
     Raises UgyldigInput, and Revisjonsfeil when the audit record cannot be written (then
-    nothing is disclosed).
+    nothing is disclosed). With `samtidig_revisjon` the record is still being written when
+    this returns (its statement sent), so the caller can build its answer meanwhile; it must
+    then await `revisjon` before any byte of that answer leaves.
     """
-    distinct = valider_ids(ids)
-    synlig = await tilgang(foresporsel, felter)
-    records = await register.hent_personer(distinct)
+    distinct = distinkte_ids(ids)
+    # The persons are fetched while the ids are checked (the fetch discloses nothing): the
+    # statement goes out first.
+    hentet = asyncio.create_task(register.hent_personer(distinct))
+    hentet.add_done_callback(_hentet)
+    try:
+        await asyncio.sleep(0)
+        kontroller_ids(distinct)
+        synlig = await tilgang(foresporsel, felter)
+    except BaseException:  # a bad id, or abandoned (the deadline): the fetch is not wanted
+        hentet.cancel()
+        raise
+    records = await hentet
     filtrer = VARSLINGSSTATUS_FELT in felter
-    personer = [
-        utlever(i, records.get(i), kategorier=synlig.kategorier, filtrer_paa_varsling=filtrer,
-                now=foresporsel.now)
-        for i in distinct
-    ]
-    await revider(foresporsel, synlig, personer, varslingsstatus=filtrer)
-    return Oppslagsresultat(personer, synlig.avslag)
+    utlever = Utlevering(kategorier=synlig.kategorier, filtrer_paa_varsling=filtrer,
+                         now=foresporsel.now)
+    hent = records.get
+    personer = [utlever(i, hent(i)) for i in distinct]
+    revisjon = asyncio.create_task(
+        revider(foresporsel, synlig, personer, varslingsstatus=filtrer)
+    )
+    # A request abandoned before it awaits the record (its deadline) leaves the task behind:
+    # its failure is then retrieved here, not reported as never retrieved.
+    revisjon.add_done_callback(_hentet)
+    try:
+        if samtidig_revisjon:
+            await asyncio.sleep(0)  # the task runs until its statement is sent, then the caller
+        else:
+            await revisjon
+    except asyncio.CancelledError:
+        revisjon.cancel()
+        raise
+    return Oppslagsresultat(personer, synlig.avslag, revisjon)
+
+
+def _hentet(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def revider(

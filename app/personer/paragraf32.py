@@ -59,32 +59,67 @@ def frist(now: dt.datetime) -> dt.datetime:
     return now - FRESHNESS
 
 
-def er_fersk(kanal: Kontaktpunkt, now: dt.datetime) -> bool:
-    """A channel is fresh when the later of its updated and confirmed dates is after the cutoff."""
-    if not kanal.adresse:
+def _fersk(
+    adresse: str | None, oppdatert: dt.datetime | None, verifisert: dt.datetime | None,
+    cutoff: dt.datetime,
+) -> bool:
+    """The rule: an address, and the later of its updated and confirmed dates after the
+    cutoff ("the later of the two is after it" is "either is after it")."""
+    if not adresse:
         return False
-    cutoff = frist(now)
-    oppdatert, verifisert = kanal.oppdatert, kanal.sist_verifisert
-    # "the later of the two is after the cutoff" is "either is after it"
     return (oppdatert is not None and oppdatert > cutoff) or (
         verifisert is not None and verifisert > cutoff
     )
+
+
+def er_fersk(kanal: Kontaktpunkt, now: dt.datetime) -> bool:
+    """A channel is fresh when the later of its updated and confirmed dates is after the cutoff."""
+    return _fersk(*kanal, frist(now))
+
+
+# Every decision there is, built once: a batch hands out these instead of building its own.
+_VURDERINGER = {
+    (kan, epost, mobil): Vurdering(
+        Varslingsstatus.KAN_VARSLES if kan else Varslingsstatus.KAN_IKKE_VARSLES, epost, mobil
+    )
+    for kan in (False, True) for epost in (False, True) for mobil in (False, True)
+}
+
+
+def _vurdering(aktiv: bool, reservert: bool, epost_fersk: bool, mobil_fersk: bool) -> Vurdering:
+    """A § 8 notice may go out to an active, unreserved person with a fresh channel."""
+    kan_varsles = aktiv and not reservert and (epost_fersk or mobil_fersk)
+    return _VURDERINGER[bool(kan_varsles), epost_fersk, mobil_fersk]
 
 
 def vurder(
     *, aktiv: bool, reservert: bool, epost: Kontaktpunkt, mobil: Kontaktpunkt, now: dt.datetime
 ) -> Vurdering:
     """§ 32 decision for one person: may a § 8 notice go out, and through which channels."""
-    epost_fersk = aktiv and er_fersk(epost, now)
-    mobil_fersk = aktiv and er_fersk(mobil, now)
-    kan_varsles = aktiv and not reservert and (epost_fersk or mobil_fersk)
-    return Vurdering(
-        varslingsstatus=(
-            Varslingsstatus.KAN_VARSLES if kan_varsles else Varslingsstatus.KAN_IKKE_VARSLES
-        ),
-        epost_fersk=epost_fersk,
-        mobil_fersk=mobil_fersk,
-    )
+    cutoff = frist(now)
+    epost_fersk = aktiv and _fersk(*epost, cutoff)
+    mobil_fersk = aktiv and _fersk(*mobil, cutoff)
+    return _vurdering(aktiv, reservert, epost_fersk, mobil_fersk)
+
+
+_EPOST, _MOBIL = _KONTAKTPUNKT[Kanal.EPOST], _KONTAKTPUNKT[Kanal.MOBIL]
+
+
+class Vurderer:
+    """`vurder` for stored persons judged at one moment (a batch): the cutoff is computed
+    once and the channels are read straight off the record, not built per person."""
+
+    __slots__ = ("cutoff",)
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.cutoff = frist(now)
+
+    def __call__(self, record: PersonRecord, aktiv: bool) -> Vurdering:
+        if not aktiv:
+            return _vurdering(False, record.reservasjon, False, False)
+        cutoff = self.cutoff
+        return _vurdering(True, record.reservasjon, _fersk(*_EPOST(record), cutoff),
+                          _fersk(*_MOBIL(record), cutoff))
 
 
 # --- the same rule as SQL, for filters and counts over the whole register --------------------

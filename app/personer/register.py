@@ -48,8 +48,8 @@ def _converters(dialect: str) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
     for index, name in enumerate(PersonRecord._fields):
         if name == "status":  # a dict lookup: calling the enum class costs several times more
             converters.append((index, _STATUS.__getitem__))
-        elif dialect != "postgres" and name in TIDSPUNKTER:
-            converters.append((index, db.tid))
+        elif dialect != "postgres" and name in TIDSPUNKTER:  # None is skipped: text only
+            converters.append((index, db.tid_fra_tekst))
         elif dialect != "postgres" and name in JA_NEI:
             converters.append((index, bool))
     return tuple(converters)

@@ -85,13 +85,16 @@ async def personer(request: Request, foresporsel: Foresporsel) -> Response:
     if not isinstance(inkluder, bool):
         raise UgyldigKropp("inkluderIkkeRegistrerte must be true or false")
     felter = felter_for(foresporsel.organisasjon)
-    resultat = await slaa_opp(ids, felter, foresporsel)
-    return json_svar({
+    resultat = await slaa_opp(ids, felter, foresporsel, samtidig_revisjon=True)
+    # The answer is built while the audit record is written; it leaves only once it is.
+    svar = json_svar({
         "personer": [
             person_json(p, felter) for p in resultat.personer
             if inkluder or p.status is not Status.IKKE_REGISTRERT
         ]
     })
+    await resultat.revisjon
+    return svar
 
 
 RUTE = Rute("/rest/v2/personer", personer, TILLATELSE, personer=antall_personer, signable=True)

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.personer.felt import Kanal, PersonRecord, Registerstatus
-from app.personer.paragraf32 import Varslingsstatus, kontaktpunkter, vurder
+from app.personer.felt import PersonRecord, Registerstatus
+from app.personer.paragraf32 import Varslingsstatus, Vurderer
 from app.revisjon.kategorier import kategorier_til_bits
 from authz.principal import Principal
 from authz.scopes import PERSON_FELT, Kategori, aapnende_scopes, kategori_for_felt, manglende_scope
@@ -143,7 +143,15 @@ def utlever(
     now: dt.datetime,
     egen_oppfoering: bool = False,
 ) -> PersonSvar:
-    """Disclose one person: the categories allowed, § 32-filtered when varslingsstatus is asked.
+    """Disclose one person (`Utlevering` has the rules; a batch makes one and calls it)."""
+    return Utlevering(kategorier=kategorier, filtrer_paa_varsling=filtrer_paa_varsling,
+                      now=now, egen_oppfoering=egen_oppfoering)(personidentifikator, record)
+
+
+class Utlevering:
+    """Disclose persons to one caller at one moment: the categories allowed, § 32-filtered
+    when varslingsstatus is asked. What is the same for every person of a batch (the
+    categories, § 32's cutoff) is worked out once, here.
 
     The real register's rules, in one place:
     - SLETTET and IKKE_REGISTRERT: id, status and varslingsstatus only (no reservation); the
@@ -156,45 +164,61 @@ def utlever(
       and when both channels are expired, also the mailbox and the certificate. Without it,
       everything is handed out whatever its age (service messages such as boil-water notices).
     """
-    se_kontakt = Kategori.KONTAKTINFORMASJON in kategorier
-    se_post = Kategori.DIGITAL_POST in kategorier
-    aktiv = record is not None and record.status is Registerstatus.AKTIV
-    if record is None or not (aktiv or egen_oppfoering):
+
+    __slots__ = ("egen_oppfoering", "filtrer", "se_kontakt", "se_post", "uten_oppfoering",
+                 "vurder")
+
+    def __init__(
+        self, *, kategorier: frozenset[Kategori], filtrer_paa_varsling: bool, now: dt.datetime,
+        egen_oppfoering: bool = False,
+    ) -> None:
+        self.se_kontakt = Kategori.KONTAKTINFORMASJON in kategorier
+        self.se_post = Kategori.DIGITAL_POST in kategorier
+        self.filtrer = filtrer_paa_varsling
+        self.egen_oppfoering = egen_oppfoering
+        self.vurder = Vurderer(now)
+        # The varslingsstatus of an entry that holds nothing to notify (SLETTET, none).
+        self.uten_oppfoering = Varslingsstatus.KAN_IKKE_VARSLES if self.se_kontakt else None
+
+    def __call__(self, personidentifikator: str, record: PersonRecord | None) -> PersonSvar:
+        if record is None:
+            return PersonSvar(personidentifikator, Status.IKKE_REGISTRERT, None, None, None,
+                              self.uten_oppfoering)
+        aktiv = record.status is Registerstatus.AKTIV
+        if not (aktiv or self.egen_oppfoering):
+            return PersonSvar(personidentifikator, Status.SLETTET, None, None, None,
+                              self.uten_oppfoering)
+
+        vurdering = self.vurder(record, aktiv)
+        if self.filtrer:
+            _, vis_epost, vis_mobil = vurdering
+        else:  # a SLETTET entry (the resident's own) holds no channels or mailbox to show
+            vis_epost = vis_mobil = aktiv
+        reservert = record.reservasjon
+        varslingsstatus = kontaktinformasjon = spraak = spraak_oppdatert = None
+        if self.se_kontakt:
+            varslingsstatus = vurdering.varslingsstatus
+            spraak, spraak_oppdatert = record.spraak, record.spraak_oppdatert
+            if vis_epost or vis_mobil:
+                kontaktinformasjon = _kontaktinformasjon(record, vis_epost, vis_mobil)
+        digital_post = sertifikat = None
+        if (self.se_post and (not reservert or self.egen_oppfoering) and (vis_epost or vis_mobil)
+                and record.postkasseadresse and record.postkasseleverandoeradresse):
+            digital_post = DigitalPost(record.postkasseadresse, record.postkasseleverandoeradresse)
+            sertifikat = record.sertifikat
         return PersonSvar(
             personidentifikator,
-            Status.IKKE_REGISTRERT if record is None else Status.SLETTET,
-            varslingsstatus=Varslingsstatus.KAN_IKKE_VARSLES if se_kontakt else None,
+            Status.AKTIV if aktiv else Status.SLETTET,
+            _JA_NEI[bool(reservert)],
+            record.reservasjonstidspunkt if reservert else None,
+            record.reservasjon_oppdatert,
+            varslingsstatus,
+            kontaktinformasjon,
+            digital_post,
+            sertifikat,
+            spraak,
+            spraak_oppdatert,
         )
-
-    kanaler = kontaktpunkter(record)
-    vurdering = vurder(aktiv=aktiv, reservert=record.reservasjon, epost=kanaler[Kanal.EPOST],
-                       mobil=kanaler[Kanal.MOBIL], now=now)
-    if filtrer_paa_varsling:
-        vis_epost, vis_mobil = vurdering.epost_fersk, vurdering.mobil_fersk
-    else:  # a SLETTET entry (the resident's own) holds no channels or mailbox to show
-        vis_epost = vis_mobil = aktiv
-
-    svar = PersonSvar(
-        personidentifikator,
-        Status.AKTIV if aktiv else Status.SLETTET,
-        reservasjon=JaNei.of(record.reservasjon),
-        reservasjonstidspunkt=record.reservasjonstidspunkt if record.reservasjon else None,
-        reservasjon_oppdatert=record.reservasjon_oppdatert,
-    )
-    if se_kontakt:
-        svar.varslingsstatus = vurdering.varslingsstatus
-        svar.spraak = record.spraak
-        svar.spraak_oppdatert = record.spraak_oppdatert
-        if vis_epost or vis_mobil:
-            svar.kontaktinformasjon = _kontaktinformasjon(record, vis_epost, vis_mobil)
-    postkasse_utleveres = (not record.reservasjon or egen_oppfoering) and (vis_epost or vis_mobil)
-    if se_post and postkasse_utleveres:
-        if record.postkasseadresse and record.postkasseleverandoeradresse:
-            svar.digital_post = DigitalPost(
-                record.postkasseadresse, record.postkasseleverandoeradresse
-            )
-            svar.sertifikat = record.sertifikat
-    return svar
 
 
 def _kontaktinformasjon(
