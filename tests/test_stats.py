@@ -15,6 +15,7 @@ from app import db as database
 from app.personer.models import Person, Registerstatus
 from app.personer.paragraf32 import Kontaktpunkt, Varslingsstatus, frist, vurder
 from app.personer.register import hent_personer
+from app.revisjon import store as revisjon
 from app.revisjon.models import Oppslag
 from app.statistikk import store
 from app.statistikk.page import prosent, tall
@@ -117,6 +118,8 @@ async def audit_log() -> None:
         (dt.datetime(2026, 5, 20, 9, tzinfo=dt.UTC), "991825827", 1),
         (dt.datetime(2026, 6, 14, 9, tzinfo=dt.UTC), "974760673", 10),
     ]
+    # Written as rows, not through the audit store: their months are made first (PostgreSQL).
+    await revisjon.lag_maaneder_framover(rows[0][0])
     for n, (at, consumer, antall) in enumerate(rows):
         dag = at.astimezone(store.OSLO).date()
         await Oppslag.create(tidspunkt=at, dag=dag, request_id=f"r{n}", consumer=consumer,

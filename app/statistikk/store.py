@@ -24,8 +24,9 @@ from zoneinfo import ZoneInfo
 from app import db
 from app.personer import paragraf32
 from app.personer.paragraf32 import frist
+from app.statistikk import grunnlag
 from app.statistikk.aldersgrupper import AGE_GROUPS
-from authz.identifikatorer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET
+from app.statistikk.grunnlag import birth_yyyymmdd, foerste_ni
 
 OSLO = ZoneInfo("Europe/Oslo")
 TTL_SEKUNDER = 60.0  # how old the public figures may be (Buffer)
@@ -99,25 +100,7 @@ SELECT COUNT(*),
        COUNT(*) FILTER (WHERE {paragraf32.kan_varsles_sql('f.frist')})
 FROM person p CROSS JOIN (SELECT {{frist}} AS frist) f"""
 
-# The id's first nine digits as one integer (DDMMYYIII): a single text-to-number conversion per
-# row; the parts below are integer arithmetic on it.
-FIRST_NINE = "CAST(p.personidentifikator AS BIGINT) / 100"
-
-
-def birth_yyyymmdd(n: str) -> str:
-    """SQL for the birth date as the integer YYYYMMDD from `n` (SQL for DDMMYYIII), or NULL
-    where the individual number gives no century (authz.identifikatorer.birth_year). Day % 40 and
-    month % 80 undo the D-number and synthetic offsets (valid days 1-31, months 1-12)."""
-    yy, individual = f"({n} / 1000 % 100)", f"({n} % 1000)"
-    century = (
-        f"CASE WHEN {individual} < 500 THEN 1900"
-        f" WHEN {individual} < 750 AND {yy} >= 54 THEN 1800"
-        f" WHEN {yy} < 40 THEN 2000 WHEN {individual} >= 900 THEN 1900 END"
-    )
-    return (
-        f"(({century}) + {yy}) * 10000 + ({n} / 100000 % 100 % {SYNTHETIC_MONTH_OFFSET}) * 100"
-        f" + {n} / 10000000 % {D_NUMBER_DAY_OFFSET}"
-    )
+FIRST_NINE = foerste_ni("p.")
 
 
 def age_sql(n: str, today: str) -> str:
@@ -160,47 +143,86 @@ async def _rows(sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
 
 
 async def statistikk(now: dt.datetime) -> Statistikk:
-    """The key figures at `now` (aware): § 32 freshness against frist(now), ages at its Oslo
-    date."""
+    """The key figures at `now` (aware), from the running totals (app.statistikk.grunnlag):
+    two small tables and one day's persons through an index, whatever the register's size."""
     today = now.astimezone(OSLO).date()
-    sql = db.Sql()
-    cast = "::timestamptz" if sql.postgres else ""
-    (totals,) = await _rows(_TOTALS.format(frist=sql.tid(frist(now)) + cast), sql.verdier)
+    cutoff = frist(now)
+    cutoff_day = cutoff.astimezone(dt.UTC).date()
+    midnight = dt.datetime.combine(cutoff_day + dt.timedelta(days=1), dt.time(), dt.UTC)
+    # Summed by age in the database: a few thousand rows leave it, not one per birth date.
     sql = db.Sql()
     idag = sql(_yyyymmdd(today)) + ("::integer" if sql.postgres else "")
-    fence = "OFFSET 0" if sql.postgres else "LIMIT -1 OFFSET 0"
-    by_age = await _rows(_BY_AGE.format(idag=idag, fence=fence), sql.verdier)
+    rows = await _rows(
+        f"SELECT status, epost, mobil, reservert, leverandoer,"
+        f" CASE WHEN fodt = 0 THEN NULL ELSE ({idag} - fodt) / 10000 END AS alder, sum(antall)"
+        " FROM nokkeltall_person GROUP BY 1, 2, 3, 4, 5, 6",
+        sql.verdier,
+    )
+    sql = db.Sql()
+    (fresh_days,) = await _rows(
+        f"SELECT coalesce(sum(antall), 0) FROM nokkeltall_fersk WHERE dag > {sql.dato(cutoff_day)}",
+        sql.verdier,
+    )
+    sql = db.Sql()
+    ferskeste = grunnlag.ferskeste_sql()
+    (fresh_on_the_day,) = await _rows(
+        f"SELECT count(*) FROM person WHERE {grunnlag.varslbar_sql()}"
+        f" AND {ferskeste} > {sql.tid(cutoff)} AND {ferskeste} < {sql.tid(midnight)}",
+        sql.verdier,
+    )
     providers = await _rows(_PROVIDERS, [])
-    month = "to_char(dag, 'YYYY-MM')" if sql.postgres else "substr(dag, 1, 7)"
-    months = await _rows(_MONTHS.format(month=month), [])
+    months = await _oppslagsmaaneder()
 
+    totals = dict.fromkeys(("registrerte", "aktive", "slettede", "epost", "mobil", "postkasser",
+                            "reserverte"), 0)
     residents = [0] * len(AGE_GROUPS)
     with_mailbox = [0] * len(AGE_GROUPS)
     per_provider: dict[str, int] = {}
-    for alder, leverandoer, antall in by_age:
-        antall = int(antall)
-        if leverandoer is not None:
+    for status, epost, mobil, reservert, leverandoer, alder, antall_raw in rows:
+        antall = int(antall_raw)
+        totals["registrerte"] += antall
+        if status == "SLETTET":
+            totals["slettede"] += antall
+        if status != "AKTIV":
+            continue
+        totals["aktive"] += antall
+        totals["epost"] += antall if int(epost) else 0
+        totals["mobil"] += antall if int(mobil) else 0
+        totals["reserverte"] += antall if int(reservert) else 0
+        if leverandoer:
+            totals["postkasser"] += antall
             per_provider[leverandoer] = per_provider.get(leverandoer, 0) + antall
-        gruppe = None if alder is None else gruppe_for(int(alder))
-        if gruppe is not None:
+        if alder is not None and (gruppe := gruppe_for(int(alder))) is not None:
             residents[gruppe] += antall
-            if leverandoer is not None:
+            if leverandoer:
                 with_mailbox[gruppe] += antall
-
-    last = len(AGE_GROUPS) - 1
-    registrerte, aktive, slettede, epost, mobil, postkasser, reserverte, kan_varsles = (
-        int(v or 0) for v in totals
+    return _figures(
+        now, today, totals, int(fresh_days[0]) + int(fresh_on_the_day[0]), providers,
+        per_provider, residents, with_mailbox, months,
     )
+
+
+async def _oppslagsmaaneder() -> list[tuple[Any, ...]]:
+    month = "to_char(dag, 'YYYY-MM')" if db.dialect() == "postgres" else "substr(dag, 1, 7)"
+    return await _rows(_MONTHS.format(month=month), [])
+
+
+def _figures(
+    now: dt.datetime, today: dt.date, totals: dict[str, int], kan_varsles: int,
+    providers: list[tuple[Any, ...]], per_provider: dict[str, int], residents: list[int],
+    with_mailbox: list[int], months: list[tuple[Any, ...]],
+) -> Statistikk:
+    last = len(AGE_GROUPS) - 1
     return Statistikk(
         tidspunkt=now,
         dato=today,
-        registrerte=registrerte,
-        aktive=aktive,
-        slettede=slettede,
-        med_epost=epost,
-        med_mobil=mobil,
-        med_postkasse=postkasser,
-        reserverte=reserverte,
+        registrerte=totals["registrerte"],
+        aktive=totals["aktive"],
+        slettede=totals["slettede"],
+        med_epost=totals["epost"],
+        med_mobil=totals["mobil"],
+        med_postkasse=totals["postkasser"],
+        reserverte=totals["reserverte"],
         kan_varsles=kan_varsles,
         postkasser=sorted(
             (Leverandoerandel(orgnr, navn, per_provider.get(orgnr, 0))
@@ -215,6 +237,43 @@ async def statistikk(now: dt.datetime) -> Statistikk:
             Oppslagsmaaned(str(m), int(n), int(p or 0), int(k)) for m, n, p, k in months
         ],
     )
+
+
+async def statistikk_ved_skanning(now: dt.datetime) -> Statistikk:
+    """The same figures from the persons themselves (two scans): what the running totals are
+    held to, and the way to check them on a live register."""
+    today = now.astimezone(OSLO).date()
+    sql = db.Sql()
+    cast = "::timestamptz" if sql.postgres else ""
+    (totals,) = await _rows(_TOTALS.format(frist=sql.tid(frist(now)) + cast), sql.verdier)
+    sql = db.Sql()
+    idag = sql(_yyyymmdd(today)) + ("::integer" if sql.postgres else "")
+    fence = "OFFSET 0" if sql.postgres else "LIMIT -1 OFFSET 0"
+    by_age = await _rows(_BY_AGE.format(idag=idag, fence=fence), sql.verdier)
+    providers = await _rows(_PROVIDERS, [])
+    months = await _oppslagsmaaneder()
+
+    residents = [0] * len(AGE_GROUPS)
+    with_mailbox = [0] * len(AGE_GROUPS)
+    per_provider: dict[str, int] = {}
+    for alder, leverandoer, antall in by_age:
+        antall = int(antall)
+        if leverandoer is not None:
+            per_provider[leverandoer] = per_provider.get(leverandoer, 0) + antall
+        gruppe = None if alder is None else gruppe_for(int(alder))
+        if gruppe is not None:
+            residents[gruppe] += antall
+            if leverandoer is not None:
+                with_mailbox[gruppe] += antall
+
+    registrerte, aktive, slettede, epost, mobil, postkasser, reserverte, kan_varsles = (
+        int(v or 0) for v in totals
+    )
+    counted = {"registrerte": registrerte, "aktive": aktive, "slettede": slettede,
+               "epost": epost, "mobil": mobil, "postkasser": postkasser,
+               "reserverte": reserverte}
+    return _figures(now, today, counted, kan_varsles, providers, per_provider, residents,
+                    with_mailbox, months)
 
 
 class Buffer:
