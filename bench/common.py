@@ -282,6 +282,9 @@ def progress_bar() -> Progress:
     )
 
 
+GROW_ATTEMPTS = 5
+
+
 async def grow_audit_log(database_url: str, persons: int, target: int, *, clients: int = 4,
                          seed: int = 1) -> int:
     """Grow the register's audit log by real lookups until it holds at least `target` person
@@ -311,8 +314,17 @@ async def grow_audit_log(database_url: str, persons: int, target: int, *, client
             async with httpx.AsyncClient(timeout=120) as http:
                 while left > 0:
                     left -= 1
-                    await timed_lookup(http, server.url, bearer, mine.sample(pool, 1000),
-                                       query=GROW_QUERY)
+                    ids = mine.sample(pool, 1000)
+                    for attempt in range(GROW_ATTEMPTS):
+                        try:
+                            await timed_lookup(http, server.url, bearer, ids, query=GROW_QUERY)
+                            break
+                        except LookupFailed as exc:
+                            # 503 at the request deadline on a machine busy with other work:
+                            # try again, as the answer says; nothing was recorded for it.
+                            if not str(exc).startswith("503") or attempt == GROW_ATTEMPTS - 1:
+                                raise
+                            await asyncio.sleep(1 + attempt)
                     finished += 1
                     rate = finished * 1000 / max(time.monotonic() - started, 1e-9)
                     progress.update(task, advance=1000, rate=f"{rate:,.0f} rows/s")

@@ -143,15 +143,15 @@ async def peak_of_lookup(http: httpx.AsyncClient, url: str, bearer: str, pid: in
     return elapsed, (before, status_bytes(pid, "VmHWM"))
 
 
-async def run(targets: list[Target], iterations: int, audit_rows: int, grow_clients: int,
-              reseed: list[int] | None) -> None:
+async def run(targets: list[Target], iterations: int, audit_rows: dict[str, int],
+              grow_clients: int, reseed: list[int] | None) -> None:
     for t in targets:
         again = reseed is not None and (not reseed or t.persons in reseed)
         t.seed_s = await prepare_register(t.url, t.persons, again)
         kept = "kept" if t.seed_s is None else f"seeded in {t.seed_s:.0f} s"
         print(f"{t.backend} {t.persons:,}: {kept}", file=sys.stderr)
     for t in targets:
-        t.audit_rows = await grow_audit_log(t.url, t.persons, audit_rows,
+        t.audit_rows = await grow_audit_log(t.url, t.persons, audit_rows[t.backend],
                                             clients=grow_clients)
     batches = [batches_of(await sample_ids(t.url, 1000 * (WARM_UP + iterations + 1),
                                            random.Random(t.persons)))
@@ -236,7 +236,7 @@ def tables(targets: list[Target], audit_rows: int, traced: tuple[Target, int]) -
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; every register's audit log grown by these lookups "
-        f"to at least {audit_rows:,} person rows before timing",
+        f"before timing (PostgreSQL's to at least {audit_rows:,} person rows)",
         "",
         "| backend | persons | audit person rows | 1000-person lookup p50 | p95 | floor p50 "
         f"| lookup / floor | lookup / lookup at {base_label} | `krr seed` time |",
@@ -271,8 +271,9 @@ def tables(targets: list[Target], audit_rows: int, traced: tuple[Target, int]) -
         lines.append(
             f"| 2. p50 at {largest.persons:,} ≤ {SCALE_TARGET} × p50 at {b.persons:,} ({backend}) "
             f"| {grown:.2f} | {verdict(grown <= SCALE_TARGET)} |")
-    fewest = min(t.audit_rows for t in targets)
-    lines.append(f"| 2. audit logs of ≥ {audit_rows:,} person rows while timing "
+    # Target 2 is about PostgreSQL's registers (SQLite's may grow less: --sqlite-audit-rows).
+    fewest = min((t.audit_rows for t in targets if t.backend == "postgres"), default=0)
+    lines.append(f"| 2. PostgreSQL audit logs of ≥ {audit_rows:,} person rows while timing "
                  f"| fewest {fewest:,} | {verdict(fewest >= audit_rows)} |")
     largest_pg = max((t for t in targets if t.backend == "postgres"),
                      key=lambda t: t.persons, default=None)
@@ -355,6 +356,8 @@ def main() -> None:
                         metavar="PERSONS", help="SQLite register sizes (none: leave out)")
     parser.add_argument("--audit-rows", type=int, default=10_000_000,
                         help="grow every audit log to at least this many person rows first")
+    parser.add_argument("--sqlite-audit-rows", type=int, default=None,
+                        help="grow SQLite's audit logs to this many instead (one writer: slow)")
     parser.add_argument("--grow-clients", type=int, default=4,
                         help="concurrent clients growing an audit log")
     parser.add_argument("--iterations", type=int, default=60, help="timed rounds")
@@ -371,7 +374,8 @@ def main() -> None:
     targets += [Target("sqlite", n) for n in args.sqlite]
     if not targets:
         parser.error("no register: give --postgres and/or --sqlite sizes")
-    asyncio.run(run(targets, args.iterations, args.audit_rows, args.grow_clients, args.reseed))
+    rows = {"postgres": args.audit_rows, "sqlite": args.sqlite_audit_rows or args.audit_rows}
+    asyncio.run(run(targets, args.iterations, rows, args.grow_clients, args.reseed))
     asyncio.run(audit_after(targets))
     # the one lookup's Python memory, traced on the largest PostgreSQL register (else the last)
     traced = max((t for t in targets if t.backend == "postgres"), key=lambda t: t.persons,
