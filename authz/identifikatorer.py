@@ -49,19 +49,19 @@ def birth_date(number: str) -> dt.date | None:
 # The mod-11 weights of the two check digits (Skatteetaten; python-stdnum uses the same). The
 # sums are done here rather than through stdnum's calc_check_digit1/2, which are four times
 # slower and every id of every lookup passes through them; tests check both agree.
-_WEIGHTS_1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_WEIGHTS_2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+WEIGHTS_1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+WEIGHTS_2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 _ZERO = ord("0")
 
 
 def check_digits(first_nine: str) -> str | None:
     """The two mod-11 check digits, or None where a remainder would give 10."""
     digits = [c - _ZERO for c in first_nine.encode("ascii")]
-    k1 = (11 - sum(map(mul, _WEIGHTS_1, digits))) % 11
+    k1 = (11 - sum(map(mul, WEIGHTS_1, digits))) % 11
     if k1 == 10:
         return None
     digits.append(k1)
-    k2 = (11 - sum(map(mul, _WEIGHTS_2, digits))) % 11
+    k2 = (11 - sum(map(mul, WEIGHTS_2, digits))) % 11
     if k2 == 10:
         return None
     return f"{k1}{k2}"
