@@ -50,8 +50,8 @@ def birth_date(number: str) -> dt.date | None:
 # id of every lookup passes through here, so the weighted sums are looked up by three-digit
 # chunk (three lookups a sum, not nine products) rather than computed through stdnum's
 # calc_check_digit1/2, which are ten times slower; tests check both agree.
-_WEIGHTS_1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
-_WEIGHTS_2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+WEIGHTS_1 = (3, 7, 6, 1, 8, 9, 4, 5, 2)
+WEIGHTS_2 = (5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
 
 
 def _chunk_sums(weights: tuple[int, ...]) -> tuple[dict[str, int], ...]:
@@ -63,9 +63,9 @@ def _chunk_sums(weights: tuple[int, ...]) -> tuple[dict[str, int], ...]:
     )
 
 
-_SUMS_1 = _chunk_sums(_WEIGHTS_1)
-_SUMS_2 = _chunk_sums(_WEIGHTS_2)
-_K1_WEIGHT_2 = _WEIGHTS_2[9]  # the first check digit's own weight in the second sum
+_SUMS_1 = _chunk_sums(WEIGHTS_1)
+_SUMS_2 = _chunk_sums(WEIGHTS_2)
+_K1_WEIGHT_2 = WEIGHTS_2[9]  # the first check digit's own weight in the second sum
 _CHECK_TEXT = {(k1, k2): f"{k1}{k2}" for k1 in range(10) for k2 in range(10)}
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import io
 from collections import Counter
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from dateutil.relativedelta import relativedelta
+from rich.console import Console
 
 from app import db as database
 from app.config import Settings
@@ -154,41 +157,61 @@ async def test_seeding_replaces_the_register(db: Settings) -> None:
     await _assert_foreign_keys_checked()
 
 
-@pytest.mark.parametrize("failing", ["insert", "generate"])
+@pytest.mark.parametrize("failing", ["database", "generate"])
 async def test_failure_leaves_the_old_register(db: Settings, monkeypatch: pytest.MonkeyPatch,
                                                failing: str) -> None:
+    """In the generator (Python raises mid-load) or in the database (a duplicate id: refused
+    by the insert on SQLite, by the primary key built after the COPY on PostgreSQL)."""
     await seed_register(persons=100, seed=1, now=NOW)
     before = await _rows()
+    schema = await _person_schema()
     calls = 0
+    real_rows = seed_module._Generator.rows
 
-    def third_call_fails() -> None:
+    def rows(self: Any, count: int) -> list[tuple[Any, ...]]:
         nonlocal calls
         calls += 1
+        made = real_rows(self, count)
         if calls == 3:
-            raise RuntimeError("disk full")
+            if failing == "generate":
+                raise RuntimeError("disk full")
+            made[-1] = (made[0][0], *made[-1][1:])  # the chunk's first id once more
+        return made
 
-    if failing == "insert":
-        real_insert = seed_module._insert
-
-        async def insert(*args: Any) -> None:
-            third_call_fails()
-            await real_insert(*args)
-
-        monkeypatch.setattr(seed_module, "_insert", insert)
-    else:
-        real_rows = seed_module._Generator.rows
-
-        def rows(self: Any, count: int) -> list[tuple[Any, ...]]:
-            third_call_fails()
-            return real_rows(self, count)
-
-        monkeypatch.setattr(seed_module._Generator, "rows", rows)
+    monkeypatch.setattr(seed_module._Generator, "rows", rows)
     monkeypatch.setattr(seed_module, "CHUNK", 50)
-    with pytest.raises(RuntimeError, match="disk full"):
+    with pytest.raises(Exception) as raised:
         await seed_register(persons=500, seed=2, now=NOW)
+    if failing == "generate":
+        assert raised.match("disk full")
     assert await _rows() == before
     assert await Postkasseleverandoer.all().count() == 2
+    assert await _person_schema() == schema
     await _assert_foreign_keys_checked()
+
+
+async def _person_schema() -> list[str]:
+    """The person table's indexes and constraints as the database describes them."""
+    conn = database.connection()
+    if database.dialect() == "postgres":
+        _, rows = await conn.execute_query(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'person'"
+            " UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = 'person'::regclass ORDER BY 1")
+    else:
+        _, rows = await conn.execute_query(
+            "SELECT coalesce(sql, name) FROM sqlite_master WHERE tbl_name = 'person'"
+            " ORDER BY 1")
+    return [row[0] for row in rows]
+
+
+async def test_seeding_keeps_the_tables_indexes_and_constraints(db: Settings) -> None:
+    """The load drops them and builds them again from the schema's own definitions."""
+    schema = await _person_schema()
+    assert any("PRIMARY KEY" in s or "UNIQUE" in s or "pkey" in s for s in schema)
+    assert sum("INDEX" in s for s in schema) >= 3
+    await seed_register(persons=200, seed=1, now=NOW)
+    assert await _person_schema() == schema
 
 
 async def _assert_foreign_keys_checked() -> None:
@@ -298,9 +321,73 @@ async def test_realistic_mix(db: Settings) -> None:
 
 
 @pytest.mark.parametrize("ago", [0, 1, 59, 3600, 86_399, 86_400, 400 * 86_400 + 7])
-def test_the_seeds_fast_sqlite_text_is_the_one_helpers(ago: int) -> None:
-    """The bulk load formats SQLite moments itself, for speed; it must write app.db.Sql's text,
-    or lookups and § 32 comparisons would read seeded rows differently."""
+def test_the_seeds_fast_moment_text_is_the_one_helpers(ago: int) -> None:
+    """The bulk load formats moments itself, for speed; it must write app.db.Sql's text on
+    SQLite, or lookups and § 32 comparisons would read seeded rows differently, and the same
+    text is what PostgreSQL's COPY parses (as this instant)."""
     now = dt.datetime(2026, 6, 15, 12, 0, 0, tzinfo=dt.UTC)
-    expected = database.Sql("sqlite").tidsverdi(now - dt.timedelta(seconds=ago))
-    assert seed_module._sqlite_ts(now)(ago) == expected
+    moment = now - dt.timedelta(seconds=ago)
+    text = seed_module._Clock(now, None).text(ago)
+    assert text == database.Sql("sqlite").tidsverdi(moment)
+    assert dt.datetime.fromisoformat(text) == moment
+    assert seed_module._Clock(now, "NULL").text(None) == "NULL"
+
+
+def test_the_same_seed_gives_the_same_persons_as_always() -> None:
+    """Benchmarks, demos and tests name persons of a seeded register, so the generator's output
+    for a seed is part of its contract: a faster generator must draw the same persons (this
+    digest was taken before the generator was made faster). Change it only on purpose."""
+    values = seed_module._values("sqlite", NOW)
+    examples = seed_module._example_rows(NOW, values)
+    gen = seed_module._Generator(1, NOW, values, frozenset(EXAMPLE_IDS),
+                                 frozenset(row[9] for row in examples if row[9]))
+    rows = [examples, gen.rows(3000), gen.rows(7000)]
+    assert hashlib.sha256(repr(rows).encode()).hexdigest() == (
+        "855efb8896cef7ca9ce6eed6a12ab8dbe2bf96a0284408694e7b4c915adcacdf")
+
+
+def test_the_copy_text_needs_no_escaping() -> None:
+    """COPY's text format is written without escaping (seed._copy_text): no value may hold a
+    backslash, tab, newline or carriage return, and NULL is only ever the marker itself."""
+    values = seed_module._values("postgres", NOW)
+    examples = seed_module._example_rows(NOW, values)
+    gen = seed_module._Generator(3, NOW, values, frozenset(EXAMPLE_IDS), frozenset())
+    rows = examples + gen.rows(20_000)
+    text = seed_module._copy_text(rows, 1).decode()
+    lines = text.split("\n")
+    assert lines.pop() == "" and len(lines) == len(rows)
+    for line, row in zip(lines, rows, strict=True):
+        assert line.split("\t")[:-1] == list(row)
+        assert all(isinstance(v, str) for v in row)
+        assert not any(c in v for v in row if v != "\\N" for c in "\\\t\n\r")
+
+
+async def test_progress_off_a_terminal_is_a_line_per_phase(
+        db: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Captured (CI, a pipe): no redrawn bar, but the persons in tenths and every finishing
+    step by name, so a slow phase is visible in a log."""
+    monkeypatch.setattr(seed_module, "CHUNK", 100)
+    await seed_register(persons=1000, seed=1, now=NOW, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("seeding: ") for line in lines)
+    written = [line for line in lines if "persons written" in line]
+    assert 5 <= len(written) <= 11
+    assert "1,000 of 1,000 persons written" in written[-1]
+    steps = [line.split(" (")[0] for line in lines if "persons written" not in line]
+    assert "seeding: duplicate flags" in steps
+    assert any(step.startswith("seeding: index ") for step in steps)
+
+
+def test_progress_on_a_terminal_is_a_bar_through_the_last_step() -> None:
+    out = io.StringIO()
+    progress = seed_module._Progress(
+        20, Console(file=out, force_terminal=True, width=100, color_system=None))
+    progress.written(20)
+    progress.finishing(2)
+    progress.step("index person_pkey")
+    progress.step("duplicate flags")
+    progress.close()
+    text = out.getvalue()
+    assert "20/20" in text and "index person_pkey" in text and "duplicate flags" in text
+    assert "2/2" in text.rsplit("done", 1)[1]

@@ -23,7 +23,7 @@ from app.testdata.seed import (
     EMAIL_DOMAINS,
     FIRST_NAMES,
     LAST_NAMES,
-    _Generator,
+    _Draws,
 )
 
 Row = tuple[Any, ...]  # the columns of app.testdata.seed.COLUMNS, in that order
@@ -61,9 +61,8 @@ class Testpersoner:
         yes, no = (True, False) if dialect == "postgres" else (1, 0)
         self.yes, self.no = yes, no
         self.ts = _ts_for(dialect, self.now)
-        self.gen = _Generator(secrets.randbits(128), self.now, self.ts, yes, no,
-                              reserved_ids=frozenset(seed.EXAMPLE_IDS),
-                              reserved_mobiles=frozenset())
+        self.gen = _Draws(secrets.randbits(128), self.now,
+                          reserved_ids=frozenset(seed.EXAMPLE_IDS), reserved_mobiles=frozenset())
         self.rng = self.gen.rng
 
     def _age(self) -> int:
@@ -100,10 +99,10 @@ class Testpersoner:
             reservation = (self.yes, at, at)
         email: Row = (None,) * 4
         if p is not Testprofil.BARE_MOBIL:
-            email = (self.email(first, last), *self.gen._channel(stale))
+            email = (self.email(first, last), *map(self.ts, self.gen._channel(stale)))
         mobile: Row = (None,) * 4
         if p is not Testprofil.BARE_EPOST:
-            mobile = (self.mobile(), *self.gen._channel(stale))
+            mobile = (self.mobile(), *map(self.ts, self.gen._channel(stale)))
         mailbox: Row = (None, None)
         if p is Testprofil.FULL:
             mailbox = (f"{first}.{last}#{self.rng.getrandbits(32):08X}", DIGIPOST_ORGNR)
