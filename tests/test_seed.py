@@ -191,13 +191,15 @@ async def test_failure_leaves_the_old_register(db: Settings, monkeypatch: pytest
 
 
 async def _person_schema() -> list[str]:
-    """The person table's indexes and constraints as the database describes them."""
+    """The person table's indexes, constraints and triggers as the database describes them."""
     conn = database.connection()
     if database.dialect() == "postgres":
         _, rows = await conn.execute_query(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'person'"
             " UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = 'person'::regclass ORDER BY 1")
+            " WHERE conrelid = 'person'::regclass"
+            " UNION ALL SELECT pg_get_triggerdef(oid) FROM pg_trigger"
+            " WHERE tgrelid = 'person'::regclass AND NOT tgisinternal ORDER BY 1")
     else:
         _, rows = await conn.execute_query(
             "SELECT coalesce(sql, name) FROM sqlite_master WHERE tbl_name = 'person'"
@@ -205,11 +207,12 @@ async def _person_schema() -> list[str]:
     return [row[0] for row in rows]
 
 
-async def test_seeding_keeps_the_tables_indexes_and_constraints(db: Settings) -> None:
+async def test_seeding_keeps_the_tables_indexes_constraints_and_triggers(db: Settings) -> None:
     """The load drops them and builds them again from the schema's own definitions."""
     schema = await _person_schema()
     assert any("PRIMARY KEY" in s or "UNIQUE" in s or "pkey" in s for s in schema)
     assert sum("INDEX" in s for s in schema) >= 3
+    assert sum("TRIGGER nokkeltall_" in s for s in schema) >= 3
     await seed_register(persons=200, seed=1, now=NOW)
     assert await _person_schema() == schema
 

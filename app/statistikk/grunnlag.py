@@ -23,6 +23,9 @@ from app.personer import paragraf32
 from authz.identifikatorer import D_NUMBER_DAY_OFFSET, SYNTHETIC_MONTH_OFFSET
 
 NOKLER = ("status", "fodt", "leverandoer", "epost", "mobil", "reservert")
+# The triggers adding and subtracting written rows: a bulk load may drop them for its writes
+# and fill the tables once after it (fyll_sql) instead, as `krr seed` does.
+TRIGGERE = ("nokkeltall_inn", "nokkeltall_ut", "nokkeltall_endre")
 
 
 def foerste_ni(r: str = "p.") -> str:

@@ -46,6 +46,7 @@ from app.personer import register, sertifikat
 from app.personer.endringsnummer import skrivetransaksjon
 from app.personer.felt import LAGREDE, Registerstatus
 from app.personer.models import Postkasseleverandoer
+from app.statistikk import grunnlag
 from app.statistikk.aldersgrupper import AGE_GROUPS
 from authz.identifikatorer import (
     D_NUMBER_DAY_OFFSET,
@@ -638,17 +639,21 @@ class _Progress:
 
 
 @dataclass(frozen=True)
-class _Index:
-    """An index or constraint of the person table, dropped for the load and built after it:
-    building one from all rows is several times cheaper than keeping it up to date row by row
-    (and a foreign key is checked by one join instead of a query per row)."""
+class _Rebuilt:
+    """Something of the person table dropped for the load and created after it, from its own
+    definition. An index or constraint: building one from all rows is several times cheaper
+    than keeping it up to date row by row (and a foreign key is checked by one join instead of
+    a query per row). On SQLite, a trigger keeping the key figures' running totals: its two
+    upserts per row cost more than filling the totals once after the load
+    (app.statistikk.grunnlag.fyll_sql); PostgreSQL's statement triggers aggregate the COPY's
+    rows in one pass, cheaper than that fill, and stay."""
 
     name: str
     drop: str
     create: str
 
 
-async def _person_indexes(conn: BaseDBAsyncClient, dialect: str) -> list[_Index]:
+async def _person_indexes(conn: BaseDBAsyncClient, dialect: str) -> list[_Rebuilt]:
     """The person table's indexes and constraints as the schema has them now, so they are built
     again exactly as they were (a test holds the schema unchanged by a seed). On PostgreSQL all
     but a key another table's foreign key references; on SQLite the declared indexes (the
@@ -669,16 +674,28 @@ async def _person_indexes(conn: BaseDBAsyncClient, dialect: str) -> list[_Index]
                               AND c.conrelid = 'person'::regclass)
             ORDER BY 1""")
         return [
-            _Index(r["name"], f'ALTER TABLE "person" DROP CONSTRAINT "{r["name"]}"',
-                   f'ALTER TABLE "person" ADD CONSTRAINT "{r["name"]}" {r["definition"]}')
+            _Rebuilt(r["name"], f'ALTER TABLE "person" DROP CONSTRAINT "{r["name"]}"',
+                     f'ALTER TABLE "person" ADD CONSTRAINT "{r["name"]}" {r["definition"]}')
             if r["index"] is None else
-            _Index(r["name"], f'DROP INDEX "{r["name"]}"', r["index"])
+            _Rebuilt(r["name"], f'DROP INDEX "{r["name"]}"', r["index"])
             for r in rows
         ]
     rows = await conn.execute_query_dict(
         "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'person'"
         " AND sql IS NOT NULL ORDER BY name")
-    return [_Index(r["name"], f'DROP INDEX "{r["name"]}"', r["sql"]) for r in rows]
+    return [_Rebuilt(r["name"], f'DROP INDEX "{r["name"]}"', r["sql"]) for r in rows]
+
+
+async def _totals_triggers(conn: BaseDBAsyncClient, dialect: str) -> list[_Rebuilt]:
+    """SQLite: the running totals' row triggers on person (app.statistikk.grunnlag.TRIGGERE) as
+    defined now, none before migration 0012. PostgreSQL: none (see _Rebuilt)."""
+    if dialect == "postgres":
+        return []
+    sql = db.Sql.paa(conn)
+    rows = await conn.execute_query_dict(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'person'"
+        f" AND {sql.inn('name', grunnlag.TRIGGERE)} ORDER BY name", sql.verdier)
+    return [_Rebuilt(r["name"], f'DROP TRIGGER "{r["name"]}"', r["sql"]) for r in rows]
 
 
 _COPY_COLUMNS = [*COLUMNS, "endrings_id"]
@@ -790,9 +807,11 @@ async def _sqlite_without_fk_checks(dialect: str) -> AsyncIterator[None]:
 # build): minutes for a national register, where the pool allows a request's statement 30 s
 # (app.db.POSTGRES_TIMEOUTS).
 LOAD_TIMEOUT = 3600.0
-# Memory for each index build on PostgreSQL (SET LOCAL: this transaction only): the sort of a
-# national register's ids fits, so no build spills to disk.
+# Memory for each index build on PostgreSQL, and for the running totals' trigger (its table of
+# the COPY's rows and their sort; SET LOCAL: this transaction only), so that neither spills to
+# disk at national scale.
 MAINTENANCE_WORK_MEM = "1GB"
+WORK_MEM = "1GB"
 # Addresses per statement when the duplicate flags are recomputed (SQLite's limit on bound
 # values is 32766).
 _FLAG_BATCH = 5000
@@ -808,9 +827,11 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
     UTC). Everything happens in one transaction: a failure leaves the old register in place.
     `progress`: report on stderr while it runs (_Progress).
 
-    The load: the table emptied, its indexes and constraints dropped, the rows written (COPY on
-    PostgreSQL), the indexes and constraints built again, then the duplicate flags of the
-    addresses the generator gave out twice set by the register's own rule.
+    The load: the table emptied, its indexes and constraints (and SQLite's running-totals
+    triggers) dropped (_Rebuilt), the rows written (COPY on PostgreSQL), the indexes and
+    constraints built again, the duplicate flags of the addresses the generator gave out twice
+    set by the register's own rule, then SQLite's triggers created again and the key figures'
+    totals filled from the rows.
     """
     if persons < 0:
         raise ValueError("persons must be 0 or more")
@@ -839,6 +860,7 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
                 await conn.execute_query('TRUNCATE "person", "postkasseleverandoer"')
                 await conn.execute_query(
                     f"SET LOCAL maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+                await conn.execute_query(f"SET LOCAL work_mem = '{WORK_MEM}'")
             else:
                 await conn.execute_query('DELETE FROM "person"')
                 await conn.execute_query('DELETE FROM "postkasseleverandoer"')
@@ -849,14 +871,15 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
                                      sertifikat=_certificate("eboks.pem")),
             ], using_db=conn)
             indexes = await _person_indexes(conn, dialect)
-            for index in indexes:
-                await _execute(conn, dialect, index.drop)
+            triggers = await _totals_triggers(conn, dialect)
+            for dropped in [*triggers, *indexes]:
+                await _execute(conn, dialect, dropped.drop)
             if dialect == "postgres":
                 await _copy(conn, examples, gen, persons, report)
             else:
                 await _insert_all(conn, examples, gen, persons, report)
 
-            report.finishing(len(indexes) + 1 + (dialect == "postgres"))
+            report.finishing(len(indexes) + 1 + (dialect == "postgres") + bool(triggers))
             for index in sorted(indexes, key=lambda i: "FOREIGN KEY" in i.create):
                 report.step(f"index {index.name}")
                 await _execute(conn, dialect, index.create)
@@ -870,6 +893,12 @@ async def seed_register(*, persons: int, seed: int, now: dt.datetime | None = No
             for i in range(0, max(len(emails), len(mobiles)), _FLAG_BATCH):
                 await register.oppdater_duplikater(conn, epost=emails[i:i + _FLAG_BATCH],
                                                    mobil=mobiles[i:i + _FLAG_BATCH])
+            if triggers:
+                report.step("key figures' running totals")
+                for trigger in triggers:
+                    await _execute(conn, dialect, trigger.create)
+                for statement in grunnlag.fyll_sql(dialect == "postgres"):
+                    await _execute(conn, dialect, statement)
             # The change feed starts over with the new register: 1 .. all persons.
             await conn.execute_query(
                 "UPDATE endringsteller SET siste = "
