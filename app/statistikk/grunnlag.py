@@ -26,6 +26,7 @@ NOKLER = ("status", "fodt", "leverandoer", "epost", "mobil", "reservert")
 # The triggers adding and subtracting written rows: a bulk load may drop them for its writes
 # and fill the tables once after it (fyll_sql) instead, as `krr seed` does.
 TRIGGERE = ("nokkeltall_inn", "nokkeltall_ut", "nokkeltall_endre")
+TABELLER = ("nokkeltall_person", "nokkeltall_fersk")
 
 
 def foerste_ni(r: str = "p.") -> str:
