@@ -12,8 +12,8 @@ fetching the 1000 persons, a third of it the foreign key's trigger, the rest thr
 - SQLite: `oppslag` stays; `oppslag_person` is rebuilt without id and foreign key, keeping its
   index on oppslag_id (retention deletes by request there, in batches).
 
-Existing rows are copied, in the same transaction. On a large log this takes a while (about a
-minute per 10 million person rows on PostgreSQL): run it in a maintenance window (see
+Existing rows are copied, in the same transaction. On a large log this takes a while (it was not
+measured at millions of rows): run it in a quiet hour (see
 docs/deployment.md). The DDL below is a frozen copy of app.revisjon.partisjoner's.
 """
 
