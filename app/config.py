@@ -74,6 +74,7 @@ class Settings:
     smtp_url: str | None = None  # e-mail to residents; unset: logged (dev) or kept queued (prod)
     sms_url: str | None = None  # HTTP SMS gateway; unset as above
     outbox_interval: float = 5.0  # seconds between the app's outbox dispatch rounds
+    audit_filer_interval: float = 1.0  # seconds between the audit filer's looks for leftovers
     max_depth: int = 10  # GraphQL limits (app.api.limits): operation depth,
     max_aliases: int = 30  # aliases in a document,
     max_tokens: int = 5000  # tokens in a document,
@@ -435,6 +436,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         sms_url=_sms_url(env_vars.get("KRR_SMS_URL"), env),
         outbox_interval=_seconds("KRR_OUTBOX_INTERVAL", env_vars.get("KRR_OUTBOX_INTERVAL"),
                                  5.0, 0.1, 3600),
+        audit_filer_interval=_seconds("KRR_AUDIT_FILER_INTERVAL",
+                                      env_vars.get("KRR_AUDIT_FILER_INTERVAL"), 1.0, 0.1, 3600),
         max_depth=_limit(env_vars, "KRR_MAX_DEPTH", 10),
         max_aliases=_limit(env_vars, "KRR_MAX_ALIASES", 30),
         max_tokens=_limit(env_vars, "KRR_MAX_TOKENS", 5000),

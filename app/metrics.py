@@ -33,6 +33,11 @@ class Metrics:
             "krr_persons_disclosed", "Person entries disclosed (after the audit record)",
             registry=self.registry,
         )
+        self.audit_filed = Counter(
+            "krr_audit_requests_filed", "Audit records filed into the per-person index after "
+            "their answer (compare with krr_graphql_requests: the queue's length)",
+            registry=self.registry,
+        )
         self.auth_failures = Counter(
             "krr_auth_failures", "Refused tokens by reason", ["reason"], registry=self.registry
         )

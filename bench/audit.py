@@ -181,7 +181,9 @@ async def first_pages(http: httpx.AsyncClient, url: str, database_url: str,
             pages.empty += not edges
             if n < check:
                 records = await conn.fetchval(
-                    "SELECT count(*) FROM oppslag_person WHERE personidentifikator = $1", pid)
+                    "SELECT (SELECT count(*) FROM oppslag_person WHERE personidentifikator = $1)"
+                    " + (SELECT count(*) FROM oppslag_ufordelt WHERE personer @> ARRAY[$1])",
+                    pid)
                 times = [e["node"]["tidspunkt"] for e in edges]
                 if len(edges) != min(20, records) or times != sorted(times, reverse=True):
                     raise SystemExit(f"resident {n}: {len(edges)} edges for {records} records, "

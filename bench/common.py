@@ -330,7 +330,21 @@ async def grow_audit_log(database_url: str, persons: int, target: int, *, client
                     progress.update(task, advance=1000, rate=f"{rate:,.0f} rows/s")
 
         await asyncio.gather(*(client(n) for n in range(clients)))
+        await drain_audit_queue(database_url)
     return await audit_person_rows(database_url)
+
+
+DRAIN_TIMEOUT = 600.0  # seconds the filer gets to file what a run left queued
+
+
+async def drain_audit_queue(database_url: str) -> None:
+    """Wait while the served app's filer files the requests still queued (app.revisjon
+    .fordeling), so what is measured next starts with every record in "who looked me up"."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while await scalar(database_url, "SELECT count(*) FROM oppslag_ufordelt"):
+        if time.monotonic() > deadline:
+            raise SystemExit("the audit log's queue was not filed in time")
+        await asyncio.sleep(0.2)
 
 
 # --- statistics ------------------------------------------------------------------------------

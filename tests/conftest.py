@@ -27,8 +27,8 @@ from authz.dev_issuer import DevIssuer
 POSTGRES_PREFIXES = ("postgres://", "postgresql://")
 # Reference data that the migrations write (schemes, organisation names): kept between tests.
 REFERENCE_TABLES = frozenset({"delegeringsordning", "organisasjon", "endringsteller"})
-# Tables with no model, written with SQL only (the audit log's person rows).
-SQL_TABLES = ("oppslag_person",)
+# Tables with no model, written with SQL only (the audit log's person rows and its queue).
+SQL_TABLES = ("oppslag_person", "oppslag_ufordelt")
 
 
 def _test_database_url(tmp: Path) -> str:

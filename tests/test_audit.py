@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 from app import db as database
 from app.config import ConfigError, load_settings
 from app.edge.app import create_app
-from app.revisjon import kategorier, store
+from app.revisjon import fordeling, kategorier, store
 from app.revisjon.models import Oppslag
 from authz.principal import Principal
 from authz.scopes import Kategori
@@ -167,31 +167,47 @@ async def test_1000_persons_are_written_with_a_bounded_number_of_statements(db, 
     personer = [(new_id(i), ALL) for i in range(1000)]
     statements = count_statements(monkeypatch)
     oppslag_id = await write(personer=personer)
-    # PostgreSQL: one statement for both tables; SQLite: the request row, one executemany.
+    # PostgreSQL: one statement for both rows; SQLite: the request row, then its queue row.
     assert len(statements) == (1 if is_postgres() else 2), statements
+    assert await fordeling.ufordelte() == 1  # filed after the answer, not on its path
     monkeypatch.undo()
     assert len(await personrader(oppslag_id)) == 1000
 
 
-async def test_a_failing_person_insert_leaves_no_request_row(db):
+async def test_a_person_without_an_id_is_refused_before_anything_is_written(db):
     await write(FIXED_NOW - dt.timedelta(days=1))  # an earlier record stays untouched
     bad: list[tuple[str, int]] = [(new_id(1), 1), (None, 1)]  # type: ignore[list-item]
-    with pytest.raises(Exception):  # noqa: B017 - NOT NULL violation, dialect-specific type
+    with pytest.raises(ValueError, match="needs an id"):
         await write(personer=bad)
     assert await Oppslag.all().count() == 1
     assert len(await personrader()) == 1
 
 
+async def test_the_queue_refuses_a_row_the_filer_could_not_file(db):
+    """The database's own check behind the writer's: persons and categories pair up (and on
+    PostgreSQL neither holds a NULL), so no queue row can hold up the filer."""
+    sql = database.Sql()
+    if is_postgres():
+        values = f"{sql(['12345678901', None])}::varchar[], {sql([1, 1])}::smallint[]"
+    else:
+        one_id = '["12345678901"]'
+        values = f"{sql(one_id)}, {sql('[1, 1]')}"
+    with pytest.raises(Exception):  # noqa: B017 - a CHECK violation, dialect-specific type
+        await database.connection().execute_query(
+            "INSERT INTO oppslag_ufordelt (oppslag_id, tidspunkt, personer, kategorier)"
+            f" VALUES (1, {sql.tid(FIXED_NOW)}, {values})", sql.verdier)
+    assert await fordeling.ufordelte() == 0
+
+
 async def test_an_exception_during_the_write_rolls_back(db, monkeypatch):
-    """SQLite writes in two steps (request row, then executemany of the persons): a failure in
-    the second step must take the first back. PostgreSQL writes both tables in one statement:
-    a failure of that statement leaves nothing either."""
+    """SQLite writes in two steps (request row, then its queue row): a failure in the second
+    step must take the first back. PostgreSQL writes both in one statement: a failure of that
+    statement leaves nothing either."""
     if is_postgres():
         target: type = AsyncpgDBClient
-        method = "execute_query"
     else:
         target = SqliteTransactionWrapper
-        method = "execute_many"
+    method = "execute_query"
 
     async def boom(self: Any, query: str, values: list) -> None:
         raise RuntimeError("disk full")

@@ -224,10 +224,12 @@ def proxied(request: pytest.FixtureRequest, var_dir: Path, dev_issuer: DevIssuer
         proxy = Proxy(made.port)
         proxy.start()
         try:
-            # The outbox's dispatcher runs outside any request, so no deadline bounds it: one
-            # round at start, then none that could be caught in the tests' dropped traffic.
+            # The outbox's dispatcher and the audit log's filer run outside any request: one
+            # round at start, then none that could be caught in the tests' dropped traffic
+            # but what the tests' own lookups wake (`_served` waits for that).
             yield proxy, serve(request.param, made.url(proxy.port),
-                               KRR_REQUEST_TIMEOUT=str(DEADLINE), KRR_OUTBOX_INTERVAL="3600")
+                               KRR_REQUEST_TIMEOUT=str(DEADLINE), KRR_OUTBOX_INTERVAL="3600",
+                               KRR_AUDIT_FILER_INTERVAL="3600")
         finally:
             proxy.stop()
 
@@ -257,10 +259,24 @@ async def _personer(client: httpx.AsyncClient, pid: str) -> httpx.Response:
 
 
 async def _served(client: httpx.AsyncClient, pid: str) -> None:
+    """Both lookups answered, and their audit records filed: the filer, which they woke, holds
+    no connection the test's dropped traffic could catch instead of the next lookup's."""
     graphql, rest = await _graphql(client, pid), await _personer(client, pid)
     assert graphql.status_code == 200, graphql.text
     assert graphql.json()["data"]["personer"][0]["status"] == "IKKE_REGISTRERT"
     assert rest.status_code == 200, rest.text
+    async with asyncio.timeout(BOUND):
+        while True:  # one person a lookup: all are filed when the two counts agree
+            metrics = (await client.get("/metrics")).text
+            if _counter(metrics, "krr_audit_requests_filed_total") == _counter(
+                    metrics, "krr_persons_disclosed_total"):
+                return
+            await asyncio.sleep(0.01)
+
+
+def _counter(metrics: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in metrics.splitlines()
+               if line.startswith(name + " "))
 
 
 async def _swallowing(proxy: Proxy, done: Callable[[int], bool]) -> None:

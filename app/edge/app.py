@@ -10,7 +10,7 @@ in the same shape.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -31,7 +31,7 @@ from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
 from app.delegering.store import navn as navn_paa
 from app.edge import probes, runtime
-from app.edge.deadline import bounded
+from app.edge.deadline import bounded, within
 from app.edge.graphql import (
     JSON,
     GraphQLEndpoint,
@@ -63,6 +63,7 @@ from app.innlogging.utvikler import Utvikler
 from app.meldinger.senders import utsender
 from app.personer import rest as personer_rest
 from app.rest import Rute
+from app.revisjon import fordeling as revisjon_fordeling
 from app.revisjon import store as revisjon_store
 from app.signing.keys import VARIABLE as SIGNING_KEY_VARIABLE
 from app.signing.keys import signing_key_for
@@ -285,6 +286,10 @@ def create_app(
     elif settings.idporten is None:
         log.warning("the access managers' page has no login: KRR_IDPORTEN_* is not set")
 
+    def deadline(work: Awaitable[int]) -> Awaitable[int]:
+        """The audit filer's batches under a request's deadline (connections discarded past it)."""
+        return within(settings.request_timeout, work)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if manage_db:
@@ -298,8 +303,10 @@ def create_app(
         if manage_db:  # the app owns its process (served, not a test's)
             runtime.tune_for_serving()
         try:
-            if manage_db:  # the outbox's dispatcher runs where the app owns the database
-                async with utsender(settings):
+            if manage_db:  # the outbox's dispatcher and the audit log's filer run where the
+                # app owns the database
+                async with utsender(settings), revisjon_fordeling.fordeler(
+                        settings.audit_filer_interval, app_metrics.audit_filed.inc, deadline):
                     yield
             else:
                 yield

@@ -15,7 +15,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from app import db
-from app.revisjon import partisjoner
+from app.revisjon import fordeling, partisjoner
 from app.revisjon.kategorier import bits_til_kategorier
 from authz.principal import Principal
 from authz.scopes import Kategori
@@ -47,13 +47,18 @@ async def skriv_oppslag(
 ) -> int:
     """Record one request that disclosed person data; `personer` is (id, category bits) each.
 
-    All or nothing, and raises on any failure: the caller must then disclose nothing.
-    PostgreSQL: one statement (atomic by itself, one round trip). SQLite: the request row and
-    one executemany in a transaction. Returns the id of the request row.
+    All or nothing, and raises on any failure: the caller must then disclose nothing. The
+    record is the request row and its persons as one queue row (app.revisjon.fordeling files
+    them into the per-person index after the answer has left). PostgreSQL: one statement
+    (atomic by itself, one round trip); SQLite: both rows in a transaction. Returns the id of
+    the request row.
     """
+    if not all(type(pid) is str and type(k) is int for pid, k in personer):
+        # Checked here, not only by the database: a queue row the filer cannot file would
+        # hold up every record behind it.
+        raise ValueError("every person recorded needs an id (str) and category bits (int)")
     sql = db.Sql()
     naar = sql.tid(tidspunkt)
-    naar_verdi = sql.verdier[-1]
     verdier = [
         naar, sql.dato(oslo_dag(tidspunkt)), sql(request_id), sql(principal.consumer),
         sql(principal.supplier), sql(principal.actor), sql(" ".join(sorted(set(scopes)))),
@@ -61,13 +66,11 @@ async def skriv_oppslag(
     ]
     insert = f"INSERT INTO oppslag ({', '.join(_OPPSLAG)}) VALUES ({', '.join(verdier)})"
     if sql.postgres:
-        pids, bits = sql([pid for pid, _ in personer]), sql([k for _, k in personer])
+        ko = fordeling.sql_for_ko(sql, "(SELECT id FROM o)", naar, personer) if personer else ""
         statement = (
-            f"WITH o AS ({insert} RETURNING id), p AS ("
-            " INSERT INTO oppslag_person (oppslag_id, personidentifikator, tidspunkt, kategorier)"
-            f" SELECT o.id, p.pid, {naar}, p.k"
-            f" FROM o, unnest({pids}::varchar[], {bits}::smallint[]) AS p(pid, k)"
-            ") SELECT id FROM o"
+            f"WITH o AS ({insert} RETURNING id)"
+            + (f", k AS ({ko})" if ko else "")
+            + " SELECT id FROM o"
         )
         try:
             _, rows = await db.connection().execute_query(statement, sql.verdier)
@@ -78,17 +81,20 @@ async def skriv_oppslag(
             # startup and by prune-audit): make it, and write once more.
             await partisjoner.sikre(tidspunkt, tidspunkt)
             _, rows = await db.connection().execute_query(statement, sql.verdier)
-        return int(rows[0][0])
-
-    async with in_transaction() as conn:
-        oppslag_id = await conn.execute_insert(insert, sql.verdier)
-        if personer:  # executemany: SQLite has no array parameter to unnest
-            await conn.execute_many(
-                "INSERT INTO oppslag_person (oppslag_id, personidentifikator, tidspunkt,"
-                " kategorier) VALUES (?, ?, ?, ?)",
-                [[oppslag_id, pid, naar_verdi, k] for pid, k in personer],
-            )
-    return int(oppslag_id)
+        oppslag_id = int(rows[0][0])
+    else:
+        async with in_transaction() as conn:
+            oppslag_id = int(await conn.execute_insert(insert, sql.verdier))
+            if personer:
+                ko_sql = db.Sql("sqlite")
+                await conn.execute_query(
+                    fordeling.sql_for_ko(ko_sql, ko_sql(oppslag_id), ko_sql.tid(tidspunkt),
+                                         personer),
+                    ko_sql.verdier,
+                )
+    if personer:
+        fordeling.varsle()
+    return oppslag_id
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -140,32 +146,53 @@ async def oppslag_av_person(
 def oppslag_av_person_sql(
     sql: db.Sql, personidentifikator: str, limit: int, before: tuple[dt.datetime, int] | None
 ) -> str:
-    """The statement of `oppslag_av_person`, newest first from the cursor `before`."""
-    where = f"p.personidentifikator = {sql(personidentifikator)}"
+    """The statement of `oppslag_av_person`, newest first from the cursor `before`: the filed
+    rows (one index range) and the requests not filed yet (the queue, seconds long), in one
+    statement so that a request being filed meanwhile is seen once, in one or the other."""
+    pid = sql(personidentifikator)
+    filed, queued = f"p.personidentifikator = {pid}", _i_ko(sql, pid)
     if before is not None:
         # Row-value comparison: (tidspunkt, oppslag_id) strictly older than the cursor.
-        where += f" AND (p.tidspunkt, p.oppslag_id) < ({sql.tid(before[0])}, {sql(before[1])})"
+        eldre = f" < ({sql.tid(before[0])}, {sql(before[1])})"
+        filed += f" AND (p.tidspunkt, p.oppslag_id){eldre}"
+        queued += f" AND (u.tidspunkt, u.oppslag_id){eldre}"
+    kategori = (f"u.kategorier[array_position(u.personer, {pid}::varchar)]" if sql.postgres
+                else "json_extract(u.kategorier, '$[' || j.key || ']')")
+    n = sql(limit)
     # On PostgreSQL the request is found in its own month's partition: the time is in the key.
-    samme = " AND o.tidspunkt = p.tidspunkt" if sql.postgres else ""
+    samme = " AND o.tidspunkt = x.tidspunkt" if sql.postgres else ""
     return (
-        "SELECT p.oppslag_id, p.tidspunkt, o.consumer, o.supplier, p.kategorier"
-        f" FROM oppslag_person p JOIN oppslag o ON o.id = p.oppslag_id{samme}"
-        f" WHERE {where} ORDER BY p.tidspunkt DESC, p.oppslag_id DESC LIMIT {sql(limit)}"
+        "SELECT x.oppslag_id, x.tidspunkt, o.consumer, o.supplier, x.kategorier FROM ("
+        " SELECT * FROM (SELECT p.oppslag_id, p.tidspunkt, p.kategorier FROM oppslag_person p"
+        f" WHERE {filed} ORDER BY p.tidspunkt DESC, p.oppslag_id DESC LIMIT {n}) AS arkiv"
+        f" UNION ALL SELECT u.oppslag_id, u.tidspunkt, {kategori} AS kategorier"
+        f" FROM {_KO[sql.postgres]} WHERE {queued}"
+        f") AS x JOIN oppslag o ON o.id = x.oppslag_id{samme}"
+        f" ORDER BY x.tidspunkt DESC, x.oppslag_id DESC LIMIT {n}"
     )
+
+
+# The queue's rows naming a person: an array's containment on PostgreSQL, JSON's on SQLite.
+_KO = {True: "oppslag_ufordelt u", False: "oppslag_ufordelt u, json_each(u.personer) AS j"}
+
+
+def _i_ko(sql: db.Sql, pid: str) -> str:
+    return f"u.personer @> ARRAY[{pid}::varchar]" if sql.postgres else f"j.value = {pid}"
 
 
 async def oppslag_av_person_fra(
     personidentifikator: str, cursor: tuple[dt.datetime, int]
 ) -> bool:
     """Whether the person has a lookup at or after the cursor (the page before a page that
-    starts after it: `hasPreviousPage`). One indexed probe."""
+    starts after it: `hasPreviousPage`). One indexed probe, and one of the queue."""
     sql = db.Sql()
-    where = (
-        f"personidentifikator = {sql(personidentifikator)}"
-        f" AND (tidspunkt, oppslag_id) >= ({sql.tid(cursor[0])}, {sql(cursor[1])})"
-    )
+    pid = sql(personidentifikator)
+    fra = f" >= ({sql.tid(cursor[0])}, {sql(cursor[1])})"
     _, rows = await db.connection().execute_query(
-        f"SELECT 1 FROM oppslag_person WHERE {where} LIMIT 1", sql.verdier
+        f"SELECT 1 WHERE EXISTS (SELECT 1 FROM oppslag_person WHERE personidentifikator = {pid}"
+        f" AND (tidspunkt, oppslag_id){fra}) OR EXISTS (SELECT 1 FROM {_KO[sql.postgres]}"
+        f" WHERE {_i_ko(sql, pid)} AND (u.tidspunkt, u.oppslag_id){fra})",
+        sql.verdier,
     )
     return bool(rows)
 
@@ -208,8 +235,20 @@ async def lag_maaneder_framover(now: dt.datetime) -> None:
 
 async def _prune_postgres(older_than: dt.datetime) -> tuple[int, int]:
     conn = db.connection()
-    oppslag = personer = 0
+    oppslag = 0
     grensemaaned = partisjoner.maaned(older_than)
+    # Requests not filed yet go first (a filer filing one meanwhile is waited for, and its
+    # rows then go with their month below). Their persons are counted here only in the
+    # cutoff's month: a month dropped whole counts its persons from its requests' antall.
+    sql = db.Sql.paa(conn)
+    cutoff, maanedstart = sql.tid(older_than), sql.tid(partisjoner.grense(grensemaaned))
+    _, [(personer,)] = await conn.execute_query(
+        f"WITH d AS (DELETE FROM oppslag_ufordelt WHERE tidspunkt < {cutoff}"
+        " RETURNING tidspunkt, cardinality(personer) AS n)"
+        f" SELECT coalesce(sum(n) FILTER (WHERE tidspunkt >= {maanedstart}), 0) FROM d",
+        sql.verdier,
+    )
+    personer = int(personer)
     for partisjon in await partisjoner.eksisterende(conn):
         if partisjon.tabell != "oppslag" or partisjon.maaned > grensemaaned:
             continue
@@ -266,6 +305,12 @@ async def _prune_sqlite(older_than: dt.datetime) -> tuple[int, int]:
             slettet, _ = await conn.execute_query(
                 f"DELETE FROM oppslag_person WHERE {liste}", ider.verdier
             )
+            _, [(ufordelt,)] = await conn.execute_query(
+                "SELECT coalesce(sum(json_array_length(personer)), 0) FROM oppslag_ufordelt"
+                f" WHERE {liste}", ider.verdier
+            )
+            await conn.execute_query(f"DELETE FROM oppslag_ufordelt WHERE {liste}", ider.verdier)
+            slettet += int(ufordelt)
             ider = db.Sql.paa(conn)
             liste = ider.inn("id", [r[0] for r in rader])
             fjernet, _ = await conn.execute_query(
