@@ -15,12 +15,15 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 
 from app.api.arguments import TextArguments
 from app.api.errors import ErrorAnswers, log_errors
-from app.api.execution import PlannedExecutionContext, without_suggestions
+from app.api.execution import (
+    AcyclicExecutionContext,
+    PlannedExecutionContext,
+    without_suggestions,
+)
 from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
 from app.api.pending import AwaitPending
@@ -114,7 +117,7 @@ def build(
     extensions.append(OperationMetrics)  # counts the outcome the client gets
     # Last: answers the errors every other extension left, and masks in prod.
     extensions.append(functools.partial(ErrorAnswers, mask=prod))
-    executor = PlannedExecutionContext if planned else StrawberryGraphQLCoreExecutionContext
+    executor = PlannedExecutionContext if planned else AcyclicExecutionContext
     return KrrSchema(
         query=_root("Query", queries),
         mutation=_root("Mutation", mutations),
