@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 
 from app.api.arguments import TextArguments
-from app.api.errors import ErrorAnswers, log_errors
+from app.api.errors import ErrorAnswers, forget_frames, log_errors
 from app.api.execution import (
     AcyclicExecutionContext,
     PlannedExecutionContext,
@@ -72,10 +72,12 @@ class CachedParse(ParserCache):
 
 
 class KrrSchema(strawberry.Schema):
-    """Logs errors without their messages or the query (app.api.errors)."""
+    """Logs errors without their messages or the query, then lets go of their frames
+    (app.api.errors)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
         log_errors(errors)
+        forget_frames(errors)
 
 
 def _root(name: str, bases: Sequence[type]) -> type:
