@@ -299,7 +299,7 @@ def create_app(
             runtime.tune_for_serving()
         try:
             if manage_db:  # the outbox's dispatcher runs where the app owns the database
-                async with utsender(settings):
+                async with runtime.collecting(), utsender(settings):
                     yield
             else:
                 yield
