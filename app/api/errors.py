@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -54,6 +54,27 @@ def log_errors(errors: list[GraphQLError]) -> None:
         answer = None if err.original_error is None else answer_for(err.original_error)
         code = _code(err) or (answer.code if answer else "GRAPHQL_VALIDATION")
         log.info("graphql error code=%s path=%s", code, path)
+
+
+def forget_frames(errors: Iterable[BaseException]) -> None:
+    """Drops the tracebacks of logged errors, their original errors', causes' and contexts'.
+
+    A traceback holds every frame the error passed through, with its locals: graphql-core's
+    executor, which keeps the error among its collected errors, and the frame that raised a
+    located error, which holds that error. Kept, these are reference cycles reaching the whole
+    request (context, body, variables), which only a full collection frees, and a serving
+    worker practically never runs one (app.edge.runtime). Once logged, nothing reads them."""
+    seen: set[int] = set()
+    stack = list(errors)
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        error.__traceback__ = None
+        original = getattr(error, "original_error", None)
+        stack.extend(linked for linked in (original, error.__cause__, error.__context__)
+                     if isinstance(linked, BaseException))
 
 
 class ErrorAnswers(SchemaExtension):

@@ -21,11 +21,12 @@ writes exactly the text `isoformat()` gives (tested), at a tenth of the cost.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakMethod
 
 from graphql import (
     GraphQLEnumType,
@@ -34,6 +35,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
     GraphQLString,
     Undefined,
     is_leaf_type,
@@ -42,7 +44,7 @@ from graphql import (
     is_scalar_type,
 )
 from graphql.execution.collect_fields import FieldDetails
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel, is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import isoformat
 from strawberry.types.field import StrawberryField
@@ -167,7 +169,54 @@ def _compile(steps: list[_Step]) -> Plan:
     return complete
 
 
-class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
+def _gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+    """graphql-core's `gather_async_work`, which reads nothing of its execution context."""
+    return gather_with_cancel(*values)
+
+
+def _settle(values: Sequence[Any]) -> None:
+    """What `track_async_work` does once its execution context is gone: the awaitables settled
+    in the background all the same (nothing awaits that execution's background work now)."""
+    awaitables = [value for value in values if is_awaitable(value)]
+    if awaitables:
+        asyncio.gather(*awaitables, return_exceptions=True)
+
+
+class _Weakly:
+    """An execution context's method, held by a weak reference, with what to do instead once
+    the context is gone."""
+
+    __slots__ = ("fallback", "method")
+
+    def __init__(self, method: Callable[[Any], Any], fallback: Callable[[Any], Any]) -> None:
+        self.method = WeakMethod(method)
+        self.fallback = fallback
+
+    def __call__(self, values: Any) -> Any:
+        method = self.method()
+        return self.fallback(values) if method is None else method(values)
+
+
+class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """strawberry's execution context, freed by reference counting when its request ends.
+
+    graphql-core's keeps `async_helpers` (the helpers every resolver's info carries) holding
+    its own bound methods: a reference cycle from the context to itself, and through its
+    `context_value` and `variable_values` to the request, its body and everything the operation
+    built. Only a full collection frees such a cycle, and `krr serve` practically never runs one
+    (app.edge.runtime): the worker grew by every request's objects. Here the helpers call the
+    methods through weak references; a running resolver's execution is alive anyway (its
+    coroutines hold it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.async_helpers = GraphQLResolveInfoHelpers(
+            gather=_Weakly(self.gather_async_work, _gather),
+            track=_Weakly(self.track_async_work, _settle),
+        )
+
+
+class PlannedExecutionContext(AcyclicExecutionContext):
     """strawberry's execution context with lists of plain objects completed by a plan."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -287,8 +336,8 @@ class PlannedExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 def without_suggestions(
-    executor: type[StrawberryGraphQLCoreExecutionContext],
-) -> type[StrawberryGraphQLCoreExecutionContext]:
+    executor: type[AcyclicExecutionContext],
+) -> type[AcyclicExecutionContext]:
     """`executor`, coercing variables and arguments without suggestions in its errors ("Did
     you mean the enum value 'MOBIL'?"): in prod they would name what introspection hides."""
 

@@ -319,7 +319,7 @@ def schema_extensions(begrensning: Personbegrensning, limits: RequestLimits) -> 
 
 # --- counting persons ---------------------------------------------------------------------------
 
-PARSED_KEPT = 256  # distinct query texts the edge keeps parsed for counting
+PARSED_KEPT = 256  # distinct query texts the edge keeps parsed (counting, public or not)
 
 
 def persons_asked(
@@ -376,10 +376,12 @@ def _persons(selection_set: SelectionSetNode, felt: Mapping[str, Personfelt],
 
 
 @functools.lru_cache(maxsize=PARSED_KEPT)
-def _parsed(query: str, max_tokens: int) -> DocumentNode:
-    """A query as the edge counts it, remembered: clients repeat their queries, and GraphQL
-    keeps its own parses the same way (app.api.schema). A query that does not parse raises
-    each time (nothing is kept for it). The documents are only read."""
+def edge_parse(query: str, max_tokens: int) -> DocumentNode:
+    """A query as the edge reads it before GraphQL does (the persons it asks for, whether it
+    is public), remembered: clients repeat their queries, and GraphQL keeps its own parses the
+    same way (app.api.schema). Each parse also leaves graphql-core's doubly linked tokens in a
+    reference cycle for the collector. A query that does not parse raises each time (nothing
+    is kept for it). The documents are only read."""
     return parse(query, no_location=True, max_tokens=max_tokens)
 
 
@@ -397,7 +399,7 @@ def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int
         if not isinstance(item, dict) or not isinstance(item.get("query"), str):
             continue
         try:
-            document = _parsed(item["query"], max_tokens)
+            document = edge_parse(item["query"], max_tokens)
         except GraphQLError:
             continue
         variables = item.get("variables")

@@ -17,7 +17,7 @@ from graphql import GraphQLError, located_error
 from strawberry.extensions import SchemaExtension
 
 from app.api.context import Context
-from app.api.errors import log_errors
+from app.api.errors import forget_frames, log_errors
 
 
 class AwaitPending(SchemaExtension):
@@ -52,7 +52,9 @@ class AwaitPending(SchemaExtension):
             e for e in context.errors
             if not (e.path and any(list(e.path[:len(p)]) == list(p) for p in paths))
         ]
-        log_errors(failed)  # as graphql-core's own errors are (KrrSchema.process_errors)
+        # As graphql-core's own errors are (KrrSchema.process_errors).
+        log_errors(failed)
+        forget_frames(failed)
         result.data = None
         result.errors = [*(result.errors or []), *failed]
 

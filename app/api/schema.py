@@ -15,12 +15,15 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 
 from app.api.arguments import TextArguments
-from app.api.errors import ErrorAnswers, log_errors
-from app.api.execution import PlannedExecutionContext, without_suggestions
+from app.api.errors import ErrorAnswers, forget_frames, log_errors
+from app.api.execution import (
+    AcyclicExecutionContext,
+    PlannedExecutionContext,
+    without_suggestions,
+)
 from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
 from app.api.pending import AwaitPending
@@ -69,10 +72,12 @@ class CachedParse(ParserCache):
 
 
 class KrrSchema(strawberry.Schema):
-    """Logs errors without their messages or the query (app.api.errors)."""
+    """Logs errors without their messages or the query, then lets go of their frames
+    (app.api.errors)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
         log_errors(errors)
+        forget_frames(errors)
 
 
 def _root(name: str, bases: Sequence[type]) -> type:
@@ -114,7 +119,7 @@ def build(
     extensions.append(OperationMetrics)  # counts the outcome the client gets
     # Last: answers the errors every other extension left, and masks in prod.
     extensions.append(functools.partial(ErrorAnswers, mask=prod))
-    executor = PlannedExecutionContext if planned else StrawberryGraphQLCoreExecutionContext
+    executor = PlannedExecutionContext if planned else AcyclicExecutionContext
     return KrrSchema(
         query=_root("Query", queries),
         mutation=_root("Mutation", mutations),

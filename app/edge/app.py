@@ -303,9 +303,9 @@ def create_app(
         if manage_db:  # the app owns its process (served, not a test's)
             runtime.tune_for_serving()
         try:
-            if manage_db:  # the outbox's dispatcher and the audit log's filer run where the
-                # app owns the database
-                async with utsender(settings), revisjon_fordeling.fordeler(
+            if manage_db:  # the outbox's dispatcher, the audit log's filer and the periodic
+                # collection run where the app owns the database and its process
+                async with runtime.collecting(), utsender(settings), revisjon_fordeling.fordeler(
                         settings.audit_filer_interval, app_metrics.audit_filed.inc, deadline):
                     yield
             else:

@@ -53,7 +53,12 @@ async def within(seconds: float, work: Awaitable[T],
         task.cancel()
         raise
     if task.done():
-        return task.result()
+        try:
+            return task.result()
+        finally:
+            # A failure raised here holds this frame in its traceback, and the task holds the
+            # failure: a reference cycle only a full collection would free (app.edge.runtime).
+            del task
     discarded = db.discard(held)  # first: its query then fails at once, with nothing to wait on
     task.cancel()
     task.add_done_callback(_forget)

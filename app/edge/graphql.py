@@ -25,7 +25,6 @@ from graphql import (
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
-    parse,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,6 +34,7 @@ from strawberry.types.execution import PreExecutionError
 
 from app.api.context import Context
 from app.api.internals import graphql_schema, strawberry_field
+from app.api.limits import edge_parse
 from app.api.tilgang import tillatelse
 from app.edge.accept import named, quality_of, ranges
 from app.edge.persisted import PersistedOperations
@@ -55,6 +55,9 @@ OPERATION_PARAMETERS = frozenset(
 GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put personal ids in "
                "access logs")
 
+
+# The most tokens a body without a bearer token may have and still be judged public.
+PUBLIC_MAX_TOKENS = 2000
 
 # What an operationName may be: a GraphQL name (graphql-core echoes one it cannot find).
 NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
@@ -196,7 +199,7 @@ def bare_offentlig(body: bytes, offentlige: frozenset[str]) -> bool:
     needed). Anything unparsable or mixed is not: it then needs a token like everything else."""
     try:
         payload = load_json(body)
-        document = parse(payload["query"], no_location=True, max_tokens=2000)
+        document = edge_parse(payload["query"], PUBLIC_MAX_TOKENS)
     except (NotJson, KeyError, TypeError, GraphQLError):
         return False
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
