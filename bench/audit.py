@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT))  # run as a script: make bench importable
 
 from app import db  # noqa: E402 - after the path is set
 from app.config import load_settings  # noqa: E402
+from app.revisjon import fordeling  # noqa: E402
 from app.revisjon.store import skriv_oppslag  # noqa: E402
 from authz.principal import Principal  # noqa: E402
 from bench.common import (  # noqa: E402
@@ -101,7 +102,8 @@ async def start_over(database_url: str) -> None:
 
 async def fill(database_url: str, target: int, months: int, pool: list[str], seed: int) -> int:
     """Write what the log lacks of `target` person rows through skriv_oppslag, as 1000-person
-    requests spread evenly over the last `months` months, oldest first. Returns the whole
+    requests spread evenly over the last `months` months, oldest first, filed as a served
+    app's filer would (app.revisjon.fordeling, one filer beside the writers). Returns the whole
     seconds it took (0 when nothing was missing)."""
     have = await audit_person_rows(database_url)
     requests = math.ceil((target - have) / 1000)
@@ -137,7 +139,9 @@ async def fill(database_url: str, target: int, months: int, pool: list[str], see
                     rate = next_request * 1000 / (time.perf_counter() - start)
                     progress.update(task, advance=1000, rate=f"{rate:,.0f} rows/s")
 
-            await asyncio.gather(*(writer(n) for n in range(FILL_TASKS)))
+            async with fordeling.fordeler():
+                await asyncio.gather(*(writer(n) for n in range(FILL_TASKS)))
+            await fordeling.fordel_alt(tidsfrist=600)
     return int(time.perf_counter() - start)
 
 
@@ -182,7 +186,8 @@ async def first_pages(http: httpx.AsyncClient, url: str, database_url: str,
             if n < check:
                 records = await conn.fetchval(
                     "SELECT (SELECT count(*) FROM oppslag_person WHERE personidentifikator = $1)"
-                    " + (SELECT count(*) FROM oppslag_ufordelt WHERE personer @> ARRAY[$1])",
+                    " + (SELECT count(*) FROM oppslag_ufordelt"
+                    " WHERE personer @> ARRAY[$1::varchar])",
                     pid)
                 times = [e["node"]["tidspunkt"] for e in edges]
                 if len(edges) != min(20, records) or times != sorted(times, reverse=True):
