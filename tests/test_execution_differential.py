@@ -11,6 +11,7 @@ included.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import functools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,8 @@ from app.config import Settings
 from app.edge import app as app_http
 from app.edge.schema import build_schema
 from app.personer.models import Registerstatus
+from app.revisjon.store import skriv_oppslag
+from authz.principal import Principal
 from tests.conftest import FIXED_NOW
 from tests.factories import DIGIPOST, EBOKS, months_ago, new_id, person, provider
 
@@ -291,6 +294,118 @@ async def test_irregular_values_get_graphql_cores_answer(tilfelle: str, felt: st
     assert planned.errors == standard.errors
     assert [e.path for e in planned.errors or []] == [e.path for e in standard.errors or []]
     assert orjson.dumps(planned.data) == orjson.dumps(standard.data)
+
+
+# Lists of leaves below the item (a lookup's `kategorier`): planned, with the same fallback.
+@strawberry.enum
+class Farge(enum.Enum):
+    ROED = "roed"
+    BLAA = "blaa"
+
+
+@strawberry.type
+class Liste:
+    farger: list[Farge]
+    kanskje: list[Farge | None] | None
+    ord: list[str]
+    tider: list[dt.datetime | None]
+    tall: list[int]
+
+
+def _liste(**endret: Any) -> Any:
+    verdier: dict[str, Any] = {"farger": [Farge.ROED, Farge.BLAA], "kanskje": [None, Farge.ROED],
+                               "ord": ["a", "b"], "tider": [FIXED_NOW, None], "tall": [1, 2]}
+    return Liste(**(verdier | endret))
+
+
+LISTE_CASES: dict[str, list[Any]] = {
+    "regular": [_liste(), _liste(farger=[], kanskje=None, ord=[], tider=[], tall=[])],
+    "null in a list of non-null items": [_liste(), _liste(farger=[Farge.ROED, None])],
+    "a value the enum refuses": [_liste(farger=["groenn"])],
+    "int for a string item": [_liste(ord=["a", 7])],
+    "a string for an int item": [_liste(tall=[1, "to"])],
+    "a naive datetime item": [_liste(tider=[dt.datetime(2026, 1, 1)])],
+    "an offset datetime item": [_liste(tider=[dt.datetime(
+        2026, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=2)))])],
+    "a tuple for a list": [_liste(farger=(Farge.BLAA,))],
+    "a set for a list": [_liste(ord={"a"})],
+    "a string for a list": [_liste(ord="ab")],
+    "null for a non-null list": [_liste(farger=None)],
+    "an unhashable enum value": [_liste(farger=[[Farge.ROED]])],
+}
+
+
+@strawberry.type
+class ListeQuery:
+    @strawberry.field
+    def lister(self, tilfelle: str) -> list[Liste]:
+        return LISTE_CASES[tilfelle]
+
+
+@pytest.mark.parametrize("tilfelle", list(LISTE_CASES))
+async def test_lists_of_leaves_get_graphql_cores_answer(tilfelle: str) -> None:
+    query = (
+        f'{{ lister(tilfelle: "{tilfelle}") {{ farger f2: farger kanskje ord tider tall '
+        "__typename } }"
+    )
+    answers = []
+    for planned in (True, False):
+        schema = strawberry.Schema(
+            query=ListeQuery, execution_context_class=PlannedExecutionContext if planned else None
+        )
+        answers.append(await schema.execute(query))
+    planned_answer, standard = answers
+    assert planned_answer.errors == standard.errors
+    assert [e.path for e in planned_answer.errors or []] == [
+        e.path for e in standard.errors or []
+    ]
+    assert orjson.dumps(planned_answer.data) == orjson.dumps(standard.data)
+
+
+MEG_OPPSLAG = """query($first: Int, $after: String) { meg { oppslag(first: $first, after: $after) {
+  edges { cursor node { __typename tidspunkt kategorier k2: kategorier
+    organisasjon { orgnr navn } paaVegneAv { navn orgnr } } }
+  pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }"""
+
+
+async def test_a_residents_lookups_are_planned_and_answer_alike(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient], mint: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`meg { oppslag }`: its edges (with their list of categories) completed by the plan,
+    byte for byte what graphql-core answers, on the first page and the next."""
+    pid = REGISTERED[0]
+    for i, (consumer, supplier, bits) in enumerate([
+        ("991825827", None, 1), ("974760673", "889640782", 7), ("991825827", None, 3),
+    ]):
+        principal = Principal(consumer=consumer, scopes=frozenset(), issuer="test",
+                              supplier=supplier)
+        await skriv_oppslag(tidspunkt=FIXED_NOW - dt.timedelta(hours=i), request_id=f"r{i}",
+                            principal=principal, scopes=(), varslingsstatus=False,
+                            personer=[(pid, bits)])
+    completed: list[str] = []
+    original = PlannedExecutionContext.complete_object_value
+
+    def spy(self: Any, return_type: Any, *args: Any) -> Any:
+        completed.append(return_type.name)
+        return original(self, return_type, *args)
+
+    monkeypatch.setattr(PlannedExecutionContext, "complete_object_value", spy)
+    token = mint("krr:user/kontaktinformasjon.read", consumer=None, pid=pid)
+    after = None
+    for first in (2, 2):
+        payload = {"query": MEG_OPPSLAG, "variables": {"first": first, "after": after}}
+        planned, standard = await _both(clients, token, payload)
+        assert planned.status_code == standard.status_code == 200
+        assert planned.content == standard.content
+        body = orjson.loads(planned.content)
+        assert "errors" not in body, body
+        after = body["data"]["meg"]["oppslag"]["pageInfo"]["endCursor"]
+    assert orjson.loads(planned.content)["data"]["meg"]["oppslag"]["edges"][0]["node"][
+        "kategorier"] == ["GRUNNDATA", "KONTAKTINFORMASJON"]
+    # graphql-core completed no edge, node or organisation for the planned app's requests
+    assert completed.count("OppslagEdge") == completed.count("Oppslag") == 0
+    assert completed.count("Organisasjon") == 0
 
 
 @settings(max_examples=500, derandomize=True, database=None)

@@ -8,11 +8,12 @@ reading the planned attributes and coercing the leaves with the schema's own sca
 
 Planning happens only where the result cannot differ from graphql-core's: an object type without
 `is_type_of`, fields that are strawberry's plain attribute reads (no resolver, no arguments,
-no field extensions), leaf or object types (no lists, interfaces or unions below the item), no
-resolver middleware, no @defer/@stream. Anything unusual in the data (a null in a non-null
-field, a value a scalar refuses, an exception or awaitable as a value) makes the whole list go
-back to graphql-core, which reads the same attributes again and reports the error exactly as it
-always does. tests/test_execution_differential.py holds the two executors to that.
+no field extensions), leaf or object types or lists of leaves (no lists of objects, interfaces
+or unions below the item), no resolver middleware, no @defer/@stream. Anything unusual in the
+data (a null in a non-null field, a value a scalar refuses, an exception or awaitable as a
+value, an iterable that is not a list) makes the whole list go back to graphql-core, which
+reads the same attributes again and reports the error exactly as it always does.
+tests/test_execution_differential.py holds the two executors to that.
 
 One shortcut changes what `ExecutionResult.data` holds, not the response: an aware UTC datetime
 of strawberry's DateTime is left as a datetime for the response encoder (orjson, app.edge), which
@@ -99,6 +100,49 @@ def _enum_memo(enum_type: GraphQLEnumType) -> _EnumMemo:
     return memo
 
 
+def _leaf(leaf_type: GraphQLOutputType) -> Callable[[Any], Any]:
+    """One value of a leaf type as the plan completes it (a step's inline code, as a function
+    for the items of a list); raises _Irregular where graphql-core would report an error."""
+    if isinstance(leaf_type, GraphQLEnumType):
+        memo = _enum_memo(leaf_type)
+        return lambda value: memo[type(value), value]
+    assert is_leaf_type(leaf_type)
+    coerce = leaf_type.coerce_output_value
+    if leaf_type is GraphQLString:
+        return lambda value: value if type(value) is str else _coerce_or_irregular(coerce,
+                                                                                   value)
+    if coerce is isoformat:
+        return lambda value: (value if type(value) is dt.datetime and value.tzinfo is dt.UTC
+                              else _coerce_or_irregular(coerce, value))
+    return lambda value: _coerce_or_irregular(coerce, value)
+
+
+_LEAF_LISTS: WeakKeyDictionary[GraphQLOutputType, dict[bool, Callable[[Any], list[Any]]]] = (
+    WeakKeyDictionary()
+)
+
+
+def _leaf_list(leaf_type: GraphQLOutputType, non_null_items: bool) -> Callable[[Any], list[Any]]:
+    """A list of a leaf type, completed item by item; one function per type and nullability,
+    shared by every request (a plan is compiled once per helper identity)."""
+    kept = _LEAF_LISTS.setdefault(leaf_type, {})
+    complete = kept.get(non_null_items)
+    if complete is None:
+        item = _leaf(leaf_type)
+
+        def complete(values: Any) -> list[Any]:
+            if type(values) is not list:  # any other iterable: graphql-core's to judge
+                raise _Irregular
+            if non_null_items:
+                if any(value is None for value in values):
+                    raise _Irregular
+                return [item(value) for value in values]
+            return [None if value is None else item(value) for value in values]
+
+        kept[non_null_items] = complete
+    return complete
+
+
 _PLANS: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
 _PLANS_KEPT = 256
 
@@ -160,7 +204,7 @@ def _compile(steps: list[_Step]) -> Plan:
                 f"        if r{i} is None or r{i} is Undefined:",
                 "            raise _Irregular",
             ]
-        else:  # a nested object's plan
+        else:  # a nested object's plan, or a list of leaves
             lines.append(f"        r{i} = {helper}(v)")
     entries = ", ".join(f"{step.key!r}: r{i}" for i, step in enumerate(steps))
     lines.append(f"    return {{{entries}}}")
@@ -329,10 +373,17 @@ class PlannedExecutionContext(AcyclicExecutionContext):
                 if nested is None:
                     return None
                 step = _Step(response_key, attribute, non_null, "object", nested)
-            else:  # lists, interfaces and unions below the item: graphql-core completes them
+            elif isinstance(inner, GraphQLList) and is_leaf_type(_unwrapped(inner.of_type)):
+                step = _Step(response_key, attribute, non_null, "list", _leaf_list(
+                    _unwrapped(inner.of_type), is_non_null_type(inner.of_type)))
+            else:  # lists of objects or lists, interfaces and unions: graphql-core's
                 return None
             steps.append(step)
         return _compiled(steps)
+
+
+def _unwrapped(of_type: GraphQLOutputType) -> GraphQLOutputType:
+    return of_type.of_type if isinstance(of_type, GraphQLNonNull) else of_type
 
 
 def without_suggestions(

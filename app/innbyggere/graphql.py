@@ -7,6 +7,7 @@ token's own `pid`: there is no argument naming a person.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
@@ -101,25 +102,58 @@ class OppslagConnection:
     page_info: PageInfo = strawberry.field(description="Where this page lies.")
 
 
+class Oppfoering:
+    """The resident's entry, read from the register at most once per answer, and only when a
+    selected field shows it: "who looked me up" needs none of it, and reading it was a round
+    trip of its own on every first page."""
+
+    __slots__ = ("_lesing", "pid")
+
+    def __init__(self, pid: str) -> None:
+        self.pid = pid
+        self._lesing: asyncio.Future[PersonRecord | None] | None = None
+
+    async def les(self) -> PersonRecord | None:
+        """The entry, read by whichever field asks first: sibling fields resolve concurrently,
+        and the others await the same read."""
+        if self._lesing is None:
+            self._lesing = asyncio.ensure_future(store.hent(self.pid))
+        return await self._lesing
+
+
+# The fields of `Meg` that show the entry (GraphQL names): `meg` reads it up front when one of
+# them is selected, so that a failure to read it stays the error of `meg` itself.
+OPPFOERINGSFELT = frozenset({"maaBekrefte", "utloperSnart", "utlopt", "person"})
+
+
 @strawberry.type(description="The logged-in resident's own entry.")
 class Meg:
     pid: strawberry.Private[str]
-    record: strawberry.Private[PersonRecord | None]
+    oppfoering: strawberry.Private[Oppfoering]
     naa: strawberry.Private[dt.datetime]
     se_kontakt: strawberry.Private[bool]  # false only for a spraak.write-only token's answer
     se_post: strawberry.Private[bool]
-    maa_bekrefte: bool = strawberry.field(
+
+    @strawberry.field(
         description="True when the entry has contact information and it was last confirmed "
         "(bekreftKontaktinformasjon) over three months ago, or never."
-    )
-    utloper_snart: list[Kanal] = strawberry.field(
+    )  # type: ignore[untyped-decorator]  # strawberry types its decorator Any
+    async def maa_bekrefte(self) -> bool:
+        return frister.maa_bekrefte(await self.oppfoering.les(), self.naa)
+
+    @strawberry.field(
         description="Channels that pass 18 months since last updated or confirmed within two "
         "months; confirm them to keep receiving notices there."
-    )
-    utlopt: list[Kanal] = strawberry.field(
+    )  # type: ignore[untyped-decorator]  # strawberry types its decorator Any
+    async def utloper_snart(self) -> list[Kanal]:
+        return frister.utloper_snart(await self.oppfoering.les(), self.naa)
+
+    @strawberry.field(
         description="Channels past 18 months: public bodies may not send notices there "
         "(eForvaltningsforskriften § 32) until updated or confirmed."
-    )
+    )  # type: ignore[untyped-decorator]  # strawberry types its decorator Any
+    async def utlopt(self) -> list[Kanal]:
+        return frister.utlopt(await self.oppfoering.les(), self.naa)
 
     @strawberry.field(
         description=(
@@ -129,10 +163,10 @@ class Meg:
             ".write (in velgSpraak's answer to a token with only krr:user/spraak.write)."
         )
     )  # type: ignore[untyped-decorator]  # strawberry types its decorator Any
-    def person(self, info: Info) -> Person:
+    async def person(self, info: Info) -> Person:
         apne = {Handling.SE_MEG: self.se_kontakt, Handling.SE_MIN_POSTKASSE: self.se_post}
         _avslaa(info, [h for h, aapen in apne.items() if not aapen])
-        svar = _person(self.pid, self.record, self.naa, self.se_post)
+        svar = _person(self.pid, await self.oppfoering.les(), self.naa, self.se_post)
         if not self.se_kontakt:
             svar.kontaktinformasjon = None
             svar.varslingsstatus = None
@@ -153,7 +187,13 @@ class Meg:
         if not 1 <= antall <= OPPSLAG_MAKS:
             raise BadInput(f"first must be between 1 and {OPPSLAG_MAKS}")
         before = _fra_cursor(after) if after is not None else None
-        rader = await store.oppslag(self.pid, limit=antall + 1, before=before)
+        if before is None:  # a first page: nothing comes before it
+            rader, foer = await store.oppslag(self.pid, limit=antall + 1, before=None), False
+        else:  # both need only the cursor: one round trip's wait instead of two
+            rader, foer = await asyncio.gather(
+                store.oppslag(self.pid, limit=antall + 1, before=before),
+                store.oppslag_foer(self.pid, before),
+            )
         side = rader[:antall]
         navn = await delegering.navn(
             {r.consumer for r in side} | {r.supplier for r in side if r.supplier}
@@ -178,7 +218,7 @@ class Meg:
             edges=edges,
             page_info=PageInfo(
                 has_next_page=len(rader) > antall,
-                has_previous_page=before is not None and await store.oppslag_foer(self.pid, before),
+                has_previous_page=foer,
                 start_cursor=edges[0].cursor if edges else None,
                 end_cursor=edges[-1].cursor if edges else None,
             ),
@@ -245,17 +285,17 @@ def _fra_cursor(cursor: str) -> tuple[dt.datetime, int]:
         ) from exc
 
 
-async def _meg(beboer: Innbygger, naa: dt.datetime) -> Meg:
-    record = await store.hent(beboer.pid)
+async def _meg(beboer: Innbygger, naa: dt.datetime, *, les: bool = True) -> Meg:
+    """The resident's `Meg`; with `les`, the entry read now (else when a field asks for it)."""
+    oppfoering = Oppfoering(beboer.pid)
+    if les:
+        await oppfoering.les()
     return Meg(
         pid=beboer.pid,
-        record=record,
+        oppfoering=oppfoering,
         naa=naa,
         se_kontakt=manglende_scope_for_handling(beboer, Handling.SE_MEG) is None,
         se_post=manglende_scope_for_handling(beboer, Handling.SE_MIN_POSTKASSE) is None,
-        maa_bekrefte=frister.maa_bekrefte(record, naa),
-        utloper_snart=frister.utloper_snart(record, naa),
-        utlopt=frister.utlopt(record, naa),
     )
 
 
@@ -285,7 +325,8 @@ class MegQuery:
     )
     async def meg(self, info: Info) -> Meg:
         foresporsel = info.context.foresporsel
-        return await _meg(foresporsel.innbygger, foresporsel.now)
+        les = not OPPFOERINGSFELT.isdisjoint(valgte_felt(info))
+        return await _meg(foresporsel.innbygger, foresporsel.now, les=les)
 
 
 @strawberry.type
