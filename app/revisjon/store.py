@@ -152,23 +152,28 @@ def oppslag_av_person_sql(
     pid = sql(personidentifikator)
     filed, queued = f"p.personidentifikator = {pid}", _i_ko(sql, pid)
     if before is not None:
-        # Row-value comparison: (tidspunkt, oppslag_id) strictly older than the cursor.
-        eldre = f" < ({sql.tid(before[0])}, {sql(before[1])})"
-        filed += f" AND (p.tidspunkt, p.oppslag_id){eldre}"
+        # Row-value comparison: (tidspunkt, oppslag_id) strictly older than the cursor; the
+        # plain bound beside it lets PostgreSQL skip the months after the cursor's.
+        naar = sql.tid(before[0])
+        eldre = f" < ({naar}, {sql(before[1])})"
+        filed += f" AND (p.tidspunkt, p.oppslag_id){eldre} AND p.tidspunkt <= {naar}"
         queued += f" AND (u.tidspunkt, u.oppslag_id){eldre}"
     kategori = (f"u.kategorier[array_position(u.personer, {pid}::varchar)]" if sql.postgres
                 else "json_extract(u.kategorier, '$[' || j.key || ']')")
     n = sql(limit)
-    # On PostgreSQL the request is found in its own month's partition: the time is in the key.
-    samme = " AND o.tidspunkt = x.tidspunkt" if sql.postgres else ""
+    # The page is chosen from the person's rows first, and only its rows look up their request:
+    # on PostgreSQL one probe each into the request's own month (LATERAL; OFFSET 0 keeps the
+    # planner from turning it into a join over every month's requests).
+    oppslag = ("CROSS JOIN LATERAL (SELECT consumer, supplier FROM oppslag o"
+               " WHERE o.id = x.oppslag_id AND o.tidspunkt = x.tidspunkt OFFSET 0) AS o"
+               if sql.postgres else "JOIN oppslag o ON o.id = x.oppslag_id")
     return (
         "SELECT x.oppslag_id, x.tidspunkt, o.consumer, o.supplier, x.kategorier FROM ("
         " SELECT * FROM (SELECT p.oppslag_id, p.tidspunkt, p.kategorier FROM oppslag_person p"
         f" WHERE {filed} ORDER BY p.tidspunkt DESC, p.oppslag_id DESC LIMIT {n}) AS arkiv"
         f" UNION ALL SELECT u.oppslag_id, u.tidspunkt, {kategori} AS kategorier"
         f" FROM {_KO[sql.postgres]} WHERE {queued}"
-        f") AS x JOIN oppslag o ON o.id = x.oppslag_id{samme}"
-        f" ORDER BY x.tidspunkt DESC, x.oppslag_id DESC LIMIT {n}"
+        f") AS x {oppslag} ORDER BY x.tidspunkt DESC, x.oppslag_id DESC LIMIT {n}"
     )
 
 
@@ -187,11 +192,13 @@ async def oppslag_av_person_fra(
     starts after it: `hasPreviousPage`). One indexed probe, and one of the queue."""
     sql = db.Sql()
     pid = sql(personidentifikator)
-    fra = f" >= ({sql.tid(cursor[0])}, {sql(cursor[1])})"
+    naar = sql.tid(cursor[0])
+    fra = f" >= ({naar}, {sql(cursor[1])})"
     _, rows = await db.connection().execute_query(
         f"SELECT 1 WHERE EXISTS (SELECT 1 FROM oppslag_person WHERE personidentifikator = {pid}"
-        f" AND (tidspunkt, oppslag_id){fra}) OR EXISTS (SELECT 1 FROM {_KO[sql.postgres]}"
-        f" WHERE {_i_ko(sql, pid)} AND (u.tidspunkt, u.oppslag_id){fra})",
+        f" AND (tidspunkt, oppslag_id){fra} AND tidspunkt >= {naar})"
+        f" OR EXISTS (SELECT 1 FROM {_KO[sql.postgres]} WHERE {_i_ko(sql, pid)}"
+        f" AND (u.tidspunkt, u.oppslag_id){fra})",
         sql.verdier,
     )
     return bool(rows)
