@@ -111,6 +111,40 @@ async def test_the_filer_files_in_the_background_after_a_write(db):
     assert antall == 2
 
 
+async def test_a_write_is_filed_after_a_pause_that_gathers_the_moments_requests(db):
+    batches: list[int] = []
+    async with fordeling.fordeler(intervall=60, fordelt=batches.append, samle=2.0):
+        for _ in range(500):  # the start's look at what waits (nothing) is done
+            if batches:
+                break
+            await asyncio.sleep(0.01)
+        assert batches == [0]
+        await write(BASE, [(X, 1)])
+        await write(BASE + dt.timedelta(seconds=1), [(Y, 2)])
+        assert await fordeling.ufordelte() == 2  # not beside the answers that woke it
+        for _ in range(1000):
+            if await fordeling.ufordelte() == 0:
+                break
+            await asyncio.sleep(0.01)
+    assert batches == [0, 2]  # both requests in one transaction
+
+
+async def test_a_filer_stopped_in_its_pause_leaves_the_queue_to_the_next(db):
+    async with fordeling.fordeler(intervall=60, samle=60):
+        await asyncio.sleep(0)
+        await write(BASE, [(X, 1), (Y, 2)])
+        await asyncio.sleep(0.05)
+    assert await fordeling.ufordelte() == 1  # durable, not filed, not lost
+    async with fordeling.fordeler(intervall=60):  # the next start files it at once
+        for _ in range(500):
+            if await fordeling.ufordelte() == 0:
+                break
+            await asyncio.sleep(0.01)
+    assert await fordeling.ufordelte() == 0
+    assert [(r.personidentifikator, r.kategorier) for r in await personrader()] == sorted(
+        [(X, 1), (Y, 2)])
+
+
 async def test_the_filer_files_what_an_earlier_process_left_at_start(db):
     await write(BASE, [(X, 1)])
     async with fordeling.fordeler(intervall=60):

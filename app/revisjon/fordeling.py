@@ -11,7 +11,11 @@ the same transaction, so a person is always in exactly one of the two tables), a
 read both (store.oppslag_av_person).
 
 Every served worker runs a filer (`fordeler`), woken by its own writes and every
-INTERVALL seconds for what another worker, or one that stopped, left. PostgreSQL: batches are
+INTERVALL seconds for what another worker, or one that stopped, left. Woken by a write, it
+waits SAMLE seconds first: the record is written while the answer is built, and filing at once
+would put the index writes beside the answer of the very request that woke it (measured on two
+cores: 7-11 ms on a 1000-person lookup); the pause lets the answer leave and gathers that
+moment's requests into one batch. PostgreSQL: batches are
 claimed FOR UPDATE SKIP LOCKED, so filers never file a request twice or wait for each other.
 SQLite: the transaction's first statement takes the database's write lock, so the batch it
 chooses is the batch it deletes.
@@ -37,6 +41,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 16  # requests filed per transaction (up to 16,000 person rows)
 INTERVALL = 1.0  # seconds between looks for what no write of this worker woke the filer for
+SAMLE = 0.05  # seconds a filer woken by a write waits before filing (the module's docstring)
 VENT_VED_FEIL = 2.0  # seconds to wait after the database failed before the next look
 
 _vekkere: set[asyncio.Event] = set()
@@ -157,9 +162,10 @@ async def _uten_frist(arbeid: Awaitable[int]) -> int:
 async def kjoer_fordeler(vekker: asyncio.Event, stopp: asyncio.Event,
                          intervall: float = INTERVALL,
                          fordelt: Callable[[int], None] = lambda _: None,
-                         frist: Frist = _uten_frist) -> None:
-    """The filer's loop: file while there are full batches, then wait for a write, the
-    interval or the stop; `fordelt` is told how many requests each batch filed. `frist` runs
+                         frist: Frist = _uten_frist, samle: float = SAMLE) -> None:
+    """The filer's loop: file while there are full batches, then wait for a write (and then
+    `samle` seconds more), the interval or the stop; `fordelt` is told how many requests each
+    batch filed. `frist` runs
     each batch: the served app gives it a request's deadline, so a database that stops
     answering costs the filer its connection, not its life (app.edge.deadline)."""
     while not stopp.is_set():
@@ -186,6 +192,8 @@ async def kjoer_fordeler(vekker: asyncio.Event, stopp: asyncio.Event,
         finally:
             stopper.cancel()
             vekket.cancel()
+        if vekker.is_set() and samle > 0:
+            await _vent(stopp, samle)
 
 
 async def _vent(stopp: asyncio.Event, sekunder: float) -> None:
@@ -201,13 +209,13 @@ STOP_GRACE = 10.0  # seconds a shutdown waits for the batch in hand
 @asynccontextmanager
 async def fordeler(intervall: float = INTERVALL,
                    fordelt: Callable[[int], None] = lambda _: None,
-                   frist: Frist = _uten_frist) -> AsyncIterator[None]:
+                   frist: Frist = _uten_frist, samle: float = SAMLE) -> AsyncIterator[None]:
     """This process's filer for the app's lifetime: on exit it finishes the batch in hand (up
     to STOP_GRACE seconds, then cancelled: the batch's transaction rolls back and the next
     filer takes it)."""
     vekker, stopp = asyncio.Event(), asyncio.Event()
     vekker.set()  # file what waits from before this start at once
-    task = asyncio.create_task(kjoer_fordeler(vekker, stopp, intervall, fordelt, frist),
+    task = asyncio.create_task(kjoer_fordeler(vekker, stopp, intervall, fordelt, frist, samle),
                                name="krr-fordeler")
     _vekkere.add(vekker)
     try:
