@@ -144,6 +144,51 @@ async def audit_person_rows(database_url: str) -> int:
     return int(await scalar(database_url, "SELECT coalesce(sum(antall), 0) FROM oppslag") or 0)
 
 
+async def warm_register(database_url: str) -> int:
+    """Read the person table, its indexes and the mailbox providers into memory, as a register
+    in service holds them, and return the bytes read. A lookup of 1000 ids never asked for
+    before otherwise reads most of its rows from the operating system's cache while the floor,
+    timed after it on the same ids, finds them in PostgreSQL's buffers: the 5,000,000 register
+    paid that as a third of its lookup, the 100,000 one not at all. PostgreSQL: pg_prewarm
+    (shipped with PostgreSQL) into shared buffers; SQLite has no cache of its own across
+    connections, so its file is read through once into the operating system's."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.removeprefix("sqlite://"))
+        with path.open("rb") as f:  # noqa: ASYNC230 - the benchmarks do one thing at a time
+            read = 0
+            while chunk := f.read(1 << 24):
+                read += len(chunk)
+        return read
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        blocks = await conn.fetchval(
+            "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c"
+            " WHERE c.oid IN ('person'::regclass, 'postkasseleverandoer'::regclass)"
+            " OR c.oid IN (SELECT indexrelid FROM pg_index"
+            " WHERE indrelid IN ('person'::regclass, 'postkasseleverandoer'::regclass))")
+        return int(blocks or 0) * 8192
+    finally:
+        await conn.close()
+
+
+POSTGRES_SETTINGS = ("shared_buffers", "huge_pages", "wal_compression", "max_wal_size",
+                     "checkpoint_timeout", "synchronous_commit")
+
+
+async def postgres_settings(database_url: str) -> str:
+    """The server settings a benchmark's numbers depend on, for its report (docs/deployment.md
+    says why each): `name = value, ...`."""
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        rows = await conn.fetch("SELECT name, current_setting(name) AS value FROM pg_settings"
+                                " WHERE name = ANY($1::text[]) ORDER BY name",
+                                list(POSTGRES_SETTINGS))
+    finally:
+        await conn.close()
+    return ", ".join(f"{r['name']} = {r['value']}" for r in rows)
+
+
 async def prepare_register(database_url: str, persons: int, reseed: bool = False) -> float | None:
     """Seed the register when it holds fewer than `persons` (or when asked to); the seconds
     `krr seed` took, or None when the register was kept."""

@@ -8,7 +8,10 @@ one run (issue 16, targets 1, 2 and 6b).
    clients, a progress bar) until it holds at least
    --audit-rows person rows (summed `oppslag.antall`); only what is missing is added, and
    nothing is ever emptied, so the audit's indexes are not measured empty.
-3. Timing: one `krr serve` per register, all side by side; each round looks up 1000 fresh random
+3. Warm-up: each register's persons (table and indexes) are read into memory first, as a
+   register in service holds them (bench.common.warm_register), so that neither the lookup nor
+   the floor after it on the same ids pays for pages read the first time.
+4. Timing: one `krr serve` per register, all side by side; each round looks up 1000 fresh random
    ids on every register in turn (token check, delegation check, § 32 and the audit write
    included), each followed by the filing of its audit record (the server's filer puts the
    persons into the per-person index after the answer; waited for and reported, so that one
@@ -16,7 +19,7 @@ one run (issue 16, targets 1, 2 and 6b).
    by the floor: the same rows fetched with one statement through the raw driver and encoded
    with orjson (bench/floor_app.py's statement). Ratios are medians of the per-round ratios,
    so a busy moment of the shared machine cancels out of them.
-4. Memory of one lookup (6b): the server process's VmHWM (/proc/<pid>/status), reset through
+5. Memory of one lookup (6b): the server process's VmHWM (/proc/<pid>/status), reset through
    /proc/<pid>/clear_refs just before a lookup, against its VmRSS just before: on the fresh
    server's first lookup and on one after the timed rounds; and tracemalloc's peak of one warm
    lookup in process (the app over ASGI) on the largest PostgreSQL register.
@@ -67,6 +70,7 @@ from bench.common import (  # noqa: E402
     krr,
     ms,
     percentile,
+    postgres_settings,
     prepare_register,
     register_url,
     reset_peak,
@@ -75,6 +79,7 @@ from bench.common import (  # noqa: E402
     status_bytes,
     timed_lookup,
     token,
+    warm_register,
 )
 from bench.floor_app import POSTGRES_FLOOR, asyncpg_dsn, encode, sqlite_floor  # noqa: E402
 
@@ -109,11 +114,21 @@ class Floor:
 
     async def filed(self) -> float:
         """Seconds until the register's audit queue is empty: the filer (app.revisjon.fordeling)
-        has put the last lookup's persons into the per-person index, after its answer."""
+        has put the last lookup's persons into the per-person index, after its answer. SQLite:
+        and until its WAL is checkpointed. The filing's commit grows the WAL past SQLite's
+        automatic checkpoint (1000 pages), which the server's one connection then runs after the
+        commit, readable already, the next lookup waiting behind it; PostgreSQL checkpoints in a
+        process of its own."""
         start = time.perf_counter()
         while True:
             if self.sqlite is not None:
                 (queued,) = self.sqlite.execute("SELECT count(*) FROM oppslag_ufordelt").fetchone()
+                if not queued:
+                    # busy: another connection (the server's) is checkpointing; else whatever
+                    # was left is checkpointed now, by this call if not by the server
+                    busy, log, done = self.sqlite.execute(
+                        "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    queued = busy or log != done
             else:
                 queued = await self.pg.fetchval("SELECT count(*) FROM oppslag_ufordelt")
             if not queued:
@@ -174,6 +189,10 @@ async def run(targets: list[Target], iterations: int, audit_rows: dict[str, int]
     for t in targets:
         t.audit_rows = await grow_audit_log(t.url, t.persons, audit_rows[t.backend],
                                             clients=grow_clients)
+    for t in targets:
+        warmed = await warm_register(t.url)
+        print(f"{t.backend} {t.persons:,}: {warmed / MIB:,.0f} MiB of persons read into memory",
+              file=sys.stderr)
     batches = [batches_of(await sample_ids(t.url, 1000 * (WARM_UP + iterations + 1),
                                            random.Random(t.persons)))
                for t in targets]
@@ -254,14 +273,16 @@ def growth(memory: tuple[int, int]) -> str:
     return f"+{(peak - before) / MIB:.1f} MiB (peak {peak / MIB:.0f} MiB over {before / MIB:.0f})"
 
 
-def tables(targets: list[Target], audit_rows: int, traced: tuple[Target, int]) -> str:
+def tables(targets: list[Target], audit_rows: int, traced: tuple[Target, int],
+           settings: str | None) -> str:
     base = baselines(targets)
     base_label = (" / ".join(f"{t.persons:,} ({b})" for b, t in base.items())
                   or "the backend's smallest size")
     lines = [
         f"Measured {dt.date.today().isoformat()} on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}; every register's audit log grown by these lookups "
-        f"before timing (PostgreSQL's to at least {audit_rows:,} person rows)",
+        f"before timing (PostgreSQL's to at least {audit_rows:,} person rows)"
+        + (f"; PostgreSQL with {settings}" if settings else ""),
         "",
         "| backend | persons | audit person rows | 1000-person lookup p50 | p95 | floor p50 "
         f"| lookup / floor | lookup / lookup at {base_label} | `krr seed` time "
@@ -407,7 +428,9 @@ def main() -> None:
     # the one lookup's Python memory, traced on the largest PostgreSQL register (else the last)
     traced = max((t for t in targets if t.backend == "postgres"), key=lambda t: t.persons,
                  default=targets[-1])
-    print(tables(targets, args.audit_rows, (traced, asyncio.run(traced_peak(traced)))))
+    postgres = next((t for t in targets if t.backend == "postgres"), None)
+    settings = asyncio.run(postgres_settings(postgres.url)) if postgres else None
+    print(tables(targets, args.audit_rows, (traced, asyncio.run(traced_peak(traced))), settings))
 
 
 if __name__ == "__main__":
