@@ -165,9 +165,9 @@ async def kjoer_fordeler(vekker: asyncio.Event, stopp: asyncio.Event,
                          frist: Frist = _uten_frist, samle: float = SAMLE) -> None:
     """The filer's loop: file while there are full batches, then wait for a write (and then
     `samle` seconds more), the interval or the stop; `fordelt` is told how many requests each
-    batch filed. `frist` runs
-    each batch: the served app gives it a request's deadline, so a database that stops
-    answering costs the filer its connection, not its life (app.edge.deadline)."""
+    batch filed. `frist` runs each batch: the served app gives it a request's deadline, so a
+    database that stops answering costs the filer its connection, not its life
+    (app.edge.deadline)."""
     while not stopp.is_set():
         try:
             while True:
