@@ -4,7 +4,8 @@ of a compact JWS (RS256, `kid`, `typ` JWT).
 The claims, after the answer's own members:
 
 - `iat`: the moment the request was served at, the audit record's moment;
-- `jti`: this answer's own id, made here, unique whatever the caller sends;
+- `jti`: this answer's own id, made by the edge as it signs (app.edge.signed), unique whatever
+  the caller sends;
 - `audit_ids`: the audit records the request wrote (`oppslag.id`, one per disclosing operation,
   empty when it disclosed no one to an organisation): the link to the audit log;
 - `request`: the question the answer answers, as the caller sent it and kept apart from the
