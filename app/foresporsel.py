@@ -4,14 +4,15 @@ The edge (app.edge) builds it once the token is verified: who is calling, under 
 id, at which moment (the § 32 clock of everything the request does), and, for a vendor acting
 for an organisation, what the organisation's active delegations to it cover, read from the
 registry at most once per request and never cached beyond it, so a revocation bites on the very
-next request. Operations never look at the token again.
+next request. Operations never look at the token again. What the request wrote to the audit log
+is noted on it, for the signed answer to name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from authz.principal import Caller, Innbygger, Principal, Tilgangsstyrer
 from authz.tillatelse import Tillatelse
@@ -38,6 +39,9 @@ class Foresporsel:
     now: dt.datetime
     delegeringer: Delegeringsoppslag = ingen_delegeringer
     _dekket: frozenset[str] | None = None
+    # The audit records the request wrote (app.revisjon: `oppslag.id`, one per disclosing
+    # operation), each added once it is written: a signed answer names them.
+    revisjoner: list[int] = field(default_factory=list)
 
     @property
     def organisasjon(self) -> Principal:

@@ -135,7 +135,9 @@ _LEVEL_STYLES = {
     "DEBUG": "dim", "INFO": "green", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"
 }
 _ACCESS = ("method", "path", "status", "duration_ms")  # krr.access's extras (app.edge.observed)
-_CONTEXT_LABELS = {"request_id": "req", "consumer": "consumer", "supplier": "supplier"}
+# A signed answer's jti joins them once it is signed (app.edge.signed).
+_CONTEXT_LABELS = {"request_id": "req", "consumer": "consumer", "supplier": "supplier",
+                   "jti": "jti"}
 _NOT_EXTRA = _STANDARD | {"color_message"}  # uvicorn's copy of its message with ANSI colours
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import hashlib
 import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -31,13 +33,14 @@ from app.config import ConfigError, Settings, load_settings
 from app.edge.app import create_app
 from app.edge.signed import JWKS_PATH, prefers_signed
 from app.errors import NOT_ACCEPTABLE
+from app.revisjon import store as revisjon_store
 from app.revisjon.models import Oppslag
 from app.signing import jws, keys
 from app.signing import store as signing_store
 from app.signing.models import SigningKeyRecord
 from app.signing.signer import PublishedKeys
 from authz.tokens import TokenVerifier
-from tests.conftest import CONSUMER, FIXED_NOW
+from tests.conftest import CONSUMER, FIXED_NOW, lines
 from tests.factories import new_id
 from tests.servers import krr_serving
 from tests.test_cli import krr
@@ -80,11 +83,41 @@ async def serving(settings: Settings, verifier: TokenVerifier | None = None
 
 async def ask(client: httpx.AsyncClient, path: str, body: Any, token: str | None = None,
               accept: str | None = JOSE, **headers: str) -> httpx.Response:
+    """POST `body` as `sent(body)`'s bytes (the bytes `body_sha256` is of)."""
+    headers["Content-Type"] = "application/json"
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     if accept is not None:
         headers["Accept"] = accept
-    return await client.post(path, json=body, headers=headers)
+    return await client.post(path, content=sent(body), headers=headers)
+
+
+def sent(body: Any) -> bytes:
+    return orjson.dumps(body)
+
+
+def sha256(data: str | bytes) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def question(path: str, body: Any, request_id: str) -> dict[str, Any]:
+    """The `request` claim of a signed answer to `body` at `path`."""
+    asked = {"id": request_id, "method": "POST", "path": path, "body_sha256": sha256(sent(body))}
+    if path == GRAPHQL:
+        asked |= {"query_sha256": sha256(body["query"]),
+                  "operation_name": body.get("operationName")}
+    return asked
+
+
+async def audit_ids(request_id: str) -> list[int]:
+    return sorted(o.id for o in await Oppslag.filter(request_id=request_id))
+
+
+def unique_id(claims: dict[str, Any]) -> str:
+    """The answer's jti, checked to be the register's kind of id."""
+    jti: str = claims.pop("jti")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", jti), jti
+    return jti
 
 
 async def published(client: httpx.AsyncClient) -> dict[str, Any]:
@@ -163,29 +196,40 @@ async def test_a_signed_lookup_verifies_against_the_published_keys(
     token = mint(BOTH, supplier=VENDOR) if vendor else mint(BOTH)
     body = {"personidentifikatorer": PIDS}
     plain, signed, payload = await plain_and_signed(client, PERSONER, body, token)
-    expected = {"iat": IAT, "request_id": "proof-1", "consumer": org(CONSUMER)}
+    expected = {"iat": IAT, "audit_ids": await audit_ids("proof-1"),
+                "request": question(PERSONER, body, "proof-1"), "consumer": org(CONSUMER)}
     if vendor:
         expected["supplier"] = org(VENDOR)
-    assert claims_of(payload, plain) == expected
-    assert signed.headers["x-request-id"] == payload["request_id"]
+    claims = claims_of(payload, plain)
+    unique_id(claims)
+    assert claims == expected and len(expected["audit_ids"]) == 1
+    assert signed.headers["x-request-id"] == payload["request"]["id"]
     assert [p["personidentifikator"] for p in payload["personer"]] == PIDS
     assert payload["personer"][0]["kontaktinformasjon"]["epostadresse"] == f"{PIDS[0]}@example.no"
 
 
 async def test_a_signed_feed_page_verifies_against_the_published_keys(client, mint, registered):
     token = mint(f"{HENTENDRING} {KONTAKT}")
-    plain, signed, payload = await plain_and_signed(client, ENDRINGER, {"fraEndringsId": 0}, token)
-    assert claims_of(payload, plain) == {
-        "iat": IAT, "request_id": signed.headers["x-request-id"], "consumer": org(CONSUMER),
+    body = {"fraEndringsId": 0}
+    plain, _, payload = await plain_and_signed(client, ENDRINGER, body, token)
+    claims = claims_of(payload, plain)
+    unique_id(claims)
+    assert claims == {
+        "iat": IAT, "audit_ids": await audit_ids("proof-1"),
+        "request": question(ENDRINGER, body, "proof-1"), "consumer": org(CONSUMER),
     }
+    assert len(claims["audit_ids"]) == 1  # the page disclosed its persons: recorded
     assert len(payload["list"]) == 2 and payload["tilEndringsId"] == payload["sisteEndringsId"]
 
 
 async def test_a_signed_graphql_answer_verifies_errors_included(client, mint, registered):
     """A 200 that carries errors (a withheld field) is an answer like any other: signed."""
     plain, _, payload = await plain_and_signed(client, GRAPHQL, LOOKUP, mint(POST))
-    assert claims_of(payload, plain) == {
-        "iat": IAT, "request_id": "proof-1", "consumer": org(CONSUMER),
+    claims = claims_of(payload, plain)
+    unique_id(claims)
+    assert claims == {
+        "iat": IAT, "audit_ids": await audit_ids("proof-1"),
+        "request": question(GRAPHQL, LOOKUP, "proof-1"), "consumer": org(CONSUMER),
     }
     assert payload["errors"] == plain.json()["errors"]
     assert payload["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -195,22 +239,26 @@ async def test_a_signed_graphql_answer_verifies_errors_included(client, mint, re
 async def test_a_request_id_the_register_gave_is_the_one_signed(client, mint, registered):
     response = await ask(client, GRAPHQL, LOOKUP, mint(BOTH))
     payload = verified(assert_signed(response), await published(client))
-    assert payload["request_id"] == response.headers["x-request-id"]
-    assert len(payload["request_id"]) == 22  # the register's own id, none having been given
+    assert payload["request"]["id"] == response.headers["x-request-id"]
+    assert len(payload["request"]["id"]) == 22  # the register's own id, none having been given
 
 
 async def test_residents_and_anonymous_callers_get_no_consumer_claim(client, mint, registered):
     """A national id never goes into a claim: only organisations are named."""
     resident = mint("krr:user/kontaktinformasjon.read", consumer=None, pid=PIDS[0])
-    mine, _, own = await plain_and_signed(
-        client, GRAPHQL, {"query": "{ meg { person { personidentifikator status } } }"}, resident
-    )
-    assert claims_of(own, mine) == {"iat": IAT, "request_id": "proof-1"}
+    meg = {"query": "{ meg { person { personidentifikator status } } }"}
+    mine, _, own = await plain_and_signed(client, GRAPHQL, meg, resident)
+    claims = claims_of(own, mine)
+    unique_id(claims)
+    # Nothing disclosed to an organisation, so no audit record: the answer's jti is its id.
+    assert claims == {"iat": IAT, "audit_ids": [], "request": question(GRAPHQL, meg, "proof-1")}
     assert own["data"]["meg"]["person"]["personidentifikator"] == PIDS[0]
-    figures, _, public = await plain_and_signed(
-        client, GRAPHQL, {"query": "{ statistikk { aktive } }"}, None
-    )
-    assert claims_of(public, figures) == {"iat": IAT, "request_id": "proof-1"}
+    statistikk = {"query": "{ statistikk { aktive } }"}
+    figures, _, public = await plain_and_signed(client, GRAPHQL, statistikk, None)
+    claims = claims_of(public, figures)
+    unique_id(claims)
+    assert claims == {"iat": IAT, "audit_ids": [],
+                      "request": question(GRAPHQL, statistikk, "proof-1")}
 
 
 async def test_the_key_is_recorded_once_before_its_first_answer_leaves(client, mint, registered):
@@ -258,6 +306,214 @@ def thumbprint(jwk: dict[str, str]) -> str:
     members = json.dumps({"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"))
     digest = hashlib.sha256(members.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+# --- what a signed answer says, and whose words it holds --------------------------------------
+
+OTHER_ORG = "991825827"  # a second organisation, with a lookup token of its own
+KALLERENS = "KallerensTekst"  # the caller's own text, where the attacks put it
+
+
+@pytest.fixture
+async def prod(db, tmp_path, verifier) -> AsyncIterator[httpx.AsyncClient]:
+    """The service as prod runs it, signing with the operator's key (KRR_SIGNING_KEY)."""
+    key = write_pem(tmp_path / "signing.pem", rsa_key())
+    settings = dataclasses.replace(load_settings({"KRR_SIGNING_KEY": str(key)}), env="prod",
+                                   database_url=db.database_url, var_dir=tmp_path / "var")
+    async with serving(settings, verifier) as client:
+        yield client
+
+
+def renamed(selection: str, fragment: str = "") -> dict[str, Any]:
+    return {"query": "query($ids: [String!]!) { personer(personidentifikatorer: $ids) "
+                     f"{{ personidentifikator {selection} }} }} {fragment}",
+            "variables": {"ids": PIDS[:1]}}
+
+
+@pytest.mark.parametrize(("selection", "fragment", "alias"), [
+    ("kontaktinformasjon { epostadresse epostadresseOppdatert: mobiltelefonnummerOppdatert }",
+     "", "epostadresseOppdatert"),
+    ("kontaktinformasjon { ...K }", "fragment K on Kontaktinformasjon { epostadresse "
+     "epostadresseOppdatert: mobiltelefonnummerOppdatert }", "epostadresseOppdatert"),
+    ("... on Person { status: reservasjon }", "", "status"),
+    ("kontaktinformasjon: digitalPost { postkasseadresse }", "", "kontaktinformasjon"),
+    ("__typename: status", "", "__typename"),
+])
+async def test_an_alias_cannot_make_a_signed_answer_say_another_field(
+    prod, mint, selection, fragment, alias
+):
+    """A 19-month-old e-mail with the mobile's date of last week as its `epostadresseOppdatert`:
+    a verifier reading the payload would take it as fresh. Refused before anything is read."""
+    await registrert(PIDS[0], epost="gammel@example.no", epost_alder=13,
+                     mobiltelefonnummer_oppdatert=FIXED_NOW - dt.timedelta(days=7))
+    body = renamed(selection, fragment)
+    refused = await ask(prod, GRAPHQL, body, mint(BOTH))
+    assert refused.status_code == 406, refused.text
+    assert refused.headers["content-type"] == "application/json"
+    (error,) = refused.json()["errors"]
+    assert error["extensions"]["code"] == NOT_ACCEPTABLE
+    assert alias in error["extensions"]["aliases"] and alias in error["message"]
+    assert "gammel@example.no" not in refused.text
+    assert await Oppslag.all().count() == 0  # nothing looked up, nothing audited
+    # The same document as JSON, which claims nothing, is answered; and without the alias,
+    # each key is the schema's field, signed.
+    assert (await ask(prod, GRAPHQL, body, mint(BOTH), accept=None)).status_code == 200
+    honest = renamed("kontaktinformasjon { epostadresse epostadresseOppdatert "
+                     "mobiltelefonnummerOppdatert }")
+    payload = verified(assert_signed(await ask(prod, GRAPHQL, honest, mint(BOTH))),
+                       await published(prod))
+    kontakt = payload["data"]["personer"][0]["kontaktinformasjon"]
+    assert kontakt["epostadresseOppdatert"] < "2025-01-01" < kontakt["mobiltelefonnummerOppdatert"]
+
+
+async def test_a_signed_answer_binds_the_question_it_answers(prod, mint, registered):
+    """The document (by hash, as persisted operations name it), the operation and the body's
+    bytes, variables and REST's fields included: the same document with other ids, or a REST
+    body without `inkluderIkkeRegistrerte`, is another question, and the answer says which."""
+    token = mint(f"{BOTH} {HENTENDRING}")
+    named = {"query": f"query Hent{LOOKUP['query'].removeprefix('query')}",
+             "operationName": "Hent", "variables": {"ids": PIDS}}
+    other_ids = {**named, "variables": {"ids": PIDS[:1]}}
+    graphql_body = {**LOOKUP, "variables": {"ids": PIDS}}
+    rest_body = {"personidentifikatorer": PIDS, "inkluderIkkeRegistrerte": True}
+    asked = {}
+    for path, body in ((GRAPHQL, named), (GRAPHQL, other_ids), (GRAPHQL, graphql_body),
+                       (PERSONER, rest_body), (PERSONER, {"personidentifikatorer": PIDS}),
+                       (ENDRINGER, {"fraEndringsId": 0})):
+        response = await ask(prod, path, body, token, **{"X-Request-ID": "same"})
+        payload = verified(assert_signed(response), await published(prod))
+        assert payload["request"] == question(path, body, "same")
+        asked[sent(body)] = payload["request"]
+    first, second, unnamed, *rest = asked.values()
+    assert first["operation_name"] == "Hent" and unnamed["operation_name"] is None
+    assert first["query_sha256"] == second["query_sha256"] != unnamed["query_sha256"]
+    assert first["body_sha256"] != second["body_sha256"]  # other variables
+    assert [r["path"] for r in rest] == [PERSONER, PERSONER, ENDRINGER]
+    assert rest[0]["body_sha256"] != rest[1]["body_sha256"]
+    assert all("query_sha256" not in r for r in rest)
+
+
+async def test_a_persisted_operation_is_bound_by_its_documents_hash(prod, mint, registered):
+    """Sent by hash (APQ) the question is the document that ran: the same query_sha256 as sent
+    in full, and the body's hash of what was sent."""
+    token = mint(BOTH)
+    digest = sha256(LOOKUP["query"])
+    by_hash = {"variables": LOOKUP["variables"],
+               "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}}}
+    full = {**LOOKUP, **{"extensions": by_hash["extensions"]}}
+    assert_signed(await ask(prod, GRAPHQL, full, token))  # stores it
+    payload = verified(assert_signed(await ask(prod, GRAPHQL, by_hash, token)),
+                       await published(prod))
+    assert payload["request"]["query_sha256"] == digest
+    assert payload["request"]["body_sha256"] == sha256(sent(by_hash))
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    # An invalid id, quoted in the refusal (a 200 in GraphQL): what the attack signed.
+    ({**LOOKUP, "variables": {"ids": [KALLERENS]}}, "BAD_USER_INPUT"),
+    ({**LOOKUP, "variables": {"ids": [PIDS[0], f"0{KALLERENS}"]}}, "BAD_USER_INPUT"),
+    # A field or a variable's value the schema does not take: GraphQL quotes each.
+    ({"query": f'{{ personer(personidentifikatorer: ["{PIDS[0]}"]) {{ {KALLERENS} }} }}'},
+     None),
+    ({"query": "query($n: Int) { endringer(fraEndringsId: 0, antall: $n) { sisteEndringsId } }",
+      "variables": {"n": KALLERENS}}, None),
+    # A position the register does not have, quoted.
+    ({"query": "{ endringer(fraEndringsId: 987654321) { sisteEndringsId } }"}, "BAD_USER_INPUT"),
+])
+async def test_a_signed_answer_never_carries_the_callers_text_as_the_registers(
+    prod, mint, registered, body, code
+):
+    """An answer whose errors quote what was sent is given, as JSON, and not signed (406, the
+    errors and why): only the register's own words are signed. (An unknown operationName is
+    refused before execution, 400, as any HTTP-level refusal: never signed either.)"""
+    refused = await ask(prod, GRAPHQL, body, mint(f"{BOTH} {HENTENDRING}"))
+    assert refused.status_code == 406, refused.text
+    assert refused.headers["content-type"] == "application/json"
+    *errors, why = refused.json()["errors"]
+    assert [e.get("extensions", {}).get("code") for e in errors] == [code]
+    assert why["extensions"] == {"code": NOT_ACCEPTABLE}
+    assert why["message"].startswith("Not signed: this answer carries errors about the request")
+    quoted = KALLERENS if KALLERENS in sent(body).decode() else "987654321"
+    assert quoted in errors[0]["message"]  # the caller is told what was wrong, unsigned
+    unknown = await ask(prod, GRAPHQL, {**LOOKUP, "operationName": KALLERENS}, mint(BOTH))
+    assert unknown.status_code == 400 and unknown.headers["content-type"] == "application/json"
+
+
+async def test_an_audit_log_that_cannot_be_written_is_a_503_not_a_signed_answer(
+    prod, mint, registered, monkeypatch
+):
+    async def disk_full(**_: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(revisjon_store, "skriv_oppslag", disk_full)
+    for path, body in ((GRAPHQL, LOOKUP), (PERSONER, {"personidentifikatorer": PIDS})):
+        failed = await ask(prod, path, body, mint(BOTH))
+        assert failed.status_code == 503 and failed.headers["content-type"] == "application/json"
+        codes = [e["extensions"]["code"] for e in failed.json()["errors"]]
+        assert codes == ["SERVICE_UNAVAILABLE"] and PIDS[0] not in failed.text
+
+
+async def test_the_callers_own_words_are_signed_only_inside_the_request_claim(
+    prod, mint, registered
+):
+    """What the caller chose and the answer must carry (its X-Request-ID, its operation's name)
+    is kept under `request`, apart from the register's words; an invalid id in REST is a 400,
+    never signed."""
+    body = {"query": f"query {KALLERENS}{LOOKUP['query'].removeprefix('query')}",
+            "operationName": KALLERENS, "variables": LOOKUP["variables"]}
+    response = await ask(prod, GRAPHQL, body, mint(BOTH), **{"X-Request-ID": f"{KALLERENS}-1"})
+    payload = verified(assert_signed(response), await published(prod))
+    assert payload["request"]["operation_name"] == KALLERENS
+    assert payload["request"]["id"] == f"{KALLERENS}-1"
+    registers = {k: v for k, v in payload.items() if k != "request"}
+    assert KALLERENS not in orjson.dumps(registers).decode()
+    refused = await ask(prod, PERSONER, {"personidentifikatorer": [KALLERENS]}, mint(BOTH))
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/json"
+
+
+async def test_signed_answers_with_the_same_request_id_name_distinct_audit_records(
+    prod, mint, registered, json_log, caplog
+):
+    """Three signed lookups by two organisations under one X-Request-ID: each answer names its
+    own audit record (`audit_ids`), which is found from the claim and is the answer's (its
+    organisation, its moment, its persons), and has a jti no other answer has, which its
+    request's log lines carry."""
+    caplog.set_level(logging.INFO)
+    asked = [(CONSUMER, PERSONER, {"personidentifikatorer": PIDS}),
+             (OTHER_ORG, PERSONER, {"personidentifikatorer": PIDS[:1]}),
+             (CONSUMER, GRAPHQL, LOOKUP)]
+    payloads = []
+    for consumer, path, body in asked:
+        response = await ask(prod, path, body, mint(BOTH, consumer=consumer),
+                             **{"X-Request-ID": "same-id"})
+        payloads.append(verified(assert_signed(response), await published(prod)))
+    assert {p["request"]["id"] for p in payloads} == {"same-id"}
+    assert len({p["jti"] for p in payloads}) == 3
+    assert all(len(p["audit_ids"]) == 1 for p in payloads)
+    assert len({p["audit_ids"][0] for p in payloads}) == 3
+    for payload, (consumer, _, body) in zip(payloads, asked, strict=True):
+        record = await Oppslag.get(id=payload["audit_ids"][0])
+        assert payload["consumer"] == org(record.consumer) == org(consumer)
+        assert int(record.tidspunkt.timestamp()) == payload["iat"]
+        assert record.request_id == "same-id"
+        assert record.antall == len(body.get("personidentifikatorer") or PIDS)
+    access = [line for line in lines(json_log)
+              if line["logger"] == "krr.access" and line["method"] == "POST"]
+    assert [line["jti"] for line in access] == [p["jti"] for p in payloads]
+
+
+async def test_a_signed_answer_names_every_audit_record_its_request_wrote(
+    client, mint, registered
+):
+    """Two disclosing fields, two audit records: the answer names both."""
+    body = {"query": "query($ids: [String!]!) { personer(personidentifikatorer: $ids) "
+                     "{ personidentifikator } endringer(fraEndringsId: 0, antall: 1) "
+                     "{ personer { personidentifikator } } }",
+            "variables": {"ids": PIDS}}
+    response = await ask(client, GRAPHQL, body, mint(f"{BOTH} {HENTENDRING}"),
+                         **{"X-Request-ID": "two"})
+    payload = verified(assert_signed(response), await published(client))
+    assert payload["audit_ids"] == await audit_ids("two") and len(payload["audit_ids"]) == 2
 
 
 # --- when the answer is JSON -----------------------------------------------------------------
@@ -512,9 +768,9 @@ def test_krr_serve_publishes_its_key_at_startup_and_signs_with_it(cli_env):
 
 
 def test_the_payload_is_the_answers_members_then_the_claims():
-    claims = {"iat": 1, "request_id": "r"}
+    claims = {"iat": 1, "jti": "r"}
     assert orjson.loads(jws.payload(b'{"personer":[]}', claims)) == {"personer": [], **claims}
-    assert jws.payload(b'{"personer":[]}', claims) == b'{"personer":[],"iat":1,"request_id":"r"}'
+    assert jws.payload(b'{"personer":[]}', claims) == b'{"personer":[],"iat":1,"jti":"r"}'
     assert orjson.loads(jws.payload(b"{ }", claims)) == claims
     with pytest.raises(ValueError, match="JSON object"):
         jws.payload(b"[1]", claims)

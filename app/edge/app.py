@@ -39,6 +39,7 @@ from app.edge.graphql import (
     bare_offentlig,
     offentlige_felt,
     refuse_batch,
+    signed_operation,
 )
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
@@ -256,6 +257,7 @@ def create_app(
         dokument=persisted.resolve,
         anonym=lambda body: bare_offentlig(body, offentlige),
         signable=True,
+        signert=lambda body: signed_operation(body, limits.max_tokens),
     ))
     routes: list[BaseRoute] = [
         # One route, so a refused method's Allow names both GET (GraphiQL) and POST.

@@ -9,6 +9,10 @@ names it at least as high as `application/json`, with the spec's status codes fo
 no `data` entry, for a request refused before execution (the document does not parse or
 validate, the variables do not coerce, a limit refuses it), 200 once execution started.
 Otherwise (no Accept, `*/*`, JSON preferred) `application/json`, 200 for all of these.
+
+A signed answer (app.edge.signed) names each field as the schema does and carries only the
+register's own words: a document with aliases is refused before it runs, and an answer that
+carries any error but a withheld field's (FORBIDDEN) goes out unsigned, as a 406 saying why.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
+    Visitor,
+    visit,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -37,9 +44,17 @@ from app.api.internals import graphql_schema, strawberry_field
 from app.api.limits import edge_parse
 from app.api.tilgang import tillatelse
 from app.edge.accept import named, quality_of, ranges
-from app.edge.persisted import PersistedOperations
-from app.edge.signed import prefers_signed
-from app.errors import BadRequest, BatchNotAllowed, MethodNotAllowed
+from app.edge.persisted import PersistedOperations, sha256_hex
+from app.edge.signed import NOT_SIGNED, Asked, prefers_signed, unsignable
+from app.errors import (
+    NOT_ACCEPTABLE,
+    SERVICE_UNAVAILABLE,
+    BadRequest,
+    BatchNotAllowed,
+    MethodNotAllowed,
+    NotAcceptable,
+    error_object,
+)
 from app.foresporsel import Foresporsel
 from app.graphiql import side as graphiql
 from app.text import NotJson, load_json
@@ -94,6 +109,14 @@ class KrrGraphQL(GraphQL[Context, None]):
         request.state.refused_before_execution = refused
         if refused and response_media_type(request) == GRAPHQL_RESPONSE:
             data.pop("data", None)
+        if prefers_signed(request.headers.get("accept")):
+            codes = unsignable((e.extensions or {}).get("code") for e in result.errors or ())
+            # A failure (503) is answered as one: it is never signed, and the request was fine.
+            request.state.not_signable = bool(codes) and SERVICE_UNAVAILABLE not in codes
+            if request.state.not_signable:
+                message = NOT_SIGNED.format(codes=", ".join(codes))
+                data["errors"] = [*(data.get("errors") or []),
+                                  error_object(message, {"code": NOT_ACCEPTABLE})]
         return data
 
     async def parse_http_body(self, request: Any) -> Any:
@@ -124,6 +147,8 @@ class GraphQLEndpoint:
                 raise MethodNotAllowed(exc.reason, allow="POST") from exc
             raise BadRequest(exc.reason) from exc
         self.persisted.remember(request)
+        if getattr(request.state, "not_signable", False) and response.status_code == 200:
+            response.status_code = 406  # answered, as JSON: only the signature is refused
         if response_media_type(request) == GRAPHQL_RESPONSE:
             response.headers["content-type"] = GRAPHQL_RESPONSE
             if getattr(request.state, "refused_before_execution", False):
@@ -210,3 +235,45 @@ def bare_offentlig(body: bytes, offentlige: frozenset[str]) -> bool:
     selections = operations[0].selection_set.selections
     return all(isinstance(node, FieldNode) and node.name.value in offentlige
                for node in selections)
+
+
+def signed_operation(body: bytes, max_tokens: int) -> Asked:
+    """What a signed answer binds of a GraphQL request beyond its body's hash: the document
+    that runs (`query_sha256`, hashed as persisted operations are, so a trusted document's
+    hash names it) and the operation's name. A document with an alias is refused (406): an
+    alias names a field's value as the caller likes (`epostadresseOppdatert:
+    mobiltelefonnummerOppdatert`), and a signed answer is read by people who see only its
+    keys. A body that is not a GraphQL request binds what it has: it is refused later."""
+    try:
+        payload = load_json(body)
+    except NotJson:
+        payload = None
+    query = payload.get("query") if isinstance(payload, dict) else None
+    name = payload.get("operationName") if isinstance(payload, dict) else None
+    if isinstance(query, str):
+        try:
+            renamed = aliases(edge_parse(query, max_tokens))
+        except GraphQLError:
+            renamed = []  # strawberry refuses it, unsigned
+        if renamed:
+            shown = ", ".join(f"{alias} ({field})" for alias, field in renamed[:5])
+            raise NotAcceptable(
+                "A signed answer names every field as the schema does, so its document may "
+                f"not rename one; this one has aliases: {shown}. Ask without aliases, or for "
+                f"{JSON_MEDIA}", aliases=[alias for alias, _ in renamed],
+            )
+    return {"query_sha256": sha256_hex(query) if isinstance(query, str) else None,
+            "operation_name": name if isinstance(name, str) else None}
+
+
+def aliases(document: DocumentNode) -> list[tuple[str, str]]:
+    """Every (alias, field) in the document, fragments included."""
+    found: list[tuple[str, str]] = []
+
+    class Aliases(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            if node.alias is not None:
+                found.append((node.alias.value, node.name.value))
+
+    visit(document, Aliases())
+    return found

@@ -21,8 +21,10 @@ In one order, for GraphQL, the REST endpoints and the export alike:
 and only then the route's handler, with the verified request (app.foresporsel). Every refusal,
 and anything the handler raises that app.faults knows, is answered in the one JSON shape. A
 route that may sign its answer (`Rutekrav.signable`) has it signed here when the request asks
-for `application/jose` (app.edge.signed), under the deadline like the rest of the work, and
-every answer it gives says `Vary: Accept`.
+for `application/jose` (app.edge.signed), as the answer to the question it was asked (the
+request's method, path and body as received, and what the route binds: `Rutekrav.signert`,
+which may refuse a body it cannot sign unambiguously, once the caller has been charged), under
+the deadline like the rest of the work, and every answer it gives says `Vary: Accept`.
 
 Everything after the body is read, handler included, runs under the request's deadline
 (KRR_REQUEST_TIMEOUT, app.edge.deadline): past it the answer is a 503 and the work's database
@@ -44,7 +46,7 @@ from app.edge.deadline import each_within, within
 from app.edge.observed import request_id_of
 from app.edge.ratelimit import Charge, Limiter, limit_fields, subject_of, whole_seconds
 from app.edge.responses import error_response
-from app.edge.signed import signed, signer_for_request, vary_on_accept
+from app.edge.signed import Asked, asked, signed, signer_for_request, vary_on_accept
 from app.errors import PayloadTooLarge, RateLimited, UnsupportedMediaType
 from app.faults import Answer, answer_for
 from app.foresporsel import Clock, Delegeringsoppslag, Foresporsel
@@ -90,6 +92,10 @@ class Rutekrav:
     kaller: Callable[[Request, bytes], Awaitable[Caller]] | None = None
     feilside: Callable[[Request, Answer], Response] | None = None
     signable: bool = False  # may its 200 JSON answer be signed (Accept: application/jose)?
+    # What a signed answer binds beyond the request's method, path and body (the `request`
+    # claim; GraphQL: its document), read from the body as the handler reads it; raises
+    # NotAcceptable for a body whose answer, signed, could be read otherwise.
+    signert: Callable[[bytes], Asked] | None = None
 
 
 async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
@@ -188,6 +194,7 @@ class Guard:
         signer = signer_for_request(request, inngang.signer) if krav.signable else None
         if krav.form is not None:
             krav.form(body)
+        sent = body
         if krav.dokument is not None:
             body = krav.dokument(request, body)
         caller = await self._caller(request, body)
@@ -201,9 +208,12 @@ class Guard:
         request.state.foresporsel = foresporsel
         if signer is None:
             return await self.endpoint(request, foresporsel)
+        question = asked(request, sent, foresporsel.request_id,
+                         {} if krav.signert is None else krav.signert(body))
         # The key published first: if the database cannot take it, nothing is read or audited.
         await signer.publish(foresporsel.now)
-        return await signed(await self.endpoint(request, foresporsel), signer, foresporsel)
+        return await signed(await self.endpoint(request, foresporsel), signer, foresporsel,
+                            question)
 
     async def _caller(self, request: Request, body: bytes) -> Caller:
         if self.krav.kaller is not None:

@@ -6,19 +6,28 @@ Asked for means preferred: `application/jose` with a higher quality than `applic
 Accept (each judged by the most specific range that matches it, RFC 9110 12.5.1). `*/*`, no
 Accept, a tie or JSON preferred: plain JSON, as before. Only a 200 is signed: a refusal or
 failure (>= 400) stays in the one JSON error shape, since it proves nothing about the register's
-data; a GraphQL 200 that carries errors is an answer like any other and is signed.
+data.
+
+A signed answer must mean the same to whoever reads only its payload, and say only what the
+register says. So it binds the question it answers (the `request` claim: method, path, the
+body's hash and what the route adds, GraphQL's document), and a route refuses to sign what
+the caller could make read otherwise (GraphQL: aliases, and errors other than the register's
+own refusals of a field, which may quote what the caller sent).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable, Iterable
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from app import logs
 from app.edge.accept import quality_of, ranges
-from app.errors import NotAcceptable
+from app.errors import FORBIDDEN, NotAcceptable
 from app.foresporsel import Foresporsel
 from app.signing.keys import VARIABLE
 from app.signing.signer import PublishedKeys, Signer
@@ -29,6 +38,15 @@ JWKS_PATH = "/.well-known/jwks.json"
 JWKS_CACHE_CONTROL = "public, max-age=300"
 NO_KEY = (f"Signed answers ({JOSE}) need {VARIABLE}, which this service runs without; "
           f"ask for {JSON}")
+# The errors a signed answer may carry: the register's own refusal of a field the caller may not
+# see, in its own words. Every other error is about what was sent and may quote it (an invalid
+# id, an unknown field, a missing delegation id): such an answer is not signed.
+SIGNABLE_ERRORS = frozenset({FORBIDDEN})
+NOT_SIGNED = ("Not signed: this answer carries errors about the request ({codes}), which may "
+              "quote what was sent, and a signed answer holds only the register's own words. "
+              f"Correct the request, or ask for {JSON}")
+
+Asked = dict[str, str | None]  # the `request` claim (app.signing.jws)
 
 
 def prefers_signed(accept: str | None) -> bool:
@@ -49,15 +67,34 @@ def signer_for_request(request: Request, signer: Signer | None) -> Signer | None
     return signer
 
 
-async def signed(response: Response, signer: Signer, foresporsel: Foresporsel) -> Response:
-    """`response` signed when it is a 200 JSON answer; anything else as it is."""
+def asked(request: Request, sent: bytes, request_id: str, route: Asked) -> Asked:
+    """The question a signed answer answers: the request's id, method and path, the sha256 of
+    the body's bytes as received (whoever keeps the body can show what was asked, variables
+    and arguments included), and what the route adds (`route`)."""
+    return {"id": request_id, "method": request.method, "path": request.url.path,
+            "body_sha256": hashlib.sha256(sent).hexdigest(), **route}
+
+
+def unsignable(codes: Iterable[str | None]) -> list[str]:
+    """The errors' codes a signed answer may not carry, each once, in order (no code: an error
+    of GraphQL's own, a document that does not parse or validate)."""
+    return list(dict.fromkeys(code or "GRAPHQL_VALIDATION_FAILED" for code in codes
+                              if code not in SIGNABLE_ERRORS))
+
+
+async def signed(response: Response, signer: Signer, foresporsel: Foresporsel,
+                 question: Asked) -> Response:
+    """`response` signed as the answer to `question` when it is a 200 JSON answer; anything
+    else as it is. The answer's `jti` goes into the request's log lines too."""
     if (
         response.status_code != 200
         or isinstance(response, StreamingResponse)
         or not response.headers.get("content-type", "").startswith(JSON)
     ):
         return response
-    token = await signer.sign(bytes(response.body), foresporsel)
+    jti = secrets.token_urlsafe(16)  # 22 characters, as the register's request ids
+    logs.bind(jti=jti)
+    token = await signer.sign(bytes(response.body), foresporsel, jti, question)
     answer = Response(token, status_code=200, media_type=JOSE)
     answer.raw_headers.extend(
         (name, value) for name, value in response.raw_headers

@@ -149,13 +149,14 @@ async def revider(
     foresporsel: Foresporsel, synlig: Tilgang, personer: list[PersonSvar], *,
     varslingsstatus: bool,
 ) -> None:
-    """Record what `personer` disclosed to the caller; Revisjonsfeil when it cannot be written
-    (then nothing may be disclosed)."""
+    """Record what `personer` disclosed to the caller, and note the record's id on the request
+    (a signed answer names it); Revisjonsfeil when it cannot be written (then nothing may be
+    disclosed)."""
     principal = foresporsel.organisasjon
     scopes = frozenset().union(*(aapnende_scopes(principal, k) for k in synlig.kategorier))
     bits = kategoribits(synlig.synlige)
     try:
-        await revisjon.skriv_oppslag(
+        oppslag_id = await revisjon.skriv_oppslag(
             tidspunkt=foresporsel.now,
             request_id=foresporsel.request_id,
             principal=principal,
@@ -167,4 +168,5 @@ async def revider(
         raise Revisjonsfeil(
             "The lookup could not be recorded in the audit log, so nothing was disclosed"
         ) from exc
+    foresporsel.revisjoner.append(oppslag_id)
     metrics.persons_disclosed(len(personer))  # recorded, so now disclosed

@@ -1,18 +1,31 @@
-"""A signed answer: the JSON answer's members with who asked and when, as the payload of a
-compact JWS (RS256, `kid`, `typ` JWT).
+"""A signed answer: the JSON answer's members with who asked, what, and when, as the payload
+of a compact JWS (RS256, `kid`, `typ` JWT).
 
-The claims: `iat` (the moment the request was served at, the audit record's moment),
-`request_id` (the X-Request-ID the answer carries and the audit log holds) and, for an
-organisation's token, `consumer` and, when a vendor acts for it, `supplier`, in Maskinporten's
-form. A resident or an anonymous caller gets no such claim: a national id never goes in. No
-`exp`: the answer is a proof of what the register said and must verify years later; no `aud`:
-whoever holds it may check it.
+The claims, after the answer's own members:
+
+- `iat`: the moment the request was served at, the audit record's moment;
+- `jti`: this answer's own id, made by the edge as it signs (app.edge.signed), unique whatever
+  the caller sends;
+- `audit_ids`: the audit records the request wrote (`oppslag.id`, one per disclosing operation,
+  empty when it disclosed no one to an organisation): the link to the audit log;
+- `request`: the question the answer answers, as the caller sent it and kept apart from the
+  register's words: `id` (the X-Request-ID, the caller's own when it sent one, so not unique),
+  `method`, `path`, `body_sha256` (of the body's bytes as received) and, for GraphQL,
+  `query_sha256` and `operation_name` (the document that ran, hashed as persisted operations
+  hash it);
+- for an organisation's token, `consumer` and, when a vendor acts for it, `supplier`, in
+  Maskinporten's form. A resident or an anonymous caller gets no such claim: a national id
+  never goes in.
+
+No `exp`: the answer is a proof of what the register said and must verify years later; no
+`aud`: whoever holds it may check it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -25,8 +38,10 @@ from authz.principal import Caller, Principal
 _EMPTY_OBJECT = re.compile(rb"\{\s*\}")
 
 
-def claims(kaller: Caller, request_id: str, now: dt.datetime) -> dict[str, Any]:
-    signed: dict[str, Any] = {"iat": int(now.timestamp()), "request_id": request_id}
+def claims(kaller: Caller, now: dt.datetime, jti: str, audit_ids: Iterable[int],
+           request: Mapping[str, str | None]) -> dict[str, Any]:
+    signed: dict[str, Any] = {"iat": int(now.timestamp()), "jti": jti,
+                              "audit_ids": sorted(audit_ids), "request": dict(request)}
     if isinstance(kaller, Principal):
         signed["consumer"] = org_claim(kaller.consumer)
         if kaller.supplier is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.foresporsel import Foresporsel
@@ -33,9 +33,12 @@ class Signer:
             await store.record(self.key, now)
             self._recorded = True
 
-    async def sign(self, answer: bytes, foresporsel: Foresporsel) -> str:
+    async def sign(self, answer: bytes, foresporsel: Foresporsel, jti: str,
+                   request: Mapping[str, str | None]) -> str:
+        """`answer` signed as the answer to `request` (app.signing.jws), named `jti`."""
         await self.publish(foresporsel.now)
-        claims = jws.claims(foresporsel.kaller, foresporsel.request_id, foresporsel.now)
+        claims = jws.claims(foresporsel.kaller, foresporsel.now, jti, foresporsel.revisjoner,
+                            request)
         return jws.compact(self.key, jws.payload(answer, claims))
 
 
