@@ -203,6 +203,19 @@ async def test_bad_rows_are_named_by_element_and_skipped(tabell):
     assert annen not in navn
 
 
+async def test_bidi_controls_in_a_name_are_stripped_on_import(tabell):
+    """They could only reorder a page around the name (issue 23.13): taken out, the rest kept;
+    a name of nothing else is empty."""
+    a, b, c = orgnumre(3)
+    _, avvist = await importer_data(json_fil([
+        (a, "\u202eAS Fjell\u202c"), (b, "\u2066\u200f \u2069"),
+        (c, "\u061c" * 300 + "Lang AS"),  # under the 200 characters without them
+    ]))
+    assert avvist == [Avvist("element [1]", "navn is empty")]
+    navn = await navnene()
+    assert (navn[a], navn[c]) == ("AS Fjell", "Lang AS")
+
+
 async def test_bad_csv_rows_are_named_by_line_a_quoted_newline_counted(tabell):
     god, annen = orgnumre(2)
     data = (f"organisasjonsnummer;navn\n{god};God AS\n\n123;Kort\n{annen}\n"

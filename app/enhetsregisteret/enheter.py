@@ -28,7 +28,7 @@ from typing import IO, Any, cast
 import ijson
 
 from app.enhetsregisteret.grenser import CsvLinjer, Grenser, JsonSkanner, OverGrense, Vakt
-from app.text import problem
+from app.text import problem, without_bidi_controls
 from authz.identifikatorer import is_valid_orgno
 
 MAKS_NAVN = 200  # characters: organisasjon.navn is a CharField(200)
@@ -126,7 +126,7 @@ def _sjekk(orgnr: str, navn: str) -> Enhet | str:
         if len(orgnr) == 9 and orgnr.isascii() and orgnr.isdigit():
             return f"organisasjonsnummer {orgnr} fails the mod-11 check"
         return f"organisasjonsnummer {_vist(orgnr)} is not 9 digits"
-    navn = navn.strip()
+    navn = without_bidi_controls(navn).strip()  # they could only reorder a page around it
     if not navn:
         return "navn is empty"
     if (feil := problem(navn)) is not None:
