@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from app.config import ConfigError, Settings, load_settings
+from app.enhetsregisteret.grenser import Grenser, storrelse
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -326,7 +327,7 @@ def _tilgangsstyrer_parser(sub: Any) -> None:
 
 def _organisasjoner_importer(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0: every row stored; 1: some rows skipped (the good ones stored); 2: the input is
-    unusable (nothing written when that shows before the first row)."""
+    unusable, wherever that shows (nothing written: the import is one transaction)."""
     import os
 
     from rich.console import Console
@@ -372,15 +373,15 @@ def _organisasjoner_importer(settings: Settings, args: argparse.Namespace) -> in
         await db.migrate(settings)
         async with db.lifespan_db(settings):
             with fremdrift:
-                return await importer(kilde, avvist)
+                return await importer(kilde, avvist, grenser=grenser)
 
+    grenser = Grenser(dybde=args.max_depth, enhet=args.max_unit_size, utpakket=args.max_size)
     try:
         resultat = asyncio.run(run())
     except Avbrutt as exc:
-        lagret = exc.resultat.lagret
-        hva = (f"the {lagret} good rows before it were stored; run it again with a whole file"
-               if lagret else "nothing was written")
-        print(f"{hvem}: {args.fil}: {exc.melding} ({hva})", file=sys.stderr)
+        lest = exc.resultat.lest
+        hva = f"{lest} rows read before it; " if lest else ""
+        print(f"{hvem}: {args.fil}: {exc.melding} ({hva}nothing was written)", file=sys.stderr)
         return 2
     finally:
         if fil is not sys.stdin.buffer:
@@ -403,11 +404,42 @@ def _organisasjoner_parser(sub: Any) -> None:
         description="Stores the name of every unit in FILE (enheter_alle.json.gz or "
         "enheter_alle.csv.gz, gzipped or not; - for standard input): new names added, changed "
         "ones updated, none deleted, so running it again is harmless. Bad rows are named by "
-        "line (CSV) or element (JSON) on standard error and skipped. Exit 0: all rows stored; "
-        "1: some skipped; 2: the file is unusable.",
+        "line (CSV) or element (JSON) on standard error and skipped. The file is streamed "
+        "within the limits below, and stored in one transaction: all or nothing.",
+        epilog="exit status: 0 every row stored; 1 some rows skipped (named on standard error), "
+        "the good ones stored; 2 the file is unusable (missing, neither JSON nor CSV, broken "
+        "midway, or past a limit: the message names the line) and nothing was written.",
     )
     importer.add_argument("fil", metavar="FILE", help="the bulk file, or - for standard input")
+    standard = Grenser()
+    importer.add_argument(
+        "--max-depth", type=_positivt, default=standard.dybde, metavar="N",
+        help=f"how deep JSON may nest (default {standard.dybde}; the real file: 4)")
+    importer.add_argument(
+        "--max-unit-size", type=_storrelse, default=standard.enhet, metavar="SIZE",
+        help=f"the most one unit may take: a JSON element in bytes, a CSV row in characters, "
+        f"and so any string or line (default {storrelse(standard.enhet)}; a real unit: 1-2 KiB)")
+    importer.add_argument(
+        "--max-size", type=_storrelse, default=standard.utpakket, metavar="SIZE",
+        help=f"the most the file may unpack to (default {storrelse(standard.utpakket)}; the "
+        "real JSON: about 1 GB); SIZE in bytes or with K, M or G (binary)")
     importer.set_defaults(func=_organisasjoner_importer)
+
+
+def _positivt(tekst: str) -> int:
+    try:
+        verdi = int(tekst)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {tekst!r}") from None
+    if verdi < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {tekst}")
+    return verdi
+
+
+def _storrelse(tekst: str) -> int:
+    """A size: bytes, or with K, M or G (KiB, MiB, GiB)."""
+    faktor = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(tekst[-1:].upper(), 1)
+    return _positivt(tekst[:-1] if faktor > 1 else tekst) * faktor
 
 
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:

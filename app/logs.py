@@ -51,8 +51,24 @@ def bind_caller(principal: Caller) -> None:
         bind(consumer=principal.consumer, supplier=principal.supplier)
 
 
+# A phone number wherever it stands (a path like `/+4798765432`, a query string, a message): a
+# Norwegian one, 8 digits whole or grouped (`987 65 432`, `98 76 54 32`), with or without
+# +47 or 0047; or any E.164 number, + and 8 to 15 digits, spaced or not. In a URL, `+` and the
+# space may come percent-encoded (%2B, %20), and a form's space as `+`. Not inside a longer
+# run of letters, digits, dots, colons or hyphens, and not a decimal, so that request ids,
+# timestamps, durations, counts, addresses and 9-digit organisation numbers stay readable.
+_MELLOMROM = r"(?:[ +]|%20)"
+_TELEFON = re.compile(
+    rf"(?:(?<![\w.:+%-])|(?<=%20))(?:"
+    rf"(?:(?:\+|%2[Bb]|00)47{_MELLOMROM}?)?"
+    rf"(?:\d{{8}}|\d{{3}}{_MELLOMROM}\d{{2}}{_MELLOMROM}\d{{3}}"
+    rf"|\d{{2}}{_MELLOMROM}\d{{2}}{_MELLOMROM}\d{{2}}{_MELLOMROM}\d{{2}})"
+    rf"|(?:\+|%2[Bb])[1-9](?:{_MELLOMROM}?\d){{7,14}}"
+    rf")(?![\w:-]|[.,]\d)"
+)
+
 # Order matters: credentials before the address they look like, a token before the digits
-# inside it, an address before its digits.
+# inside it, an address before its digits, a phone number before the id its digits could be.
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # A URL's user and password (an SMS gateway's, say), whatever the host looks like.
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@"), r"\1[credentials]@"),
@@ -62,14 +78,8 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i)\bbearer\s+\S+"), "Bearer [token]"),
     (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), "[token]"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[epost]"),
+    (_TELEFON, "[telefon]"),  # before ids: +46701234567 holds 11 digits
     (re.compile(r"(?<!\d)\d{11}(?!\d)"), "[personid]"),
-    (
-        re.compile(
-            r"(?<![\w.:/+-])(?:(?:\+|00)\d{2}[ ]?)?"
-            r"(?:\d{8}|\d{3} \d{2} \d{3}|\d{2} \d{2} \d{2} \d{2})(?![\w.:/-])"
-        ),
-        "[telefon]",
-    ),
 ]
 
 

@@ -38,6 +38,27 @@ def problem(text: str) -> str | None:
     return None
 
 
+# Unicode's bidirectional formatting characters (UAX #9): the marks (U+061C, U+200E, U+200F),
+# embeddings and overrides (U+202A to U+202E) and isolates (U+2066 to U+2069). In a name they
+# can only reorder what is shown around it (U+202E turns the rest of a line around, on a page
+# that asks an access manager to confirm whom they give access), so names never hold them:
+# stripped when a name is stored and again when one is shown, and the name shown isolated.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_NO_BIDI = str.maketrans("", "", BIDI_CONTROLS)
+FSI, PDI = "\u2068", "\u2069"  # first strong isolate, pop directional isolate
+
+
+def without_bidi_controls(text: str) -> str:
+    """`text` without bidirectional formatting characters (see BIDI_CONTROLS)."""
+    return text.translate(_NO_BIDI)
+
+
+def isolated(text: str) -> str:
+    """`text` as an isolate in plain text, where HTML's <bdi> cannot go (a page's <title>):
+    whatever its direction, it cannot reorder the text around it."""
+    return f"{FSI}{without_bidi_controls(text)}{PDI}"
+
+
 class NotJson(ValueError):
     """The bytes are not a JSON document, whichever way they are read."""
 

@@ -220,3 +220,47 @@ def test_a_lone_surrogate_in_a_log_line_is_written_not_lost(json_log):
     logging.getLogger("krr.test").warning("path %s", "/x\ud800")
     [line] = [json.loads(text) for text in json_log.getvalue().splitlines() if "krr.test" in text]
     assert line["message"] == "path /x\ud800"
+
+
+# --- issue 23.14: phone numbers, like ids and addresses --------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/+4798765432", "/98765432", "/0047%2098765432", "/%2B47%20987%2065%20432",
+    "/admin/98%2076%2054%2032", "/rest/v2/+46701234567/x",
+])
+async def test_a_phone_number_in_a_path_is_masked_in_the_log(client, caplog, json_log, path):
+    """The attack: `GET /+4798765432` was written to the access log as asked (national ids and
+    e-mail addresses were masked, phone numbers not)."""
+    caplog.set_level(logging.INFO)
+    response = await client.get(path, headers={"X-Request-ID": "telefon-i-sti"})
+    assert response.status_code in {401, 404, 405}
+    [line] = [entry for entry in lines(json_log)
+              if entry["logger"] == "krr.access" and entry["request_id"] == "telefon-i-sti"]
+    assert "[telefon]" in line["path"] and "[telefon]" in line["message"], line
+    written = json_log.getvalue()
+    for digits in ("98765432", "987 65 432", "98 76 54 32", "701234567"):
+        assert digits not in written, digits
+
+
+@pytest.mark.parametrize("given", [
+    "GET /sms?til=%2B4791234567&from=KRR", "/side?mobil=%2B47+912+34+567",
+    "ring 0047 912 34 567.", "tlf: 91 23 45 67", "+1 202 555 0143", "nummer 91234567, ok",
+])
+@pytest.mark.parametrize("formatter", ["json", "text"])
+def test_a_phone_number_in_a_query_string_or_any_field_is_masked(given, formatter):
+    form = logs.JsonFormatter() if formatter == "json" else logs.TextFormatter(color=False)
+    with root_log(form) as stream:
+        logging.getLogger("noen.bibliotek").warning("%s", given, extra={"detalj": given})
+    written = stream.getvalue()
+    assert written.count("[telefon]") == 2, written
+    for digits in ("1234567", "34 567", "23 45 67", "555 0143"):
+        assert digits not in written, digits
+
+
+def test_numbers_that_are_no_phone_numbers_stay_readable():
+    """Request ids, moments, durations, counts, addresses and organisation numbers (9 digits)."""
+    keep = ("req 3f2a1234567890abcdef sak-2026-00042 f81d4fae-7dec-11d0-a765-00a0c91e6bf6 "
+            "12345678-1234-1234-1234-123456789012 at 2026-12-01T10:14:52+02:00 epoch 1764580492 "
+            "took 12345678.5ms from 10.0.0.1:8000 orgnr 974760673 991825827 count 1234567 "
+            "feed 212345678 id 123456789012")
+    assert logs.redact(keep) == keep

@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import random
 import subprocess
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import pytest
 
 from app import db as database
 from app.config import Settings
-from app.enhetsregisteret.enheter import BUFFER, Avvist, Enhet, les
+from app.enhetsregisteret.enheter import BUFFER, GRENSER, Avvist, Enhet, les
+from app.enhetsregisteret.grenser import MIB, Grenser, JsonSkanner, OverGrense
 from app.enhetsregisteret.importer import Avbrutt, Resultat, TellendeLeser, importer
 from authz.identifikatorer import is_valid_orgno
 from tests.conftest import ROOT
@@ -49,9 +52,9 @@ async def navnene() -> dict[str, str]:
     return {r["orgnr"]: r["navn"] for r in rader}
 
 
-async def importer_data(data: bytes, **kwargs: int) -> tuple[Resultat, list[Avvist]]:
+async def importer_data(data: bytes, **kwargs: int | Grenser) -> tuple[Resultat, list[Avvist]]:
     avvist: list[Avvist] = []
-    resultat = await importer(io.BytesIO(data), avvist.append, **kwargs)
+    resultat = await importer(io.BytesIO(data), avvist.append, **kwargs)  # type: ignore[arg-type]
     return resultat, avvist
 
 
@@ -200,6 +203,19 @@ async def test_bad_rows_are_named_by_element_and_skipped(tabell):
     assert annen not in navn
 
 
+async def test_bidi_controls_in_a_name_are_stripped_on_import(tabell):
+    """They could only reorder a page around the name (issue 23.13): taken out, the rest kept;
+    a name of nothing else is empty."""
+    a, b, c = orgnumre(3)
+    _, avvist = await importer_data(json_fil([
+        (a, "\u202eAS Fjell\u202c"), (b, "\u2066\u200f \u2069"),
+        (c, "\u061c" * 300 + "Lang AS"),  # under the 200 characters without them
+    ]))
+    assert avvist == [Avvist("element [1]", "navn is empty")]
+    navn = await navnene()
+    assert (navn[a], navn[c]) == ("AS Fjell", "Lang AS")
+
+
 async def test_bad_csv_rows_are_named_by_line_a_quoted_newline_counted(tabell):
     god, annen = orgnumre(2)
     data = (f"organisasjonsnummer;navn\n{god};God AS\n\n123;Kort\n{annen}\n"
@@ -231,16 +247,17 @@ async def test_an_unusable_file_is_refused_and_nothing_is_written(tabell, data, 
     assert await navnene() == for_
 
 
-async def test_a_truncated_download_keeps_the_good_rows_before_the_break(tabell):
+async def test_a_truncated_download_writes_nothing(tabell):
+    """All or nothing: the good rows before the break were sent to the database, in batches,
+    and are rolled back with the rest."""
+    for_ = await navnene()
     enheter = list(zip(orgnumre(5000), (f"Enhet {i}" for i in range(5000)), strict=True))
     hel = gzip.compress(json_fil(enheter))
     with pytest.raises(Avbrutt) as feil:
         await importer_data(hel[: len(hel) * 2 // 3], batch=1000)
     assert "unreadable after element" in feil.value.melding
-    lagret = feil.value.resultat.lagret
-    assert 1000 < lagret < 5000
-    navn = await navnene()
-    assert [o for o, _ in enheter if o in navn] == [o for o, _ in enheter[:lagret]]
+    assert 1000 < feil.value.resultat.lest < 5000  # several batches were written, then undone
+    assert await navnene() == for_
 
 
 # --- a large file, streamed -------------------------------------------------------------------
@@ -263,6 +280,163 @@ async def test_a_large_gzip_file_is_read_a_buffer_at_a_time(tabell, tmp_path: Pa
     assert max(lesninger) <= BUFFER  # never more than a buffer asked of the file at once
     assert sum(lesninger) == fil.stat().st_size
     assert len(await navnene()) >= antall
+
+
+# --- bombs: what an import holds does not depend on the file (issue 23.9) ---------------------
+
+async def refusert(data: bytes, grenser: Grenser = GRENSER, batch: int = 2000
+                   ) -> tuple[Avbrutt, int, int]:
+    """The import of `data`, refused: why, the peak of Python's allocations while it ran, and
+    how many bytes of `data` were read (what a parser was handed, and more, is no more)."""
+    lest: list[int] = []
+    tracemalloc.start()
+    try:
+        with pytest.raises(Avbrutt) as feil:
+            await importer(TellendeLeser(io.BytesIO(data), lest.append), lambda _: None,
+                           batch=batch, grenser=grenser)
+        topp = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return feil.value, topp, sum(lest)
+
+
+async def test_a_gzip_of_twenty_million_nested_brackets_is_refused_at_the_depth_limit(tabell):
+    """The attack: 40 KB of gzip ended in MemoryError with a traceback (a list a bracket)."""
+    for_ = await navnene()
+    bombe = gzip.compress(b"[" * 20_000_000)
+    assert len(bombe) < 40_000
+    feil, topp, _ = await refusert(bombe)
+    assert feil.melding == "line 1: nested more than 64 deep (the limit, --max-depth)"
+    assert topp < 4 * MIB
+    assert await navnene() == for_
+
+
+@pytest.mark.parametrize(("data", "linje"), [
+    (b"[\n" * 100, 65),  # one bracket a line: the 65th goes past 64
+    (b'[{"organisasjonsnummer": "991825827", "navn": "Ok", "x": [1, {"y": [[[[[[\n]]]]]]}]},'
+     b'\n{"a":\n' + b'{"a": [\n' * 40, 35),  # an ordinary unit first, then nesting by twos
+    (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "b":\n'
+     + b'{"c": \n' * 64, 65),  # JSON Lines; the brackets in a string are not nesting
+])
+async def test_nesting_is_refused_naming_the_line_where_it_goes_past_the_limit(tabell, data,
+                                                                              linje):
+    feil, _, _ = await refusert(data)
+    assert feil.melding.startswith(f"line {linje}: nested more than 64 deep"), feil.melding
+
+
+async def test_one_huge_csv_line_is_refused_without_being_read_whole(tabell):
+    """The attack: a 400 KB gzip holding one 400 MB line peaked at 895 MB. The line is read
+    no further than the limit, however long it is."""
+    [god] = orgnumre(1)
+    data = f"organisasjonsnummer,navn\n{god},God AS\n991825827,".encode() + b"x" * (16 * MIB)
+    feil, topp, lest = await refusert(data + b"\n")
+    assert feil.melding == ("line 3: longer than 1,048,576 characters (the limit, "
+                            "--max-unit-size)")
+    assert lest < 2 * MIB and topp < 8 * MIB
+    assert god not in await navnene()  # the good row before it is not written either
+    feil, _, _ = await refusert(gzip.compress(data))  # the same bomb gzipped: 16 KB
+    assert feil.melding.startswith("line 3: longer than 1,048,576 characters")
+
+
+async def test_one_huge_json_string_is_refused_without_being_read_whole(tabell):
+    """The attack: a 400 MB string took over two minutes, worse than linear (the parser's
+    buffer grew by copies). It is refused once its unit passes the limit."""
+    data = b'[{"organisasjonsnummer": "991825827", "navn": "' + b"x" * (16 * MIB) + b'"}]'
+    feil, topp, lest = await refusert(data)
+    assert feil.melding == ("line 1: a unit longer than 1 MiB, in a string (the limit, "
+                            "--max-unit-size)")
+    assert lest < 2 * MIB and topp < 8 * MIB
+    escaped = b'[{"organisasjonsnummer": "991825827", "navn": "' + b'\\"' * (8 * MIB) + b'"}]'
+    feil, _, lest = await refusert(escaped)  # escaped quotes do not end the string
+    assert feil.melding.startswith("line 1: a unit longer than 1 MiB, in a string")
+    assert lest < 2 * MIB
+
+
+@pytest.mark.parametrize(("mellom", "etter"), [
+    (b"1" * MIB, "[0]"),  # a number no parser should buffer
+    (b" " * MIB, "[0]"),
+    (b'"x",' * (MIB // 4), "["),  # elements that are no units, each refused, then their run
+])
+async def test_a_huge_value_or_white_space_between_units_is_refused(tabell, mellom, etter):
+    """With the limit lowered to 64 KiB."""
+    feil, _, lest = await refusert(b'[{"organisasjonsnummer": "991825827", "navn": "Ok"},'
+                                   + mellom + b"1]", grenser=Grenser(enhet=64 * 1024))
+    assert feil.melding.startswith(
+        "line 1: more than 64 KiB between units (white space, or values that are not objects) "
+        f"(the limit, --max-unit-size), after element {etter}")
+    assert lest < 4 * 64 * 1024
+
+
+async def test_a_csv_row_of_many_quoted_lines_is_refused_at_the_limit(tabell):
+    """Each field under the csv module's own limit, each line short: the row (lines joined
+    by line breaks inside quotes) is what grows, and is measured (the limit lowered to 64 KiB)."""
+    data = b'organisasjonsnummer,navn\n991825827,"a\n"' + b',"a\n"' * (64 * 1024) + b"\n"
+    feil, topp, lest = await refusert(data, grenser=Grenser(enhet=64 * 1024))
+    assert feil.melding == ("line 2: a row of 13107 lines (line breaks inside quotes) longer "
+                            "than 65,536 characters (the limit, --max-unit-size)")
+    assert lest < 4 * 64 * 1024 and topp < 4 * MIB
+
+
+async def test_a_gzip_that_unpacks_beyond_the_limit_is_refused_and_nothing_is_written(tabell):
+    """With the limit lowered to 256 KiB: the units before it were read and sent in batches,
+    and are rolled back."""
+    for_ = await navnene()
+    enheter = list(zip(orgnumre(5000), (f"Enhet {i} AS" for i in range(5000)), strict=True))
+    feil, _, _ = await refusert(gzip.compress(json_fil(enheter)), batch=100,
+                                grenser=Grenser(utpakket=256 * 1024))
+    assert feil.melding.startswith(
+        "line 1: the file unpacks to more than 256 KiB (the limit, --max-size), after element [")
+    assert feil.resultat.lest > 1000  # ten batches and more were written, then undone
+    assert await navnene() == for_
+
+
+async def test_a_json_file_on_one_line_is_not_a_long_line(tabell):
+    """The bulk JSON may come as one line of a GB: in JSON only a unit is measured."""
+    enheter = list(zip(orgnumre(20_000), (f"Enhet {i} AS" for i in range(20_000)), strict=True))
+    data = json_fil(enheter)
+    assert b"\n" not in data and len(data) > 2 * MIB
+    resultat, avvist = await importer_data(data)
+    assert (resultat.lagret, avvist) == (20_000, [])
+
+
+def _les_tegn_for_tegn(data: bytes) -> tuple[int, bool, int]:
+    """Depth at the end, inside a string at the end, and the deepest point: a byte at a time."""
+    dybde, i_streng, escape, dypest = 0, False, False, 0
+    for tegn in data:
+        if escape:
+            escape = False
+            if tegn in b'"\\':
+                continue
+        if tegn == ord("\\"):
+            escape = True
+        elif tegn == ord('"'):
+            i_streng = not i_streng
+        elif not i_streng and tegn in b"[{]}":
+            dybde += 1 if tegn in b"[{" else -1
+            dypest = max(dypest, dybde)
+    return dybde, i_streng, dypest
+
+
+def test_the_json_checks_see_the_structure_whatever_the_pieces_it_comes_in():
+    """The depth check reads a piece's quotes and brackets at C speed, not a byte at a time:
+    it agrees with a byte-at-a-time reading on random text cut at random places, strings,
+    escapes and brackets inside strings included."""
+    tilfeldig = random.Random(23)
+    tegn = [b'"', b"\\", b"[", b"]", b"{", b"}", b"a", b",", b"\n"]
+    for _ in range(3000):
+        data = b"".join(tilfeldig.choice(tegn) for _ in range(tilfeldig.randint(0, 60)))
+        dybde, i_streng, dypest = _les_tegn_for_tegn(data)
+        maks = tilfeldig.randint(1, 6)
+        skanner = JsonSkanner(Grenser(dybde=maks, enhet=MIB), enhetsdybde=1)
+        kutt = sorted(tilfeldig.sample(range(len(data) + 1), min(len(data) + 1, 4)))
+        try:
+            for fra, til in zip([0, *kutt], [*kutt, len(data)], strict=True):
+                skanner.skann(data[fra:til], 0)
+        except OverGrense:
+            assert dypest > maks, data
+            continue
+        assert dypest <= maks, data
+        assert (skanner.dybde, skanner.i_streng) == (dybde, i_streng), data
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -310,3 +484,28 @@ async def test_the_command_refuses_an_unusable_file_exit_2(krr_env, tmp_path: Pa
     assert "no column organisasjonsnummer or navn" in feil.stderr.decode()
     assert "nothing was written" in feil.stderr.decode()
     assert await navnene() == for_
+
+
+async def test_the_command_refuses_a_bomb_exit_2_naming_the_line_without_a_traceback(
+    krr_env, tmp_path: Path
+):
+    for_ = await navnene()
+    bombe = tmp_path / "enheter_alle.json.gz"
+    bombe.write_bytes(gzip.compress(b"[" * 20_000_000))
+    kjort = krr(krr_env, str(bombe))
+    assert kjort.returncode == 2
+    assert kjort.stderr.decode().splitlines() == [
+        f"krr organisasjoner importer: {bombe}: line 1: nested more than 64 deep (the limit, "
+        "--max-depth) (nothing was written)"]
+    stor = tmp_path / "enheter.json"
+    stor.write_bytes(json_fil(list(zip(orgnumre(5000), ("X AS" for _ in range(5000)),
+                                       strict=True))))
+    kjort = krr(krr_env, "--max-size", "128K", str(stor))
+    assert kjort.returncode == 2
+    melding = kjort.stderr.decode()
+    assert "line 1: the file unpacks to more than 128 KiB (the limit, --max-size), after element ["\
+        in melding
+    assert "rows read before it; nothing was written)" in melding
+    assert "Traceback" not in melding and await navnene() == for_
+    ugyldig = krr(krr_env, "--max-unit-size", "0", str(EKSEMPEL / "enheter.json"))
+    assert ugyldig.returncode == 2 and "must be 1 or more" in ugyldig.stderr.decode()

@@ -4,17 +4,22 @@ who manages nothing, refusals as pages, and the security headers."""
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from app import db as database
 from app.config import Limits, Rate, Settings
 from app.delegering import handlinger
 from app.delegering.models import Delegering
 from app.edge.app import create_app
 from app.edge.ratelimit import build_limiter
+from app.enhetsregisteret.importer import importer
+from app.text import BIDI_CONTROLS, FSI, PDI
 from app.tilgangsstyrere import store as roller
 from authz.principal import Principal
 from authz.scopes import DELEGERING_WRITE
@@ -223,3 +228,82 @@ async def test_the_pages_are_charged_to_the_person_s_rate_budget(db):
     limited = answers[-1]
     assert limited.status_code == 429 and "For mange forespørsler" in limited.text
     assert int(limited.headers["retry-after"]) >= 1
+
+
+# --- issue 23.13: bidirectional formatting characters in organisation names -------------------
+
+IMPORTERT = "810000007"  # valid numbers (mod 11) no other test names
+LAGRET_FOER = "810000015"
+
+
+@pytest.fixture
+async def navnene_tilbake(db: Settings) -> AsyncIterator[None]:
+    """The names of CONSUMER and the two new numbers as they were, after the test."""
+    conn, orgnrs = database.connection(), [CONSUMER, IMPORTERT, LAGRET_FOER]
+    sql = database.Sql()
+    _, foer = await conn.execute_query(
+        f"SELECT orgnr, navn FROM organisasjon WHERE {sql.inn('orgnr', orgnrs)}", sql.verdier)
+    yield
+    sql = database.Sql()
+    await conn.execute_query(f"DELETE FROM organisasjon WHERE {sql.inn('orgnr', orgnrs)}",
+                             sql.verdier)
+    for rad in foer:
+        await _lagre_som_foer(rad["orgnr"], rad["navn"])
+
+
+async def _lagre_som_foer(orgnr: str, navn: str) -> None:
+    """A name as an import before this one could have stored it, controls and all."""
+    sql = database.Sql()
+    await database.connection().execute_query(
+        f"INSERT INTO organisasjon (orgnr, navn) VALUES ({sql(orgnr)}, {sql(navn)}) "
+        f"ON CONFLICT (orgnr) DO UPDATE SET navn = excluded.navn", sql.verdier)
+
+
+async def test_bidi_controls_in_an_imported_name_are_stripped_and_isolated_on_the_confirm_page(
+    web, mint, navnene_tilbake
+):
+    """The attack: a unit named with U+202E (and isolates, marks) in the bulk file was stored
+    and shown as it came, on the page that asks the access manager to confirm whom they give
+    access: "Fjell<U+202E>knab SA" reads as another organisation, and an override left open
+    turns the organisation number beside it around too."""
+    fil = json.dumps([{"organisasjonsnummer": IMPORTERT,
+                       "navn": "\u200fFjell\u202eknab\u202c \u2066Holding\u2069 AS\u061c"}])
+    resultat = await importer(io.BytesIO(fil.encode()), lambda _: None)
+    assert resultat.lagret == 1
+    sql = database.Sql()
+    _, [rad] = await database.connection().execute_query(
+        f"SELECT navn FROM organisasjon WHERE orgnr = {sql(IMPORTERT)}", sql.verdier)
+    assert rad["navn"] == "Fjellknab Holding AS"
+    await _lagre_som_foer(LAGRET_FOER, "Gammel\u202e SA\u2067")  # stored before this fix
+
+    await log_in(web, PID)
+    for til, vist in ((IMPORTERT, "Fjellknab Holding AS"), (LAGRET_FOER, "Gammel SA")):
+        form = await web.get(f"{PAGE}/gi")
+        bekreft = await web.post(f"{PAGE}/gi", data={"csrf": csrf_of(form.text),
+                                                     "ordning": SCHEME, "til": til})
+        assert bekreft.status_code == 200, bekreft.text
+        assert f"<dt>Gis til</dt><dd><bdi>{vist}</bdi> (org.nr. {til})</dd>" in bekreft.text
+        assert not set(BIDI_CONTROLS) & set(bekreft.text)
+    gitt = await web.post(f"{PAGE}/gi/bekreft", data=hidden_fields(bekreft.text))
+    oversikt = await web.get(gitt.headers["location"])
+    assert "<td><bdi>Gammel SA</bdi><br>" in oversikt.text  # the receiver, in the table
+    assert not set(BIDI_CONTROLS) & set(oversikt.text.replace(f"{FSI}", "").replace(PDI, ""))
+
+    token = mint(DELEGERING_WRITE, consumer=CONSUMER)
+    r = await web.post("/graphql", json={"query": "{ delegeringer { gitt { til { navn } } } }"},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert r.json()["data"]["delegeringer"]["gitt"] == [{"til": {"navn": "Gammel SA"}}]
+
+
+async def test_a_stored_name_with_bidi_controls_is_isolated_in_the_page_title_and_heading(
+    web, navnene_tilbake
+):
+    """The organisation's own name, stored with an override before the importer stripped
+    them: the heading holds it in <bdi>, the title (plain text) between U+2068 and U+2069."""
+    await _lagre_som_foer(CONSUMER, "\u202eNAV\u202d kontor")
+    await log_in(web, PID)
+    side_ = await web.get(PAGE)
+    assert side_.status_code == 200
+    assert f"<title>Tilganger for {FSI}NAV kontor{PDI} – " in side_.text
+    assert "<h1><bdi>NAV kontor</bdi> <span" in side_.text
+    assert "\u202e" not in side_.text and "\u202d" not in side_.text

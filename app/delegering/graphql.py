@@ -24,7 +24,12 @@ from authz.tillatelse import INNLOGGET
 @strawberry.type(description="An organisation by its organisation number.")
 class Organisasjon:
     orgnr: str = strawberry.field(description="The organisation number (9 digits).")
-    navn: str | None = strawberry.field(description="Display name, when known to the register.")
+    navn: str | None = strawberry.field(
+        description="Display name, when known to the register (Enhetsregisteret's). Never holds "
+        "bidirectional formatting characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, "
+        "U+061C); show it isolated all the same (HTML's <bdi>), as a name may be written "
+        "right to left."
+    )
 
 
 @strawberry.type(

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from app import db
 from app.delegering.models import Delegering, Delegeringsordning
 from app.errors import BadInput
+from app.text import without_bidi_controls
 from authz.avslag import ALLEREDE_TRUKKET_TILBAKE
 
 
@@ -174,7 +175,8 @@ async def navn(orgnrs: Iterable[str]) -> dict[str, str]:
     """Display names of the organisations known by name; unknown ones are left out. Raw SQL
     of one text (an array parameter on PostgreSQL, so its prepared statement is reused): a
     resident's page of who looked them up asks on every request, and the ORM's query building
-    cost more than the statement."""
+    cost more than the statement. Bidirectional formatting characters are taken out of each:
+    the importer strips them, and a name stored before it did cannot bring them back."""
     wanted = sorted(set(orgnrs))
     if not wanted:
         return {}
@@ -182,4 +184,4 @@ async def navn(orgnrs: Iterable[str]) -> dict[str, str]:
     _, rows = await db.connection().execute_query(
         f"SELECT orgnr, navn FROM organisasjon WHERE {sql.inn('orgnr', wanted)}", sql.verdier
     )
-    return {orgnr: name for orgnr, name in rows}
+    return {orgnr: without_bidi_controls(name) for orgnr, name in rows}

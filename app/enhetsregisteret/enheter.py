@@ -10,7 +10,8 @@ another, JSON Lines) and anything else as CSV, comma- or semicolon-separated.
 Each row becomes an `Enhet` or an `Avvist` (where, and why, never echoing the value itself).
 Input that cannot be read as a whole raises `Uleselig`: before the first row for a file that
 is neither JSON nor CSV, or a CSV without the two columns; at the place it breaks for a file
-that stops being readable midway (a truncated download).
+that stops being readable midway (a truncated download) or goes past one of the limits of
+`grenser` (depth, the size of a unit, the size unpacked), naming the line.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import IO, Any, cast
 
 import ijson
 
-from app.text import problem
+from app.enhetsregisteret.grenser import CsvLinjer, Grenser, JsonSkanner, OverGrense, Vakt
+from app.text import problem, without_bidi_controls
 from authz.identifikatorer import is_valid_orgno
 
 MAKS_NAVN = 200  # characters: organisasjon.navn is a CharField(200)
@@ -35,6 +37,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 KOLONNER = ("organisasjonsnummer", "navn")  # what a CSV header must hold, in any case
 _KONTROLLTEGN = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode's category Cc
+GRENSER = Grenser()  # the defaults: see grenser
 _VIS = 20  # characters of a bad value shown in a reason; longer ones are described
 
 
@@ -59,7 +62,7 @@ class Uleselig(ValueError):
     """The input cannot be read as Enhetsregisteret's units (the message says why)."""
 
 
-def les(kilde: IO[bytes] | io.RawIOBase) -> Iterator[Enhet | Avvist]:
+def les(kilde: IO[bytes] | io.RawIOBase, grenser: Grenser = GRENSER) -> Iterator[Enhet | Avvist]:
     """Every row of the bulk file in `kilde`, in order (see the module's doc)."""
     hvor = "the start"
     raw = io.BufferedReader(cast(io.RawIOBase, kilde), BUFFER)
@@ -71,14 +74,18 @@ def les(kilde: IO[bytes] | io.RawIOBase) -> Iterator[Enhet | Avvist]:
         if not start:
             raise Uleselig("the file is empty" if not data.peek(1) else
                            f"nothing but white space in its first {BUFFER // 1024} KiB")
-        if start[:1] == b"[":
-            rader = _json(ijson.items(data, "item"))
-        elif start[:1] == b"{":
-            rader = _json(ijson.items(data, "", multiple_values=True))
+        if start[:1] == b"[":  # the units: the array's elements
+            rader = _json(ijson.items(_vaktet(data, grenser, JsonSkanner(grenser, 1)), "item"))
+        elif start[:1] == b"{":  # JSON Lines: the values at the top
+            vakt = _vaktet(data, grenser, JsonSkanner(grenser, 0))
+            rader = _json(ijson.items(vakt, "", multiple_values=True))
         else:
-            rader = _csv(data)
+            rader = _csv(_vaktet(data, grenser), grenser)
         for hvor, rad in rader:
             yield Avvist(hvor, rad) if isinstance(rad, str) else rad
+    except OverGrense as exc:  # a CSV line names itself; a JSON line may hold every unit
+        raise Uleselig(f"{exc}, after {hvor}" if hvor.startswith("element") else str(exc)
+                       ) from None
     except (ijson.JSONError, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         # A truncated or corrupt download (gzip, JSON), or the disk failing under it.
         raise Uleselig(f"unreadable after {hvor}: {_kort(str(exc))}") from None
@@ -95,6 +102,11 @@ def _utpakket(raw: io.BufferedReader[Any]) -> io.BufferedReader[Any]:
         return io.BufferedReader(cast(io.RawIOBase, gzip.GzipFile(fileobj=raw, mode="rb")),
                                  BUFFER)
     return raw
+
+
+def _vaktet(data: io.BufferedReader[Any], grenser: Grenser,
+            json: JsonSkanner | None = None) -> io.BufferedReader[Any]:
+    return io.BufferedReader(Vakt(data, grenser, json), BUFFER)
 
 
 def _kort(text: str) -> str:
@@ -114,7 +126,7 @@ def _sjekk(orgnr: str, navn: str) -> Enhet | str:
         if len(orgnr) == 9 and orgnr.isascii() and orgnr.isdigit():
             return f"organisasjonsnummer {orgnr} fails the mod-11 check"
         return f"organisasjonsnummer {_vist(orgnr)} is not 9 digits"
-    navn = navn.strip()
+    navn = without_bidi_controls(navn).strip()  # they could only reorder a page around it
     if not navn:
         return "navn is empty"
     if (feil := problem(navn)) is not None:
@@ -159,16 +171,16 @@ def _json(elementer: Iterator[Any]) -> Iterator[_Rad]:
             yield hvor, str(exc)
 
 
-def _csv(data: io.BufferedReader[Any]) -> Iterator[_Rad]:
+def _csv(data: io.BufferedReader[Any], grenser: Grenser) -> Iterator[_Rad]:
     # Bytes that are not UTF-8 become lone surrogates, refused in the one row that has them.
     tekst = io.TextIOWrapper(data, encoding="utf-8-sig", errors="surrogateescape", newline="")
     try:
-        yield from _csv_tekst(tekst)
+        yield from _csv_tekst(tekst, grenser)
     finally:
         tekst.detach()  # closing the text would close the stream under it
 
 
-def _csv_tekst(tekst: io.TextIOWrapper) -> Iterator[_Rad]:
+def _csv_tekst(tekst: io.TextIOWrapper, grenser: Grenser) -> Iterator[_Rad]:
     """The header (the first line that is not blank), then the rows."""
     linje = 0
     hode = ""
@@ -188,16 +200,18 @@ def _csv_tekst(tekst: io.TextIOWrapper) -> Iterator[_Rad]:
         raise Uleselig(f"not JSON, and not a CSV file with the columns {' and '.join(KOLONNER)}: "
                        f"no column {' or '.join(mangler)} in its first line ({funnet})")
     i_orgnr, i_navn = (kolonner.index(k) for k in KOLONNER)
-    yield from _csv_rader(tekst, skille, linje, len(kolonner), i_orgnr, i_navn)
+    linjer = CsvLinjer(tekst, grenser, linje)
+    yield from _csv_rader(linjer, skille, linje, len(kolonner), i_orgnr, i_navn)
 
 
-def _csv_rader(tekst: io.TextIOWrapper, skille: str, linje: int, bredde: int, i_orgnr: int,
+def _csv_rader(linjer: CsvLinjer, skille: str, linje: int, bredde: int, i_orgnr: int,
                i_navn: int) -> Iterator[_Rad]:
     """The rows after the header (on line `linje`), each with the line it starts on."""
     trengs = max(i_orgnr, i_navn) + 1
-    leser = csv.reader(tekst, delimiter=skille)
+    leser = csv.reader(linjer, delimiter=skille)
     forrige = 0  # the reader's line count after the previous row
     while True:
+        linjer.ny_rad()
         try:
             rad = next(leser)
         except StopIteration:

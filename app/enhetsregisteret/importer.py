@@ -1,5 +1,10 @@
 """The import: rows read by `enheter.les`, good ones stored in batches by `store.lagre`, bad ones
-handed to the caller as they come. The file is streamed: at most one batch is held."""
+handed to the caller as they come. The file is streamed: at most one batch is held.
+
+All or nothing: the batches are written in one transaction, committed when the whole file has
+been read. A file that breaks midway (a truncated download, a limit of `grenser` passed, the
+process stopped) leaves the table as it was, never half of a year's renames: readers see the
+old names until the commit, then all the new ones."""
 
 from __future__ import annotations
 
@@ -8,8 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from tortoise.transactions import in_transaction
+
 from app.enhetsregisteret import store
-from app.enhetsregisteret.enheter import Avvist, Uleselig, les
+from app.enhetsregisteret.enheter import GRENSER, Avvist, Uleselig, les
+from app.enhetsregisteret.grenser import Grenser
 
 
 @dataclass(slots=True)
@@ -28,8 +36,8 @@ class Resultat:
 
 
 class Avbrutt(Exception):
-    """The input became unreadable (or was never readable): `resultat` says what was stored
-    before, which is every good row ahead of the place named in the message."""
+    """The input became unreadable (or was never readable), and nothing was written:
+    `resultat` counts what was read before the place named in the message."""
 
     def __init__(self, melding: str, resultat: Resultat) -> None:
         super().__init__(melding)
@@ -39,33 +47,28 @@ class Avbrutt(Exception):
 
 async def importer(
     kilde: IO[bytes] | io.RawIOBase, avvist: Callable[[Avvist], None], *,
-    batch: int = store.BATCH,
+    batch: int = store.BATCH, grenser: Grenser = GRENSER,
 ) -> Resultat:
     """Read every unit in `kilde` and store its name; `avvist` hears of each skipped row.
-    Raises Avbrutt for input that cannot be read; nothing is written when that is found before
-    the first row."""
+    Raises Avbrutt, having written nothing, for input that cannot be read whole."""
     resultat = Resultat()
     ventende: dict[str, str] = {}
-
-    async def skriv() -> None:
-        resultat.endret += await store.lagre(ventende)
-        ventende.clear()
-
     try:
-        for rad in les(kilde):
-            resultat.lest += 1
-            if isinstance(rad, Avvist):
-                resultat.hoppet_over += 1
-                avvist(rad)
-                continue
-            resultat.lagret += 1
-            ventende[rad.orgnr] = rad.navn  # a duplicate within the batch: the last one wins
-            if len(ventende) >= batch:
-                await skriv()
-    except Uleselig as exc:
-        await skriv()  # the good rows ahead of the break
+        async with in_transaction() as conn:
+            for rad in les(kilde, grenser):
+                resultat.lest += 1
+                if isinstance(rad, Avvist):
+                    resultat.hoppet_over += 1
+                    avvist(rad)
+                    continue
+                resultat.lagret += 1
+                ventende[rad.orgnr] = rad.navn  # a duplicate within the batch: the last one wins
+                if len(ventende) >= batch:
+                    resultat.endret += await store.lagre(conn, ventende)
+                    ventende.clear()
+            resultat.endret += await store.lagre(conn, ventende)
+    except Uleselig as exc:  # rolled back
         raise Avbrutt(str(exc), resultat) from None
-    await skriv()
     return resultat
 
 

@@ -1,10 +1,14 @@
 """Numbers and moments as a Norwegian reader expects them: Oslo time, day.month.year, a space
-between thousands."""
+between thousands; and names, isolated."""
 
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from app.text import without_bidi_controls
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -25,3 +29,10 @@ def dato(dag: dt.date) -> str:
 def tall(n: int) -> str:
     """4 331 294, with no-break spaces so a number never wraps."""
     return f"{n:,}".replace(",", "\u00a0")
+
+
+def isolert(navn: str) -> Markup:
+    """A name (an organisation's, an actor's) in <bdi>: a name in Arabic or Hebrew, or one that
+    held bidirectional formatting characters (taken out, see app.text), cannot reorder the text
+    around it, such as the organisation number beside it."""
+    return Markup("<bdi>{}</bdi>").format(without_bidi_controls(navn))

@@ -27,4 +27,5 @@ def maler_for(pakke: str) -> Environment:
     miljoe.filters["tidspunkt"] = format.tidspunkt
     miljoe.filters["dato"] = format.dato
     miljoe.filters["tall"] = format.tall
+    miljoe.filters["isolert"] = format.isolert
     return miljoe

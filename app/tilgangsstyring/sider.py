@@ -24,6 +24,7 @@ from app.innlogging import csrf_token, skjema_til
 from app.revisjon.bruk import bruksrapport
 from app.sider import svar
 from app.sider.format import OSLO
+from app.text import isolated
 from app.tilgangsstyring import bruk
 from app.tilgangsstyring.skjema import skjema
 from authz.avslag import DELEGERING_TIL_SEG_SELV, UGYLDIG_ORGNR, UKJENT_ORDNING, Avslag
@@ -141,7 +142,7 @@ async def oversikt(request: Request, foresporsel: Foresporsel) -> Response:
                              *(r.til for r in gitt), *(o for o in revidert_av if o)})
     org = Org(orgnr, _navn(navn, orgnr))
     return side(request, "oversikt.html", _kontekst(
-        request, f"Tilganger for {org.navn}", org=org,
+        request, f"Tilganger for {isolated(org.navn)}", org=org,
         flere=len(foresporsel.tilgangsstyrer.organisasjoner) > 1,
         melding=MELDINGER.get(request.query_params.get("melding", "")),
         gitt=[_vist(r, orgnr, navn) for r in gitt],
