@@ -20,7 +20,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -63,6 +63,7 @@ def les(kilde: IO[bytes] | io.RawIOBase) -> Iterator[Enhet | Avvist]:
     """Every row of the bulk file in `kilde`, in order (see the module's doc)."""
     hvor = "the start"
     raw = io.BufferedReader(cast(io.RawIOBase, kilde), BUFFER)
+    rader: Iterator[_Rad] | None = None
     try:
         data = _utpakket(raw)
         if data.peek(len(BOM))[: len(BOM)] == BOM:
@@ -83,6 +84,8 @@ def les(kilde: IO[bytes] | io.RawIOBase) -> Iterator[Enhet | Avvist]:
         # A truncated or corrupt download (gzip, JSON), or the disk failing under it.
         raise Uleselig(f"unreadable after {hvor}: {_kort(str(exc))}") from None
     finally:
+        if isinstance(rader, Generator):  # first the CSV reader lets go of the stream (an
+            rader.close()  # import stopped half-way by its database, say), then this does
         raw.detach()  # the caller's stream stays open: it is the caller's to close
 
 
