@@ -1,20 +1,51 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
 oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer,
-organisasjoner."""
+organisasjoner.
+
+Every command that uses the database runs under the watchdog (app.watchdog): however long its
+work rightly takes, a database that cannot be reached or stops answering (within
+KRR_REQUEST_TIMEOUT) stops it with a message and exit status 3, never a hang or a traceback."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.config import ConfigError, Settings, load_settings
 from app.enhetsregisteret.grenser import Grenser, storrelse
 
 if TYPE_CHECKING:
     import datetime as dt
+
+T = TypeVar("T")
+UTILGJENGELIG = 3  # exit status: the database cannot be reached or stopped answering
+EXIT_STATUS = ("exit status: 0 done; 1 done, with rows skipped (organisasjoner importer); 2 bad "
+               "input or configuration; 3 the database cannot be reached or stopped answering "
+               "(no answer within KRR_REQUEST_TIMEOUT)")
+
+
+class Utilgjengelig(Exception):
+    """The database could not be reached or stopped answering: the command stopped (exit 3)."""
+
+
+def _mot_databasen(settings: Settings, arbeid: Coroutine[Any, Any, T]) -> T:
+    """`arbeid` run to its end, under the watchdog (app.watchdog); a database that cannot be
+    reached or stops answering is Utilgjengelig, with what happened."""
+    from app.faults import unavailable
+    from app.watchdog import DatabaseSilent, watched
+
+    try:
+        return asyncio.run(watched(settings.database_url, settings.request_timeout, arbeid))
+    except DatabaseSilent as exc:
+        raise Utilgjengelig(str(exc)) from None
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        hva = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise Utilgjengelig(f"the database cannot be reached ({hva[:200]})") from None
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -45,7 +76,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Once, before any worker starts: a bad KRR_SIGNING_KEY stops here (ConfigError), and the
     # dev key is generated once rather than raced for.
     signing_key_for(settings)
-    asyncio.run(db.migrate(settings))
+    _mot_databasen(settings, db.migrate(settings))
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **log_options)
     else:  # each worker process builds its own app (and pool) from the same environment
@@ -57,7 +88,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _migrate(settings: Settings, _: argparse.Namespace) -> int:
     from app import db
 
-    asyncio.run(db.migrate(settings))
+    _mot_databasen(settings, db.migrate(settings))
     print("migrations applied", file=sys.stderr)
     return 0
 
@@ -79,7 +110,7 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
             summary = await seed_register(persons=args.persons, seed=args.seed, progress=True)
         print(summary, file=sys.stderr)
 
-    asyncio.run(run())
+    _mot_databasen(settings, run())
     return 0
 
 
@@ -126,7 +157,7 @@ def _oppdater_duplikater(settings: Settings, _: argparse.Namespace) -> int:
         async with db.lifespan_db(settings), skrivetransaksjon() as conn:
             await register.oppdater_alle_duplikater(conn)
 
-    asyncio.run(run())
+    _mot_databasen(settings, run())
     print("duplicate flags recomputed")
     return 0
 
@@ -144,7 +175,7 @@ def _prune_audit(settings: Settings, _: argparse.Namespace) -> int:
         async with db.lifespan_db(settings):
             return await prune(older_than=cutoff)
 
-    oppslag, personer = asyncio.run(run())
+    oppslag, personer = _mot_databasen(settings, run())
     print(
         f"pruned {oppslag} requests and {personer} person rows older than "
         f"{cutoff.isoformat(timespec='seconds')} (KRR_AUDIT_RETENTION_DAYS="
@@ -164,7 +195,7 @@ def _varsle_utlop(settings: Settings, _: argparse.Namespace) -> int:
         async with db.lifespan_db(settings):
             return await varsle_utlop(dt.datetime.now(dt.UTC))
 
-    print(f"queued {asyncio.run(run())} expiry reminders")
+    print(f"queued {_mot_databasen(settings, run())} expiry reminders")
     return 0
 
 
@@ -189,7 +220,7 @@ def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
             finally:
                 await sender.aclose()
 
-    sent, failed = asyncio.run(run())
+    sent, failed = _mot_databasen(settings, run())
     print(f"sent {sent} messages, {failed} failed (kept in the outbox for a later try)")
     return 0
 
@@ -243,7 +274,7 @@ def _med_registeret(
 
     try:
         sjekk()
-        asyncio.run(run())
+        _mot_databasen(settings, run())
     except BadInput as exc:
         print(f"krr tilgangsstyrer {args.handling}: {exc.message}", file=sys.stderr)
         return 2
@@ -377,7 +408,10 @@ def _organisasjoner_importer(settings: Settings, args: argparse.Namespace) -> in
 
     grenser = Grenser(dybde=args.max_depth, enhet=args.max_unit_size, utpakket=args.max_size)
     try:
-        resultat = asyncio.run(run())
+        resultat = _mot_databasen(settings, run())
+    except Utilgjengelig as exc:
+        raise Utilgjengelig(f"{exc}; nothing was written (the import is one transaction), "
+                            "and running it again is harmless") from None
     except Avbrutt as exc:
         lest = exc.resultat.lest
         hva = f"{lest} rows read before it; " if lest else ""
@@ -408,7 +442,8 @@ def _organisasjoner_parser(sub: Any) -> None:
         "within the limits below, and stored in one transaction: all or nothing.",
         epilog="exit status: 0 every row stored; 1 some rows skipped (named on standard error), "
         "the good ones stored; 2 the file is unusable (missing, neither JSON nor CSV, broken "
-        "midway, or past a limit: the message names the line) and nothing was written.",
+        "midway, or past a limit: the message names the line) and nothing was written; 3 the "
+        "database cannot be reached or stopped answering, and nothing was written.",
     )
     importer.add_argument("fil", metavar="FILE", help="the bulk file, or - for standard input")
     standard = Grenser()
@@ -450,7 +485,7 @@ def _export_schema(_: Settings, __: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="krr", description=__doc__)
+    p = argparse.ArgumentParser(prog="krr", description=__doc__, epilog=EXIT_STATUS)
     sub = p.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="apply migrations and serve POST /graphql")
@@ -514,6 +549,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:  # a setting, or a file one names (KRR_SIGNING_KEY)
         print(f"krr: {exc}", file=sys.stderr)
         return 2
+    except Utilgjengelig as exc:
+        hvem = " ".join(str(a) for a in (args.command, getattr(args, "handling", None)) if a)
+        print(f"krr {hvem}: stopped: {exc}", file=sys.stderr)
+        return UTILGJENGELIG
 
 
 if __name__ == "__main__":

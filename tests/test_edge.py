@@ -21,11 +21,14 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from starlette.routing import Mount, Route
 
 from app import db as database
 from app.config import Limits, Rate, Settings
 from app.edge import probes
-from app.edge.app import create_app
+from app.edge.app import PerMethod, create_app
+from app.edge.bounded import Bounded, OwnDeadline
+from app.edge.guard import Guard
 from app.edge.ratelimit import Limiter, MemoryLimiter
 from app.edge.signed import JWKS_PATH
 from app.errors import (
@@ -646,3 +649,27 @@ async def test_refusals_before_the_token_need_none_and_do_nothing(
     assert_error(response, status, code)
     assert (verifier.calls, limiter.charges, lookups) == (0, 0, [])
     assert await Oppslag.all().count() == 0
+
+
+# --- every route under the deadline -------------------------------------------------------------
+
+
+def _keeps_a_deadline(app: Any) -> bool:
+    if isinstance(app, PerMethod):
+        return _keeps_a_deadline(app.get) and _keeps_a_deadline(app.post)
+    return isinstance(app, (Guard, Bounded, OwnDeadline))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_route_is_under_the_deadline(settings, env):
+    """Routes outside the guard once had no deadline: the login's answer and the logout waited
+    a minute on a database that stopped answering. The app puts every route it is composed of
+    under KRR_REQUEST_TIMEOUT (app.edge.bounded); this holds it so for routes added later: each
+    is a Guard, Bounded, or says where it is made that it keeps a deadline of its own."""
+    app = create_app(dataclasses.replace(settings, env=env), manage_db=False)
+    routes = [route for route in app.routes if isinstance(route, Route | Mount)]
+    assert len(routes) == len(app.routes) > 15
+    assert [r.path for r in routes if not _keeps_a_deadline(r.app)] == []
+    assert [r.path for r in routes if isinstance(r.app, OwnDeadline)] == ["/readyz"]
+    paths = {r.path for r in routes}
+    assert {"/admin/innlogget", "/admin/logg-ut", "/statistikk", JWKS_PATH, "/readyz"} <= paths

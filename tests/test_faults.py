@@ -29,15 +29,18 @@ import httpx
 import pytest
 
 from app import db as database
+from app.enhetsregisteret.store import BATCH
 from app.innbyggere import store as residents
 from app.personer import endringsnummer as changes
 from app.personer.models import Person
 from authz.dev_issuer import DevIssuer
 from authz.scopes import DIGITALPOST_READ, KONTAKTINFORMASJON_READ
-from tests.conftest import FIXED_NOW
+from tests.admin import csrf_of, hidden_fields, log_in
+from tests.conftest import FIXED_NOW, ROOT
 from tests.factories import new_id, person
 from tests.proxy import Proxy
-from tests.servers import free_port, serve_json, wait_until_up
+from tests.servers import KRR, free_port, serve_json, wait_until_up
+from tests.test_organisasjoner import orgnumre
 
 PG_BIN = Path(os.environ.get("KRR_PG_BIN", "/usr/lib/postgresql/15/bin"))
 BOTH = f"{KONTAKTINFORMASJON_READ} {DIGITALPOST_READ}"
@@ -384,6 +387,147 @@ async def test_abandoned_work_discards_the_connections_it_holds_never_one_it_rel
                 assert [await one.fetchval("SELECT 3"), await two.fetchval("SELECT 4")] == [3, 4]
     finally:
         pool.terminate()
+
+
+@pytest.mark.parametrize("proxied", ["test"], indirect=True)  # prod: tests/test_innlogging.py
+async def test_login_and_logout_on_a_database_that_stops_answering_are_a_503_at_the_deadline(
+    behind_proxy: tuple[Proxy, str]
+) -> None:
+    """The login's answer (/admin/innlogget) and the logout once took 60 s to answer 503 on a
+    database that dropped its packets: they were outside the deadline. Every route is under it
+    now: the login's pages answer a 503 page with Retry-After at the deadline, the development
+    provider's form a 503, and the connections they were stuck on are closed."""
+    proxy, base = behind_proxy
+    async with httpx.AsyncClient(base_url=base, timeout=BOUND) as c:
+        await log_in(c, new_id(7))  # a session, to log out of
+        csrf = csrf_of((await c.get("/admin")).text)
+        begun = await c.get("/admin/logg-inn")  # a second login, answered while dropped
+        form = await c.get(begun.headers["location"])
+        answer = await c.post("/dev/oidc/authorize", data={
+            **hidden_fields(form.text), "pid": new_id(7), "acr": "idporten-loa-substantial"})
+        assert answer.status_code == 303, answer.text
+
+        proxy.black_hole()
+        async with asyncio.timeout(BOUND):
+            pages = [await c.get(answer.headers["location"]),
+                     await c.post("/admin/logg-ut", data={"csrf": csrf}),
+                     await c.get("/admin/logg-inn")]
+            provider = await c.get(begun.headers["location"])
+        for page in pages:
+            assert page.status_code == 503, page.text
+            assert "Tjenesten er midlertidig utilgjengelig" in page.text
+            assert int(page.headers["Retry-After"]) >= 1
+        assert_unavailable(provider)
+        await _swallowing(proxy, lambda n: n == 0)
+
+        proxy.pass_traffic()
+        again = await c.get("/admin/logg-inn")
+        assert again.status_code == 302, again.text
+
+
+# --- the krr command on a database that stops answering ------------------------------------------
+
+
+def _stored(cluster: Cluster, orgnumre: list[str]) -> int:
+    """How many of `orgnumre` the organisation table holds (asked past the proxy)."""
+
+    async def count() -> int:
+        connection = await asyncpg.connect(cluster.url().replace("postgres://", "postgresql://"))
+        try:
+            return int(await connection.fetchval(
+                "SELECT count(*) FROM organisasjon WHERE orgnr = ANY($1::varchar[])", orgnumre))
+        except asyncpg.UndefinedTableError:  # not migrated yet
+            return 0
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
+def _writing(cluster: Cluster) -> bool:
+    """Whether a transaction holds the organisation table for writing (the import's one
+    transaction has begun storing rows; they are not visible to others before it commits)."""
+
+    async def held() -> bool:
+        connection = await asyncpg.connect(cluster.url().replace("postgres://", "postgresql://"))
+        try:
+            return bool(await connection.fetchval(
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'organisasjon' AND l.mode = 'RowExclusiveLock' "
+                "AND l.pid <> pg_backend_pid()"))
+        finally:
+            await connection.close()
+
+    return asyncio.run(held())
+
+
+def test_an_import_whose_database_stops_answering_stops_in_time_exit_3(
+    cluster: Cluster, cli_env: dict[str, str]
+) -> None:
+    """`krr organisasjoner importer` once hung 61 s on a database that dropped its packets,
+    then died with a traceback. Its work may rightly take long, so it has no deadline for its
+    length: a watchdog asks the database to answer within KRR_REQUEST_TIMEOUT, and when it does
+    not, the import stops, says so (nothing was written: the import is one transaction), exit
+    3, no traceback."""
+    proxy = Proxy(cluster.port)
+    proxy.start()
+    env = cli_env | {"KRR_DATABASE_URL": cluster.url(proxy.port),
+                     "KRR_REQUEST_TIMEOUT": str(DEADLINE)}
+    numbers = list(orgnumre(3 * BATCH + 10))
+    rows = [f"{orgnr},Enhet {n}\n".encode() for n, orgnr in enumerate(numbers)]
+    # Migrated first, so the only writer of the organisation table below is the import.
+    subprocess.run([*KRR, "migrate"], env=cli_env | {"KRR_DATABASE_URL": cluster.url()},
+                   cwd=ROOT, check=True, capture_output=True, timeout=120)
+    process = subprocess.Popen([*KRR, "organisasjoner", "importer", "-"], env=env, cwd=ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdin is not None
+    try:
+        process.stdin.write(b"Organisasjonsnummer,Navn\n" + b"".join(rows[:3 * BATCH]))
+        process.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not _writing(cluster):  # the first batch is being written
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr
+            time.sleep(0.1)
+
+        proxy.black_hole()
+        process.stdin.write(b"".join(rows[3 * BATCH:]))
+        process.stdin.close()
+        process.wait(timeout=BOUND)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        proxy.stop()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
+    assert process.returncode == 3, stderr
+    assert "stopped: the database stopped answering" in stderr
+    assert "nothing was written" in stderr
+    assert "Traceback" not in stderr
+    assert _stored(cluster, numbers) == 0
+
+
+def test_a_command_on_a_database_that_never_answers_stops_in_time_exit_3(
+    cluster: Cluster, cli_env: dict[str, str]
+) -> None:
+    """Dropped from the start: the command's first connection gets no answer; it stops with
+    the reason and exit 3, within the bound, without a traceback."""
+    proxy = Proxy(cluster.port)
+    proxy.start()
+    try:
+        proxy.black_hole()
+        env = cli_env | {"KRR_DATABASE_URL": cluster.url(proxy.port),
+                         "KRR_REQUEST_TIMEOUT": str(DEADLINE)}
+        ran = subprocess.run([*KRR, "tilgangsstyrer", "list"], env=env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=BOUND)
+    finally:
+        proxy.stop()
+    assert ran.returncode == 3, ran.stderr
+    assert ran.stderr.startswith("krr tilgangsstyrer list: stopped: the database ")
+    assert "Traceback" not in ran.stderr
 
 
 # --- every write is one transaction ----------------------------------------------------------

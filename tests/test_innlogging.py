@@ -5,15 +5,18 @@ and the configuration refused at start."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import httpx2
@@ -27,9 +30,9 @@ from starlette.routing import Route
 
 from app.config import ConfigError, Idporten, Settings, load_settings
 from app.edge.app import create_app
-from app.innlogging import okter
+from app.innlogging import forsok, okter
 from app.innlogging.models import Okt
-from app.innlogging.tilbyder import MAKS_ADRESSER, godtatt_acr
+from app.innlogging.tilbyder import MAKS_ADRESSER, SKJEVHET, godtatt_acr
 from app.tilgangsstyrere import store as roller
 from tests.admin import choose_person, csrf_of, hidden_fields, log_in, to_provider
 from tests.conftest import CONSUMER, FIXED_NOW, lines
@@ -295,6 +298,7 @@ class StandIn:
         self.claims: dict[str, Any] = {}
         self.challenge = ""
         self.assertions: list[dict[str, Any]] = []
+        self.verifiers: list[str] = []  # every PKCE verifier a token request carried
 
     async def discovery(self, request: Request) -> JSONResponse:
         return JSONResponse({
@@ -311,6 +315,7 @@ class StandIn:
         form = await request.form()
         assertion = jwt.decode(str(form["client_assertion"]), self.client_key)
         self.assertions.append(assertion.claims)
+        self.verifiers.append(str(form["code_verifier"]))
         verifier = str(form["code_verifier"]).encode()
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=")
         if challenge.decode() != self.challenge or assertion.claims["aud"] != ISSUER:
@@ -327,7 +332,8 @@ class StandIn:
 
 
 @pytest.fixture
-async def prod(db: Settings, tmp_path: Path):
+def prod_settings(db: Settings, tmp_path: Path) -> tuple[Settings, StandIn]:
+    """Prod with ID-porten (private_key_jwt), and the stand-in that answers for it."""
     client_key = RSAKey.generate_key(2048, auto_kid=True)
     pem = tmp_path / "klient.pem"
     pem.write_bytes(client_key.as_pem(private=True))
@@ -337,15 +343,30 @@ async def prod(db: Settings, tmp_path: Path):
                           redirect_url="https://krr.test/admin/innlogget", client_key=pem),
         session_secret="s" * 40,
     )
-    stand_in = StandIn(client_key)
+    return settings, StandIn(client_key)
+
+
+def _browser(settings: Settings, stand_in: StandIn | None,
+             cookies: httpx.Cookies | None = None) -> httpx.AsyncClient:
+    """A browser on the app `settings` make (prod's at https, with the stand-in ID-porten)."""
+    transport = None if stand_in is None else httpx2.ASGITransport(app=stand_in.app())
     app = create_app(settings, clock=lambda: FIXED_NOW, manage_db=False,
-                     idp_transport=httpx2.ASGITransport(app=stand_in.app()))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="https://krr.test") as c:
+                     idp_transport=transport)
+    base = "https://krr.test" if settings.is_prod else "http://krr.test"
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
+                             cookies=cookies)
+
+
+@pytest.fixture
+async def prod(prod_settings: tuple[Settings, StandIn]):
+    settings, stand_in = prod_settings
+    async with _browser(settings, stand_in) as c:
         yield c, stand_in
 
 
-async def _prod_login(c: httpx.AsyncClient, stand_in: StandIn, **claims: Any) -> httpx.Response:
+async def _to_stand_in(c: httpx.AsyncClient, stand_in: StandIn, **claims: Any) -> dict[str, str]:
+    """The login begun, and the stand-in set to answer it with `claims` (None: left out);
+    returns what the service sent to its authorize endpoint."""
     r = await c.get("/admin/logg-inn")
     assert r.status_code == 302, r.text
     url = urlsplit(r.headers["location"])
@@ -357,7 +378,15 @@ async def _prod_login(c: httpx.AsyncClient, stand_in: StandIn, **claims: Any) ->
                        "acr": "idporten-loa-substantial", "nonce": q["nonce"], "iat": now,
                        "exp": now + 120, **claims}
     stand_in.claims = {k: v for k, v in stand_in.claims.items() if v is not None}
-    return await c.get("/admin/innlogget", params={"code": "c", "state": q["state"]})
+    return q
+
+
+def _callback(q: dict[str, str]) -> str:
+    return "/admin/innlogget?" + urlencode({"code": "c", "state": q["state"]})
+
+
+async def _prod_login(c: httpx.AsyncClient, stand_in: StandIn, **claims: Any) -> httpx.Response:
+    return await c.get(_callback(await _to_stand_in(c, stand_in, **claims)))
 
 
 async def test_prod_logs_in_with_private_key_jwt_and_a_checked_id_token(prod):
@@ -405,6 +434,176 @@ async def test_prod_without_idporten_starts_and_says_the_login_is_not_set_up(db,
         r = await c.get("/admin/logg-inn")
         assert r.status_code == 503 and "Innlogging er ikke satt opp" in r.text
         assert (await c.get("/dev/oidc/jwks")).status_code == 404
+
+
+# --- prod: the ID token's times, and each login used once -----------------------------------------
+
+async def test_an_id_token_expired_90_seconds_ago_makes_no_session(prod):
+    """authlib's default leeway (120 s) once took an ID token that had expired 90 s before.
+    At most SKJEVHET (5 s) of clock skew is allowed."""
+    c, stand_in = prod
+    now = int(time.time())
+    r = await _prod_login(c, stand_in, iat=now - 210, exp=now - 90)
+    assert r.status_code == 400 and "Innloggingen kunne ikke bekreftes" in r.text
+    assert "krr_okt" not in r.headers.get("set-cookie", "") and await Okt.all().count() == 0
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+async def test_an_id_token_issued_or_valid_a_minute_from_now_makes_no_session(prod, claim):
+    c, stand_in = prod
+    r = await _prod_login(c, stand_in, **{claim: int(time.time()) + 60})
+    assert r.status_code == 400 and await Okt.all().count() == 0
+
+
+async def test_a_few_seconds_of_clock_skew_still_log_in(prod):
+    """Our clock 2 s ahead of the provider's, or behind it: within SKJEVHET."""
+    c, stand_in = prod
+    now = int(time.time())
+    assert SKJEVHET == 5
+    ahead = await _prod_login(c, stand_in, iat=now - 60, exp=now - 2)
+    assert ahead.status_code == 303, ahead.text
+    behind = await _prod_login(c, stand_in, iat=now + 2, nbf=now + 2)
+    assert behind.status_code == 303, behind.text
+
+
+async def test_a_replayed_login_callback_makes_no_second_session(prod):
+    """A callback replayed with its own state cookie once made a second session: the state,
+    nonce and verifier lived only in the cookie, and a provider that redeems a code twice (as
+    the stand-in does) let it through. Each login begun is kept server-side and taken once:
+    the replay is refused with a page that says the link was used and offers to start again,
+    and it never reaches the provider."""
+    c, stand_in = prod
+    q = await _to_stand_in(c, stand_in)
+    cookie = c.cookies["krr_innlogging"]
+    first = await c.get(_callback(q))
+    assert first.status_code == 303 and await Okt.all().count() == 1
+    assert "krr_innlogging" not in c.cookies  # cleared by the answer
+
+    c.cookies.delete("krr_okt")
+    c.cookies.set("krr_innlogging", cookie, domain="krr.test", path="/admin")
+    again = await c.get(_callback(q))
+    assert again.status_code == 400, again.text
+    assert "Innloggingslenken er allerede brukt" in again.text
+    assert 'href="/admin/logg-inn"' in again.text  # start again
+    assert "krr_okt" not in again.headers.get("set-cookie", "")
+    assert await Okt.all().count() == 1 and len(stand_in.assertions) == 1
+
+
+async def test_two_answers_to_one_login_at_once_make_one_session(prod):
+    c, stand_in = prod
+    q = await _to_stand_in(c, stand_in)
+    answers = await asyncio.gather(c.get(_callback(q)), c.get(_callback(q)))
+    assert sorted(a.status_code for a in answers) == [303, 400]
+    assert await Okt.all().count() == 1 and len(stand_in.assertions) == 1
+
+
+def _readings(value: str) -> list[bytes]:
+    """Whatever a cookie value could be read as: itself, and each dot-separated part
+    base64url-decoded (and inflated, as itsdangerous compresses)."""
+    readings = [value.encode()]
+    for part in value.split("."):
+        try:
+            decoded = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        except ValueError:
+            continue
+        readings.append(decoded)
+        try:
+            readings.append(zlib.decompress(decoded))
+        except zlib.error:
+            pass
+    return readings
+
+
+async def test_the_login_cookie_reveals_neither_verifier_nor_nonce(prod):
+    """The login's cookie once carried the PKCE verifier and the nonce in the clear (signed,
+    not encrypted). They are kept server-side now; the cookie holds the state (which the
+    provider's answer carries anyway), signed."""
+    c, stand_in = prod
+    q = await _to_stand_in(c, stand_in)
+    value = c.cookies["krr_innlogging"]
+    assert (await c.get(_callback(q))).status_code == 303
+    [verifier] = stand_in.verifiers
+    for secret in (verifier, q["nonce"]):
+        for reading in _readings(value):
+            assert secret.encode() not in reading
+
+
+async def test_the_login_cookie_is_secure_httponly_lax_and_short_lived(prod):
+    c, _ = prod
+    r = await c.get("/admin/logg-inn")
+    cookie = next(v for v in r.headers.get_list("set-cookie")
+                  if v.startswith("krr_innlogging="))
+    attrs = {a.strip().split("=")[0].lower(): a.strip() for a in cookie.split(";")}
+    assert {"secure", "httponly"} <= attrs.keys()
+    assert attrs["samesite"].lower() == "samesite=lax" and attrs["path"].lower() == "path=/admin"
+    assert attrs["max-age"] == f"Max-Age={int(forsok.VARER.total_seconds())}"
+
+
+async def test_an_answer_after_ten_minutes_is_refused(web):
+    c, clock = web
+    form = await to_provider(c)
+    r = await c.post("/dev/oidc/authorize", data={**hidden_fields(form.text), "pid": PID,
+                                                 "acr": "idporten-loa-substantial"})
+    clock.now += forsok.VARER
+    r = await c.get(r.headers["location"])
+    assert r.status_code == 400 and "ventet for lenge" in r.text
+    assert await Okt.all().count() == 0
+
+
+# --- a database that stops answering -------------------------------------------------------------
+
+DEADLINE = 0.2  # KRR_REQUEST_TIMEOUT of the app whose database stops answering
+
+
+async def _never_answers(*_: object, **__: object) -> Any:
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+async def test_a_database_that_stops_answering_holds_no_login_page_past_the_deadline(
+    db, prod_settings, monkeypatch, env
+):
+    """The login's answer and the logout once waited a minute for a database that stopped
+    answering: they were outside the deadline the API has. Now every step of the login is
+    under it: a 503 page with Retry-After at KRR_REQUEST_TIMEOUT. (A browser on the app with
+    the short deadline carries the cookies a browser on the usual one got: same database, same
+    secret.)"""
+    settings, stand_in = prod_settings if env == "prod" else (db, None)
+    async with _browser(settings, stand_in) as c:
+        if stand_in is None:
+            await log_in(c, PID)
+            r = await c.get("/admin/logg-inn")
+            form = await c.get(r.headers["location"])
+            r = await c.post("/dev/oidc/authorize", data={
+                **hidden_fields(form.text), "pid": PID, "acr": "idporten-loa-substantial"})
+            callback = r.headers["location"]
+        else:
+            assert (await _prod_login(c, stand_in)).status_code == 303
+            callback = _callback(await _to_stand_in(c, stand_in))
+        csrf = csrf_of((await c.get("/admin")).text)
+        cookies = c.cookies
+    short = dataclasses.replace(settings, request_timeout=DEADLINE)
+    async with _browser(short, stand_in, cookies) as c:
+        monkeypatch.setattr(forsok, "ta", _never_answers)
+        monkeypatch.setattr(forsok, "begynn", _never_answers)
+        monkeypatch.setattr(okter, "hent", _never_answers)
+        async with asyncio.timeout(30):  # a hang fails here, not by hanging the suite
+            pages = [await c.get(callback), await c.post("/admin/logg-ut", data={"csrf": csrf}),
+                     await c.get("/admin/logg-inn")]
+    for page in pages:
+        assert page.status_code == 503, page.text
+        assert "Tjenesten er midlertidig utilgjengelig" in page.text
+        assert int(page.headers["retry-after"]) >= 1
+
+
+async def test_the_development_providers_form_is_under_the_deadline(db, monkeypatch):
+    monkeypatch.setattr("app.edge.app.alle_tilgangsstyrere", _never_answers)
+    async with _browser(dataclasses.replace(db, request_timeout=DEADLINE), None) as c:
+        async with asyncio.timeout(30):
+            r = await c.get("/admin/logg-inn")
+            r = await c.get(r.headers["location"])
+    assert r.status_code == 503 and r.json()["errors"][0]["extensions"]["code"] == (
+        "SERVICE_UNAVAILABLE")
 
 
 # --- configuration -----------------------------------------------------------------------------

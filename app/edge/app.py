@@ -2,9 +2,11 @@
 
 Every protected route (GraphQL, the REST endpoints, the export) is a `Guard` (app.edge.guard)
 around its handler; the unprotected ones are the public statistics page, the register's public
-signing keys (JWKS), the probes and GET /graphql, which never runs an operation. Whatever a
-route raises that app.faults knows is answered in the one error shape; anything else is a 500
-in the same shape.
+signing keys (JWKS), the probes, the login and GET /graphql, which never runs an operation.
+Every route is under the request's deadline: a Guard keeps it, and every other route is wrapped
+in `Bounded` as the app is composed (app.edge.bounded), unless it says it keeps its own. Whatever
+a route raises that app.faults knows is answered in the one error shape (a page under /admin);
+anything else is a 500 in the same shape.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
 from app.delegering.store import navn as navn_paa
 from app.edge import probes, runtime
-from app.edge.deadline import bounded, within
+from app.edge.bounded import Bounded, OwnDeadline
+from app.edge.deadline import within
 from app.edge.graphql import (
     JSON,
     GraphQLEndpoint,
@@ -116,11 +119,12 @@ def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) ->
 
 
 async def _answered(request: Request, exc: Exception) -> Response:
-    """A failure the one mapping knows, raised outside a guard (a page, GET /graphql)."""
+    """A failure the one mapping knows, raised outside a guard (the login, GET /graphql, an
+    unguarded route's deadline)."""
     answer = answer_for(exc)
     if answer is None:
         raise exc  # not ours to answer: the 500 handler does
-    return error_response(answer)
+    return _som_side(request, answer) or error_response(answer)
 
 
 async def _http(request: Request, exc: Exception) -> Response:
@@ -265,11 +269,9 @@ def create_app(
               methods=["GET", "POST"]),
         *(guarded(r) for r in rest),
         # Public key figures as a page: aggregates only, no token (like `statistikk`).
-        Route("/statistikk", bounded(settings.request_timeout, statistikk_side(clock)),
-              methods=["GET"]),
+        Route("/statistikk", statistikk_side(clock), methods=["GET"]),
         # The keys signed answers are checked with: public, no token.
-        Route(JWKS_PATH, bounded(settings.request_timeout, jwks(PublishedKeys(signing_key))),
-              methods=["GET"]),
+        Route(JWKS_PATH, jwks(PublishedKeys(signing_key)), methods=["GET"]),
         *probes.routes(app_metrics),
         # The access managers' pages and their login (ID-porten; outside prod the development
         # provider, below).
@@ -287,6 +289,22 @@ def create_app(
         routes.append(Mount(graphiql_side.PREFIX, graphiql_side.statiske(), name="graphiql"))
     elif settings.idporten is None:
         log.warning("the access managers' page has no login: KRR_IDPORTEN_* is not set")
+
+    def bounded(app: ASGIApp) -> ASGIApp:
+        """`app` under the request's deadline, unless it keeps one (a Guard, OwnDeadline)."""
+        if isinstance(app, (Guard, Bounded, OwnDeadline)):
+            return app
+        if isinstance(app, PerMethod):
+            return PerMethod(get=bounded(app.get), post=bounded(app.post))
+        return Bounded(app, settings.request_timeout, settings.max_body_bytes)
+
+    def under_deadline(route: BaseRoute) -> BaseRoute:
+        if isinstance(route, Mount):
+            return Mount(route.path, app=bounded(route.app), name=route.name)
+        assert isinstance(route, Route), f"{route!r}: a kind of route the deadline misses"
+        return Route(route.path, bounded(route.app), methods=route.methods, name=route.name)
+
+    routes = [under_deadline(route) for route in routes]
 
     def deadline(work: Awaitable[int]) -> Awaitable[int]:
         """The audit filer's batches under a request's deadline (connections discarded past it)."""

@@ -23,11 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from typing import Any, TypeVar, cast
-
-from starlette.requests import Request
-from starlette.responses import Response
 
 from app import db, metrics
 from app.errors import DeadlinePassed
@@ -36,7 +33,6 @@ log = logging.getLogger("krr.edge")
 
 GRACE = 1.0  # seconds the abandoned work gets to unwind before the answer goes without it
 T = TypeVar("T")
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def within(seconds: float, work: Awaitable[T],
@@ -71,15 +67,6 @@ async def within(seconds: float, work: Awaitable[T],
 
 async def _awaited(work: Awaitable[T]) -> T:
     return await work
-
-
-def bounded(seconds: float, endpoint: Endpoint) -> Endpoint:
-    """An unguarded route's endpoint under the same deadline (the public statistics page)."""
-
-    async def run(request: Request) -> Response:
-        return await within(seconds, endpoint(request))
-
-    return run
 
 
 def _forget(task: asyncio.Task[Any]) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, request_response
 
 from app import db
+from app.edge.bounded import OwnDeadline
 from app.edge.deadline import within
 from app.errors import SERVICE_UNAVAILABLE, DeadlinePassed, error_object
 from app.metrics import Metrics
@@ -67,6 +68,7 @@ def routes(metrics: Metrics) -> list[Route]:
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
+        # Its own timeout (READY_TIMEOUT), and its own answer when it passes.
+        Route("/readyz", OwnDeadline(request_response(readyz)), methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]

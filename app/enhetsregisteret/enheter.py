@@ -21,7 +21,7 @@ import gzip
 import io
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
@@ -66,6 +66,7 @@ def les(kilde: IO[bytes] | io.RawIOBase, grenser: Grenser = GRENSER) -> Iterator
     """Every row of the bulk file in `kilde`, in order (see the module's doc)."""
     hvor = "the start"
     raw = io.BufferedReader(cast(io.RawIOBase, kilde), BUFFER)
+    rader: Iterator[_Rad] | None = None
     try:
         data = _utpakket(raw)
         if data.peek(len(BOM))[: len(BOM)] == BOM:
@@ -90,6 +91,8 @@ def les(kilde: IO[bytes] | io.RawIOBase, grenser: Grenser = GRENSER) -> Iterator
         # A truncated or corrupt download (gzip, JSON), or the disk failing under it.
         raise Uleselig(f"unreadable after {hvor}: {_kort(str(exc))}") from None
     finally:
+        if isinstance(rader, Generator):  # first the CSV reader lets go of the stream (an
+            rader.close()  # import stopped half-way by its database, say), then this does
         raw.detach()  # the caller's stream stays open: it is the caller's to close
 
 

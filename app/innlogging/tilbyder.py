@@ -2,8 +2,9 @@
 
 In prod that is ID-porten (KRR_IDPORTEN_*): discovery from its
 `.well-known/openid-configuration`, client authentication by secret or by `private_key_jwt`,
-PKCE (S256), `state` and `nonce`, the ID token's signature, issuer, audience, expiry and nonce
-checked by authlib. Outside prod, unless KRR_IDPORTEN_* points elsewhere, it is the development
+PKCE (S256), `state` and `nonce`, the ID token's signature, issuer, audience, times and nonce
+checked by authlib, its times with at most SKJEVHET seconds of clock skew (authlib's default
+is two minutes). Outside prod, unless KRR_IDPORTEN_* points elsewhere, it is the development
 provider built into the service (app.innlogging.utvikler), reached through the same authlib
 code; only its back channel (discovery, token, keys) goes straight into the app in process
 instead of over the network, so it runs offline and wherever the service is reached.
@@ -12,10 +13,11 @@ instead of over the network, so it runs offline and wherever the service is reac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
+from authlib.integrations.starlette_client import OAuth, OAuthError, StarletteOAuth2App
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
@@ -29,6 +31,9 @@ UTVIKLER_KLIENT = "krr-tilgangsstyring"
 INNLOGGET_STI = "/admin/innlogget"
 LOGGET_UT_STI = "/admin/logget-ut"
 MAKS_ADRESSER = 16  # development clients, one per Host a browser used: not one per forged Host
+# Seconds of clock skew allowed on the ID token's exp, nbf and iat: ID-porten's clocks and ours
+# are both kept by NTP; a token that expired a minute ago is not taken as fresh.
+SKJEVHET = 5
 
 
 def utvikler_klienthemmelighet(hemmelighet: str) -> str:
@@ -45,6 +50,18 @@ class Klient:
     redirect_url: str
     logget_ut_url: str
     acr: str
+
+    async def innlos(self, kode: str, verifier: str, nonce: str) -> dict[str, Any]:
+        """The provider's code redeemed (with the PKCE verifier) and its ID token checked:
+        signature, issuer, audience, nonce, and exp, nbf and iat within SKJEVHET. The token
+        answer, its checked claims under "userinfo"; OAuthError if the provider refuses."""
+        token: dict[str, Any] = await self.oauth.fetch_access_token(
+            redirect_uri=self.redirect_url, code=kode, code_verifier=verifier)
+        if "id_token" not in token:
+            raise OAuthError(error="invalid_grant", description="the answer has no ID token")
+        token["userinfo"] = await self.oauth.parse_id_token(token, nonce=nonce,
+                                                             leeway=SKJEVHET)
+        return token
 
     @property
     def opphav(self) -> str:

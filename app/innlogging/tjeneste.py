@@ -8,31 +8,31 @@
   provider's (RP-initiated logout, with the ID token as hint);
 - GET /admin/logget-ut: the page that says so.
 
-What authlib keeps between the redirect and the answer (state, nonce, PKCE verifier) lives in
-a separate short-lived signed cookie (`krr_innlogging`, starlette's SessionMiddleware) on these
-routes only. A page behind the edge asks `innlogget(request)` for the person (NotLoggedIn
-without a live session) and `sjekk_csrf` for every form post.
+What the answer needs of the redirect (the PKCE verifier, the nonce, the page to go back to)
+is kept server-side, one row per login begun (app.innlogging.forsok), taken once by its
+answer: a replayed callback is refused, whatever the provider does with its codes. The browser
+holds only the state, in a short-lived signed cookie (`krr_innlogging`, Path=/admin), so the
+answer must come back to the browser that began the login. A page behind the edge asks
+`innlogget(request)` for the person (NotLoggedIn without a live session) and `sjekk_csrf` for
+every form post.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
 
 import httpx2
 from authlib.integrations.starlette_client import OAuthError
 from itsdangerous import BadSignature, Signer
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route, request_response
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Route
 
 from app.config import Settings
 from app.errors import Forbidden, NotLoggedIn
 from app.foresporsel import Clock
-from app.innlogging import okter
+from app.innlogging import forsok, okter
 from app.innlogging.okter import Innlogget
 from app.innlogging.tilbyder import Klient, Tilbyder, godtatt_acr
 from app.sider.svar import feilside, side
@@ -44,7 +44,7 @@ PAKKE = "app.innlogging"
 COOKIE = "krr_okt"
 FLYT_COOKIE = "krr_innlogging"
 STI = "/admin"
-FLYT_SEKUNDER = 600  # from the redirect to the provider until its answer
+FLYT_SEKUNDER = int(forsok.VARER.total_seconds())  # from the redirect until the answer
 CSRF_FELT = "csrf"
 
 
@@ -93,6 +93,7 @@ class Innlogging:
         self.clock = clock
         self.tilbyder = Tilbyder(settings, hemmelighet, transport)
         self._signer = Signer(hemmelighet, salt="krr-okt")
+        self._flyt_signer = Signer(hemmelighet, salt="krr-innlogging")
 
     # --- the session ------------------------------------------------------------------------
 
@@ -100,13 +101,7 @@ class Innlogging:
         return self.settings.is_prod or request.url.scheme == "https"
 
     def _nokkel(self, request: Request) -> str | None:
-        verdi = request.cookies.get(COOKIE)
-        if not verdi:
-            return None
-        try:
-            return self._signer.unsign(verdi).decode()
-        except BadSignature:
-            return None
+        return _usignert(self._signer, request.cookies.get(COOKIE))
 
     async def innlogget(self, request: Request) -> Innlogget:
         """The person logged in on this request (NotLoggedIn otherwise); the page's form token
@@ -143,45 +138,75 @@ class Innlogging:
                         status=503, lenke=("/admin", "Prøv igjen"))
 
     async def logg_inn(self, request: Request) -> Response:
+        """To the provider (PKCE, state, nonce, acr), the attempt kept here (app.innlogging.
+        forsok) and its state in the browser's cookie."""
         if not self.tilbyder.finnes:
             return self._ikke_satt_opp()
         klient = self.tilbyder.klient(request)
-        request.session.clear()
-        request.session["neste"] = trygg_neste(request.query_params.get("neste"))
         try:
-            return await klient.oauth.authorize_redirect(  # type: ignore[no-any-return]
-                request, klient.redirect_url, acr_values=klient.acr, ui_locales="nb",
-            )
+            adresse = await klient.oauth.create_authorization_url(
+                klient.redirect_url, acr_values=klient.acr, ui_locales="nb")
         except (httpx2.HTTPError, ValueError) as exc:  # discovery failed (or not JSON)
             return self._utilgjengelig(exc)
+        state = adresse["state"]
+        await forsok.begynn(state, adresse["code_verifier"], adresse["nonce"],
+                            trygg_neste(request.query_params.get("neste")), self.clock())
+        response = RedirectResponse(adresse["url"], status_code=302)
+        response.set_cookie(FLYT_COOKIE, self._flyt_signer.sign(state).decode(), path=STI,
+                            max_age=FLYT_SEKUNDER, httponly=True, samesite="lax",
+                            secure=self._sikker(request))
+        return response
 
     def _mislykket(self, tekst: str) -> Response:
         return feilside("Innloggingen mislyktes", tekst, status=400,
                         lenke=("/admin/logg-inn", "Logg inn på nytt"))
 
     async def innlogget_svar(self, request: Request) -> Response:
-        """The provider's answer: the code redeemed and the ID token checked (authlib), then
+        """The provider's answer, the cookie that began it cleared whatever it says."""
+        response = await self._svar(request)
+        response.delete_cookie(FLYT_COOKIE, path=STI, httponly=True, samesite="lax",
+                               secure=self._sikker(request))
+        return response
+
+    async def _svar(self, request: Request) -> Response:
+        """The attempt taken (once), the code redeemed and the ID token checked (authlib), then
         the level and the person checked here, then a new session."""
         if not self.tilbyder.finnes:
             return self._ikke_satt_opp()
         klient: Klient = self.tilbyder.klient(request)
-        if request.query_params.get("error") == "access_denied":
-            request.session.clear()
-            return self._mislykket("Du avbrøt innloggingen.")
-        neste = trygg_neste(request.session.get("neste"))
+        state = request.query_params.get("state", "")
+        fra_cookie = _usignert(self._flyt_signer, request.cookies.get(FLYT_COOKIE))
         try:
-            token = await klient.oauth.authorize_access_token(request)
-        except OAuthError as exc:
-            log.info("login refused by the OpenID client: %s", exc.error)
+            # Only the browser that began the login may finish it (login CSRF).
+            forsoket = (await forsok.ta(state, self.clock()) if fra_cookie and state
+                        and hmac.compare_digest(state, fra_cookie) else None)
+        except forsok.AlleredeBrukt:
+            log.warning("login refused: its callback was used before")
+            return feilside("Innloggingslenken er allerede brukt",
+                            "Denne innloggingen er allerede fullført eller avbrutt, og lenken "
+                            "kan bare brukes én gang. Start innloggingen på nytt.", status=400,
+                            lenke=("/admin/logg-inn", "Logg inn på nytt"))
+        if request.query_params.get("error") == "access_denied":
+            return self._mislykket("Du avbrøt innloggingen.")
+        if forsoket is None:
+            log.info("login refused: no login begun in this browser has this state")
             return self._mislykket("Innloggingen kunne ikke bekreftes. Det kan skje hvis du "
                                    "brukte tilbake-knappen eller ventet for lenge.")
+        kode = request.query_params.get("code")
+        if request.query_params.get("error") or not kode:
+            log.info("login refused by the provider: %s",
+                     request.query_params.get("error", "no code")[:40])
+            return self._mislykket("Innloggingen kunne ikke bekreftes.")
+        try:
+            token = await klient.innlos(kode, forsoket.verifier, forsoket.nonce)
+        except OAuthError as exc:
+            log.info("login refused by the OpenID client: %s", exc.error)
+            return self._mislykket("Innloggingen kunne ikke bekreftes.")
         except (httpx2.HTTPError, ValueError) as exc:
             return self._utilgjengelig(exc)
         except Exception as exc:  # a token authlib/joserfc refuses (signature, claims)
             log.warning("an ID token was refused: %s", type(exc).__name__)
             return self._mislykket("Innloggingen kunne ikke bekreftes.")
-        finally:
-            request.session.clear()
         claims = token.get("userinfo") or {}
         pid, acr = claims.get("pid"), claims.get("acr")
         if not isinstance(acr, str) or not godtatt_acr(acr, klient.acr):
@@ -199,7 +224,7 @@ class Innlogging:
         nokkel = await okter.opprett(pid, acr, klient.issuer, token.get("id_token", ""),
                                      self.clock())
         log.info("access manager logged in")
-        response = RedirectResponse(neste, status_code=303)
+        response = RedirectResponse(trygg_neste(forsoket.neste), status_code=303)
         self._sett_cookie(request, response, nokkel)
         return response
 
@@ -225,11 +250,11 @@ class Innlogging:
         if person is not None and self.tilbyder.finnes:
             klient = self.tilbyder.klient(request)
             try:
-                response = await klient.oauth.logout_redirect(
-                    request, post_logout_redirect_uri=klient.logget_ut_url,
+                utlogging = await klient.oauth.create_logout_url(
+                    post_logout_redirect_uri=klient.logget_ut_url,
                     id_token_hint=person.id_token,
                 )
-                response.status_code = 303
+                response = RedirectResponse(utlogging["url"], status_code=303)
             except (httpx2.HTTPError, ValueError, RuntimeError) as exc:
                 log.warning("the provider's logout could not be reached: %s",
                             type(exc).__name__)
@@ -237,22 +262,23 @@ class Innlogging:
         return response
 
     async def logget_ut(self, request: Request) -> Response:
-        request.session.clear()
         return side(PAKKE, "logget_ut.html", {"tittel": "Du er logget ut", "innlogget": False,
                                               "csrf": None})
 
     def routes(self) -> list[BaseRoute]:
-        def flyt(handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
-            return SessionMiddleware(
-                request_response(handler), secret_key=self.hemmelighet + ":flyt",
-                session_cookie=FLYT_COOKIE, max_age=FLYT_SEKUNDER, path=STI,
-                same_site="lax", https_only=self.settings.is_prod,
-            )
-
         return [
-            Route("/admin/logg-inn", flyt(self.logg_inn), methods=["GET"]),
-            Route("/admin/innlogget", flyt(self.innlogget_svar), methods=["GET"]),
-            Route("/admin/logg-ut", flyt(self.logg_ut), methods=["POST"]),
-            Route("/admin/logget-ut", flyt(self.logget_ut), methods=["GET"]),
+            Route("/admin/logg-inn", self.logg_inn, methods=["GET"]),
+            Route("/admin/innlogget", self.innlogget_svar, methods=["GET"]),
+            Route("/admin/logg-ut", self.logg_ut, methods=["POST"]),
+            Route("/admin/logget-ut", self.logget_ut, methods=["GET"]),
         ]
 
+
+def _usignert(signer: Signer, verdi: str | None) -> str | None:
+    """A cookie's value, if we signed it."""
+    if not verdi:
+        return None
+    try:
+        return signer.unsign(verdi).decode()
+    except BadSignature:
+        return None
