@@ -68,20 +68,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if args.workers > 1 and not settings.redis_url:
         print("krr serve: note: without KRR_REDIS_URL each worker keeps its own rate limits "
               f"(a consumer gets up to {args.workers} times the configured rate)", file=sys.stderr)
-    # JSON lines or readable text (KRR_LOG_FORMAT, app.logs), applied by uvicorn in every worker;
-    # its own access log is off.
-    log_options: dict[str, Any] = {
-        "log_config": logs.dict_config("INFO", settings.log_format), "access_log": False
+    # For every worker alike: JSON lines or readable text (KRR_LOG_FORMAT, app.logs), uvicorn's
+    # own access log off; the client's address and the scheme taken from the forwarding headers
+    # of KRR_TRUSTED_PROXIES only (the right-most address that is not one of them), and with
+    # none from nobody: not uvicorn's default 127.0.0.1, nor its FORWARDED_ALLOW_IPS.
+    options: dict[str, Any] = {
+        "log_config": logs.dict_config("INFO", settings.log_format), "access_log": False,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
     }
     # Once, before any worker starts: a bad KRR_SIGNING_KEY stops here (ConfigError), and the
     # dev key is generated once rather than raced for.
     signing_key_for(settings)
     _mot_databasen(settings, db.migrate(settings))
     if args.workers == 1:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, **log_options)
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
     else:  # each worker process builds its own app (and pool) from the same environment
         uvicorn.run("app.edge.app:app_from_env", factory=True, workers=args.workers,
-                    host=args.host, port=args.port, **log_options)
+                    host=args.host, port=args.port, **options)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import math
 import os
@@ -97,9 +98,14 @@ class Settings:
     # KRR_SESSION_SECRET: signs the pages' session cookies. Unset outside prod: generated under
     # var_dir; in prod required with KRR_IDPORTEN_*.
     session_secret: str | None = None
-    # KRR_PUBLIC_URL: the service's address as browsers see it (e.g. https://krr.example.no);
-    # unset outside prod: taken from each request.
+    # KRR_PUBLIC_URL: the service's origin as browsers see it (e.g. https://krr.example.no),
+    # what the pages' form posts are checked against; required in prod with KRR_IDPORTEN_*,
+    # unset otherwise: taken from each request.
     public_url: str | None = None
+    # KRR_TRUSTED_PROXIES: the load balancers (addresses, networks) whose X-Forwarded-For and
+    # X-Forwarded-Proto count (`krr serve` hands them to uvicorn); empty: those headers are
+    # ignored from everyone.
+    trusted_proxies: tuple[str, ...] = ()
     # KRR_TRUSTED_DOCUMENTS: the only GraphQL documents that may run, by sha256 (hex) of their
     # text (app.edge.persisted); None: any document, and Apollo's APQ.
     trusted_documents: Mapping[str, str] | None = None
@@ -189,10 +195,49 @@ def _session_secret(raw: str | None, env: str, idporten: Idporten | None) -> str
     return None
 
 
-def _public_url(raw: str | None, env: str) -> str | None:
+def _public_url(raw: str | None, env: str, idporten: Idporten | None) -> str | None:
+    """The origin browsers use. Required in prod with the login set up: the pages' forms are
+    checked against it, and behind a load balancer the address the service is reached at is
+    not the one browsers see. With ID-porten, its redirect URL must be on it."""
     if raw is None or not raw.strip():
+        if env == "prod" and idporten is not None:
+            redirect = urlsplit(idporten.redirect_url)
+            raise ConfigError(
+                "KRR_PUBLIC_URL must be set in prod when KRR_IDPORTEN_* is set: the address "
+                f"browsers use, e.g. {redirect.scheme}://{redirect.netloc} (the pages' forms "
+                "are checked against it)")
         return None
-    return _https_url("KRR_PUBLIC_URL", raw.strip(), prod=env == "prod")
+    url = _https_url("KRR_PUBLIC_URL", raw.strip(), prod=env == "prod")
+    if urlsplit(url).path:
+        raise ConfigError("KRR_PUBLIC_URL must be an origin, scheme://host[:port] without a "
+                          f"path: the service answers at its root (got {raw.strip()[:80]!r})")
+    if idporten is not None:
+        redirect = urlsplit(idporten.redirect_url)
+        if f"{redirect.scheme}://{redirect.netloc}" != url:
+            raise ConfigError(f"KRR_IDPORTEN_REDIRECT_URL must be {url}/admin/innlogget, on "
+                              f"KRR_PUBLIC_URL (got {idporten.redirect_url[:80]!r})")
+    return url
+
+
+def _trusted_proxies(raw: str | None) -> tuple[str, ...]:
+    """Addresses and networks (CIDR), separated by commas or spaces, checked here: uvicorn
+    would take a misspelt one as a name that never matches, and say nothing."""
+    if raw is None or not raw.strip():
+        return ()
+    proxies: list[str] = []
+    for value in (v for v in re.split(r"[,\s]+", raw.strip()) if v):
+        try:
+            parsed = (ipaddress.ip_network(value) if "/" in value
+                      else ipaddress.ip_address(value))
+        except ValueError as exc:
+            why = ("name them: '*' would let every client say where it comes from"
+                   if value == "*" else str(exc)[:80])
+            raise ConfigError(
+                "KRR_TRUSTED_PROXIES must be the load balancers' IP addresses or networks "
+                f"(e.g. 10.0.0.5, 10.0.1.0/24), separated by commas; {value[:60]!r} is not one "
+                f"({why})") from None
+        proxies.append(str(parsed))
+    return tuple(proxies)
 
 
 _ISSUER_FORMS = (
@@ -458,6 +503,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         signing_key=_path(env_vars.get("KRR_SIGNING_KEY")),
         idporten=idporten,
         session_secret=_session_secret(env_vars.get("KRR_SESSION_SECRET"), env, idporten),
-        public_url=_public_url(env_vars.get("KRR_PUBLIC_URL"), env),
+        public_url=_public_url(env_vars.get("KRR_PUBLIC_URL"), env, idporten),
+        trusted_proxies=_trusted_proxies(env_vars.get("KRR_TRUSTED_PROXIES")),
         trusted_documents=_trusted_documents(env_vars.get(TRUSTED_DOCUMENTS)),
     )

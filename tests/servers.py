@@ -41,11 +41,12 @@ def wait_until_up(url: str, process: subprocess.Popen, seconds: float = 30,
 
 
 @contextmanager
-def krr_serving(env: dict[str, str]) -> Iterator[str]:
-    """`krr serve` on a free loopback port with `env`, up; yields its base URL, stops it after."""
+def krr_serving(env: dict[str, str], *options: str) -> Iterator[str]:
+    """`krr serve` (with `options`, e.g. --workers 2) on a free loopback port with `env`, up;
+    yields its base URL, stops it after."""
     port = free_port()
     server = subprocess.Popen(
-        [*KRR, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*KRR, "serve", "--host", "127.0.0.1", "--port", str(port), *options],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:

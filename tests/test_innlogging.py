@@ -611,7 +611,7 @@ async def test_the_development_providers_form_is_under_the_deadline(db, monkeypa
 FULL = {"KRR_ENV": "prod", "KRR_IDPORTEN_ISSUER": "https://idporten.no",
         "KRR_IDPORTEN_CLIENT_ID": "abc", "KRR_IDPORTEN_CLIENT_SECRET": "hemmelig",
         "KRR_IDPORTEN_REDIRECT_URL": "https://krr.example.no/admin/innlogget",
-        "KRR_SESSION_SECRET": "k" * 40}
+        "KRR_PUBLIC_URL": "https://krr.example.no", "KRR_SESSION_SECRET": "k" * 40}
 
 
 def test_a_complete_configuration_is_read():

@@ -51,6 +51,7 @@ from app.edge.ratelimit import Limiter, build_limiter
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
 from app.edge.signed import JWKS_PATH, jwks
+from app.edge.slashes import redirect_slashes_relatively
 from app.endringer import rest as endringer_rest
 from app.errors import (
     INTERNAL_SERVER_ERROR,
@@ -346,6 +347,7 @@ def create_app(
             HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
         },
     )
+    redirect_slashes_relatively(app.router)  # never to the Host header, never a POST
     selv.append(app)
     app.state.innlogging = innlogging
     app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared

@@ -7,9 +7,7 @@ from app.innlogging.tjeneste import (
     Innlogging,
     UgyldigSkjema,
     csrf_token,
-    sjekk_csrf,
     skjema_til,
 )
 
-__all__ = ["CSRF_FELT", "Innlogget", "Innlogging", "UgyldigSkjema", "csrf_token", "sjekk_csrf",
-           "skjema_til"]
+__all__ = ["CSRF_FELT", "Innlogget", "Innlogging", "UgyldigSkjema", "csrf_token", "skjema_til"]

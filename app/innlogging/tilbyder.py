@@ -24,6 +24,7 @@ from joserfc.jwk import RSAKey
 from starlette.requests import Request
 
 from app.config import ACR_LEVELS, ConfigError, Idporten, Settings
+from app.innlogging.adresse import opphav
 from app.innlogging.hemmelighet import avledet
 
 UTVIKLER_STI = "/dev/oidc"  # the development provider's issuer path
@@ -144,7 +145,7 @@ class Tilbyder:
         address the browser used). Only called when `finnes`."""
         if self._idporten is not None:
             return self._idporten
-        base = self._settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+        base = opphav(self._settings, request)
         klient = self._klienter.get(base)
         if klient is None and len(self._klienter) >= MAKS_ADRESSER:
             return next(iter(self._klienter.values()))  # the first address, not a new client

@@ -33,6 +33,7 @@ from app.config import Settings
 from app.errors import Forbidden, NotLoggedIn
 from app.foresporsel import Clock
 from app.innlogging import forsok, okter
+from app.innlogging.adresse import opphav
 from app.innlogging.okter import Innlogget
 from app.innlogging.tilbyder import Klient, Tilbyder, godtatt_acr
 from app.sider.svar import feilside, side
@@ -74,15 +75,6 @@ def skjema_til(request: Request) -> tuple[str, ...]:
     return tuple(getattr(request.state, "skjema_til", ()))
 
 
-def sjekk_csrf(request: Request, person: Innlogget, gitt: str | None) -> None:
-    """A form post must carry the session's token, and come from this origin if it says."""
-    if not gitt or not hmac.compare_digest(gitt, person.csrf):
-        raise UgyldigSkjema("Skjemaet mangler sikkerhetsnøkkelen eller nøkkelen er utløpt")
-    origin = request.headers.get("origin")
-    if origin and origin != "null" and origin != f"{request.url.scheme}://{request.url.netloc}":
-        raise UgyldigSkjema("Skjemaet ble sendt fra en annen nettside")
-
-
 class Innlogging:
     """The login routes and the session check, built once per app."""
 
@@ -98,7 +90,16 @@ class Innlogging:
     # --- the session ------------------------------------------------------------------------
 
     def _sikker(self, request: Request) -> bool:
-        return self.settings.is_prod or request.url.scheme == "https"
+        return self.settings.is_prod or opphav(self.settings, request).startswith("https:")
+
+    def sjekk_csrf(self, request: Request, person: Innlogget, gitt: str | None) -> None:
+        """A form post must carry the session's token, and come from the service's public
+        origin if it says (not the address a load balancer reached it at)."""
+        if not gitt or not hmac.compare_digest(gitt, person.csrf):
+            raise UgyldigSkjema("Skjemaet mangler sikkerhetsnøkkelen eller nøkkelen er utløpt")
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and origin != opphav(self.settings, request):
+            raise UgyldigSkjema("Skjemaet ble sendt fra en annen nettside")
 
     def _nokkel(self, request: Request) -> str | None:
         return _usignert(self._signer, request.cookies.get(COOKIE))
@@ -238,7 +239,7 @@ class Innlogging:
             async with request.form(max_fields=5) as form:
                 gitt = form.get(CSRF_FELT)
             try:
-                sjekk_csrf(request, person, gitt if isinstance(gitt, str) else None)
+                self.sjekk_csrf(request, person, gitt if isinstance(gitt, str) else None)
             except UgyldigSkjema as exc:
                 return feilside("Utloggingen ble avvist", exc.message, status=403,
                                 lenke=("/admin", "Tilbake til tilgangsstyringen"),

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from app.config import ACR_LEVELS, Settings
+from app.innlogging.adresse import opphav
 from app.innlogging.hemmelighet import avledet
 from app.innlogging.tilbyder import (
     INNLOGGET_STI,
@@ -58,7 +59,7 @@ class Utvikler:
     # --- helpers -----------------------------------------------------------------------------
 
     def _issuer(self, request: Request) -> str:
-        base = self.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+        base = opphav(self.settings, request)
         return base + UTVIKLER_STI
 
     def _fernet(self) -> Fernet:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.faults import Answer
-from app.innlogging import CSRF_FELT, Innlogging, sjekk_csrf
+from app.innlogging import CSRF_FELT, Innlogging
 from app.sider.svar import feilside
 from app.tilgangsstyrere.store import organisasjoner_for
 from app.tilgangsstyring.skjema import skjema
@@ -29,7 +29,7 @@ def kaller(innlogging: Innlogging) -> Kaller:
     async def fra_okten(request: Request, body: bytes) -> Caller:
         person = await innlogging.innlogget(request)
         if request.method == "POST":
-            sjekk_csrf(request, person, skjema(body).get(CSRF_FELT))
+            innlogging.sjekk_csrf(request, person, skjema(body).get(CSRF_FELT))
         organisasjoner = frozenset(await organisasjoner_for(person.pid))
         return Tilgangsstyrer(person.pid, person.acr, person.issuer, organisasjoner)
 
