@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cache import ENTRY_BYTES
 from app.config import ConfigError, Settings, load_settings
 from app.edge.app import create_app
-from app.edge.persisted import Dokumentlager
+from app.edge.persisted import MAX_DOCUMENT_BYTES, Dokumentlager, Lagret
 from authz.tokens import TokenVerifier
 from tests.conftest import CONSUMER, FIXED_NOW, ROOT
 from tests.factories import new_id, person
@@ -240,7 +241,9 @@ async def test_every_check_applies_to_the_document_a_hash_names(env_client, mint
                                    headers=headers)
     assert capped.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_PERSONS"
     anonymous = await env_client.post(GRAPHQL, json=apq(sha(TWICE), variables=few))
-    assert anonymous.status_code == 401
+    assert anonymous.json() == NOT_FOUND  # held, but not for a caller without a token
+    with_text = await env_client.post(GRAPHQL, json=apq(sha(TWICE), query=TWICE, variables=few))
+    assert with_text.status_code == 401
     public = "{ statistikk { __typename } }"
     await env_client.post(GRAPHQL, json=apq(sha(public), query=public))
     by_hash = await env_client.post(GRAPHQL, json=apq(sha(public)))  # no token: public
@@ -276,15 +279,23 @@ async def test_apq_refusals(env_client, mint, body, code):
 
 
 def test_the_apq_store_is_bounded_in_count_and_bytes():
-    lager = Dokumentlager(max_documents=3, max_bytes=100)
+    lager = Dokumentlager(max_documents=3)
     for i in range(5):
-        lager.put(f"h{i}", "x" * 10)
-    assert len(lager) == 3 and lager.get("h0") is None and lager.get("h4") == "x" * 10
-    lager.get("h2")  # used: kept over h3
-    lager.put("big", "y" * 75)
-    assert lager.get("h2") is not None and lager.get("h3") is None
-    lager.put("too big", "z" * 101)
-    assert lager.get("too big") is None
+        lager.put(f"h{i}", "x" * 10, False)
+    assert len(lager) == 3 and lager.get("h0") is None
+    assert lager.get("h4") == Lagret("x" * 10, False)
+    charged = ENTRY_BYTES + 2 + 100  # the cache's bookkeeping, the hash and the text
+    lager = Dokumentlager(max_bytes=3 * charged)
+    for i in range(3):
+        lager.put(f"h{i}", "x" * 100, False)
+    lager.get("h0")  # used: kept over h1
+    lager.put("h3", "y" * 100, False)
+    assert lager.get("h0") is not None and lager.get("h1") is None and len(lager) == 3
+    lager.put("h4", "z" * 3 * charged, True)  # more than the whole store: kept not, nor dropped
+    assert lager.get("h4") is None and len(lager) == 3
+    lager = Dokumentlager()
+    lager.put("h5", "z" * MAX_DOCUMENT_BYTES, True)  # more than one document may be
+    assert lager.get("h5") is None and len(lager) == 0
 
 
 # --- trusted documents ------------------------------------------------------------------------
