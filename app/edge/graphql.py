@@ -61,7 +61,7 @@ GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put pers
 # before its JSON is read (413), and a document of more tokens needs a token (401) after a parse
 # of at most these. Larger, such a caller's work and what it leaves in the parse cache were a
 # token holder's (KRR_MAX_BODY_BYTES, KRR_MAX_TOKENS), for anyone.
-PUBLIC_MAX_BODY_BYTES = 16 * 1024
+PUBLIC_MAX_BODY_BYTES = 8 * 1024
 PUBLIC_MAX_TOKENS = 500
 
 # What an operationName may be: a GraphQL name (graphql-core echoes one it cannot find).
