@@ -56,11 +56,11 @@ GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put pers
                "access logs")
 
 
-# What a request without a token may send: only public fields run for it (the key figures: a
-# query of every one of them is about 60 tokens and 400 bytes), so anything larger is refused
-# before its JSON is read (413), and a document of more tokens needs a token (401) after a parse
-# of at most these. Larger, such a caller's work and what it leaves in the parse cache were a
-# token holder's (KRR_MAX_BODY_BYTES, KRR_MAX_TOKENS), for anyone.
+# What a request without a token may send. Only public fields run for it (the key figures: a
+# query of every one of them is 40 tokens and 260 bytes), so a larger body is refused before it
+# is read (413), and a document of more tokens needs a token (401) after a parse of at most
+# these. With a token's limits (KRR_MAX_BODY_BYTES, KRR_MAX_TOKENS) anyone could make a worker
+# read a megabyte and parse thousands of tokens per request.
 PUBLIC_MAX_BODY_BYTES = 8 * 1024
 PUBLIC_MAX_TOKENS = 500
 
