@@ -127,7 +127,7 @@ def main() -> None:
             schema, rules = (dev, DEV_RULES) if in_dev else (prod, PROD_RULES)
             document: DocumentNode = parse(text, no_location=True, max_tokens=limits.max_tokens)
             now, errors = timed(
-                lambda d=document, s=schema, r=rules, hide=not in_dev: validated.__wrapped__(
+                lambda d=document, s=schema, r=rules, hide=not in_dev: validated(
                     s, d, r, limits, hide),
                 args.runs)
             before = None

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.cache import ENTRY_BYTES
 from app.config import ConfigError, Settings, load_settings
 from app.edge.app import create_app
-from app.edge.persisted import Dokumentlager
+from app.edge.persisted import MAX_DOCUMENT_BYTES, Dokumentlager, Lagret
 from authz.tokens import TokenVerifier
-from tests.conftest import CONSUMER, FIXED_NOW, ROOT
+from tests.conftest import CONSUMER, FIXED_NOW, ROOT, spy_calls
 from tests.factories import new_id, person
 from tests.servers import krr_serving
 from tests.test_cli import krr
@@ -240,7 +241,9 @@ async def test_every_check_applies_to_the_document_a_hash_names(env_client, mint
                                    headers=headers)
     assert capped.json()["errors"][0]["extensions"]["code"] == "TOO_MANY_PERSONS"
     anonymous = await env_client.post(GRAPHQL, json=apq(sha(TWICE), variables=few))
-    assert anonymous.status_code == 401
+    assert anonymous.json() == NOT_FOUND  # held, but not for a caller without a token
+    with_text = await env_client.post(GRAPHQL, json=apq(sha(TWICE), query=TWICE, variables=few))
+    assert with_text.status_code == 401
     public = "{ statistikk { __typename } }"
     await env_client.post(GRAPHQL, json=apq(sha(public), query=public))
     by_hash = await env_client.post(GRAPHQL, json=apq(sha(public)))  # no token: public
@@ -275,16 +278,73 @@ async def test_apq_refusals(env_client, mint, body, code):
         assert response.json()["errors"][0]["message"] == "provided sha does not match query"
 
 
+# What a caller without a valid token may send: none, one that does not verify, a malformed one.
+BAD_TOKENS = {"none": {}, "invalid": {"Authorization": "Bearer not.a.token"},
+              "malformed": {"Authorization": "Basic a3JyOmtycg=="}}
+BY_HASH = {"apq": apq, "documentId": lambda digest: {"documentId": f"sha256:{digest}"}}
+
+
+def seen(response: httpx.Response) -> tuple[int, object, dict[str, str]]:
+    """All a caller sees of an answer, less what differs between any two (the request id, the
+    limit's remaining count)."""
+    return response.status_code, response.json(), {
+        k: v for k, v in response.headers.items() if k not in {"x-request-id", "ratelimit"}}
+
+
+def looking_up(pid: str) -> str:
+    """A document with the id in its text, as the README's examples are written."""
+    return f'{{ personer(personidentifikatorer: ["{pid}"]) {{ status }} }}'
+
+
+async def test_a_tokenless_caller_cannot_tell_a_stored_hash_from_an_unknown_one(
+    env_client, mint, monkeypatch
+):
+    """APQ: whether a document was ever sent (and so who was looked up) is not told to a
+    caller without a valid token; with a bad token the store is not even consulted."""
+    looked_up, never = new_id(73), new_id(74)
+    await person(looked_up)
+    stored = looking_up(looked_up)
+    ran = await env_client.post(GRAPHQL, json=apq(sha(stored), query=stored), headers=auth(mint))
+    assert ran.json() == {"data": {"personer": [{"status": "AKTIV"}]}}
+    by_hash = await env_client.post(GRAPHQL, json=apq(sha(stored)), headers=auth(mint))
+    assert by_hash.json() == ran.json()  # held
+    for token, headers in BAD_TOKENS.items():
+        looked_in = spy_calls(monkeypatch, [(Dokumentlager, "get")])
+        for form, body in BY_HASH.items():
+            held = await env_client.post(GRAPHQL, json=body(sha(stored)), headers=headers)
+            unknown = await env_client.post(GRAPHQL, json=body(sha(looking_up(never))),
+                                            headers=headers)
+            assert seen(held) == seen(unknown), (token, form)
+            if token == "none":  # as for any hash not held: Apollo's clients send the text
+                assert held.status_code == 200 and held.json() == NOT_FOUND
+            else:
+                assert held.status_code == 401
+        assert looked_in == ([] if token != "none" else ["get"] * 4)
+        monkeypatch.undo()
+        # The text sent next needs a token like any document that is not public.
+        with_text = await env_client.post(GRAPHQL, json=apq(sha(stored), query=stored),
+                                          headers=headers)
+        assert with_text.status_code == 401
+
+
 def test_the_apq_store_is_bounded_in_count_and_bytes():
-    lager = Dokumentlager(max_documents=3, max_bytes=100)
+    lager = Dokumentlager(max_documents=3)
     for i in range(5):
-        lager.put(f"h{i}", "x" * 10)
-    assert len(lager) == 3 and lager.get("h0") is None and lager.get("h4") == "x" * 10
-    lager.get("h2")  # used: kept over h3
-    lager.put("big", "y" * 75)
-    assert lager.get("h2") is not None and lager.get("h3") is None
-    lager.put("too big", "z" * 101)
-    assert lager.get("too big") is None
+        lager.put(f"h{i}", "x" * 10, False)
+    assert len(lager) == 3 and lager.get("h0") is None
+    assert lager.get("h4") == Lagret("x" * 10, False)
+    charged = ENTRY_BYTES + 2 + 100  # the cache's bookkeeping, the hash and the text
+    lager = Dokumentlager(max_bytes=3 * charged)
+    for i in range(3):
+        lager.put(f"h{i}", "x" * 100, False)
+    lager.get("h0")  # used: kept over h1
+    lager.put("h3", "y" * 100, False)
+    assert lager.get("h0") is not None and lager.get("h1") is None and len(lager) == 3
+    lager.put("h4", "z" * 3 * charged, True)  # more than the whole store: kept not, nor dropped
+    assert lager.get("h4") is None and len(lager) == 3
+    lager = Dokumentlager()
+    lager.put("h5", "z" * MAX_DOCUMENT_BYTES, True)  # more than one document may be
+    assert lager.get("h5") is None and len(lager) == 0
 
 
 # --- trusted documents ------------------------------------------------------------------------
@@ -342,6 +402,34 @@ async def test_trusted_documents_run_by_hash_or_text_and_nothing_else(
                 "PERSISTED_QUERY_NOT_ALLOWED")
         # Registration is off: the document sent with its hash is still not allowed by hash.
         assert (await ask(apq(sha(other)))).status_code == 400
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+async def test_a_tokenless_caller_cannot_tell_a_trusted_hash_from_an_unknown_one(
+    trusted, dev_issuer, mint, env
+):
+    """Trusted documents: without a valid token only the manifest's public documents run;
+    every other hash and every text that is not public get one answer, in the manifest or
+    not (a token is needed), and a public text the manifest lacks is not allowed."""
+    app = create_app(dataclasses.replace(trusted, env=env), clock=lambda: FIXED_NOW,
+                     verifier=TokenVerifier({}, dev_issuer=dev_issuer), manage_db=False)
+    unknown = looking_up(new_id(75))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as c:
+        for token, headers in BAD_TOKENS.items():
+            for form, body in BY_HASH.items():
+                known = await c.post(GRAPHQL, json=body(sha(LOOKUP)), headers=headers)
+                other = await c.post(GRAPHQL, json=body(sha(unknown)), headers=headers)
+                assert known.status_code == 401 and seen(known) == seen(other), (token, form)
+            known = await c.post(GRAPHQL, json={"query": LOOKUP}, headers=headers)
+            other = await c.post(GRAPHQL, json={"query": unknown}, headers=headers)
+            assert known.status_code == 401 and seen(known) == seen(other), token
+        public = await c.post(GRAPHQL, json=apq(sha(PUBLIC)))
+        assert public.json() == {"data": {"statistikk": {"__typename": "Statistikk"}}}
+        not_allowed = await c.post(GRAPHQL, json={"query": "{ __typename }"})
+        assert not_allowed.status_code == 400
+        assert not_allowed.json()["errors"][0]["extensions"]["code"] == (
+            "PERSISTED_QUERY_NOT_ALLOWED")
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -32,11 +32,11 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
     Undefined,
-    parse,
     value_from_ast_untyped,
 )
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 
+from app.api.parsing import parsed
 from app.text import NotJson, load_json
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -319,9 +319,6 @@ def schema_extensions(begrensning: Personbegrensning, limits: RequestLimits) -> 
 
 # --- counting persons ---------------------------------------------------------------------------
 
-PARSED_KEPT = 256  # distinct query texts the edge keeps parsed (counting, public or not)
-
-
 def persons_asked(
     document: DocumentNode, variables: Mapping[str, Any], begrensning: Personbegrensning
 ) -> int:
@@ -375,20 +372,11 @@ def _persons(selection_set: SelectionSetNode, felt: Mapping[str, Personfelt],
     return min(total, CEILING)
 
 
-@functools.lru_cache(maxsize=PARSED_KEPT)
-def edge_parse(query: str, max_tokens: int) -> DocumentNode:
-    """A query as the edge reads it before GraphQL does (the persons it asks for, whether it
-    is public), remembered: clients repeat their queries, and GraphQL keeps its own parses the
-    same way (app.api.schema). Each parse also leaves graphql-core's doubly linked tokens in a
-    reference cycle for the collector. A query that does not parse raises each time (nothing
-    is kept for it). The documents are only read."""
-    return parse(query, no_location=True, max_tokens=max_tokens)
-
-
 def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int) -> int:
     """How many persons a GraphQL request body asks for, counted as PersonLimit counts them
-    (for the rate limit, before the request is parsed for real). Unparsable requests, and
-    those over the token limit, count 0: GraphQL refuses them without looking anyone up."""
+    (for the rate limit, before GraphQL reads the request: it then finds the document parsed,
+    app.api.parsing). Unparsable requests, and those over the token limit, count 0: GraphQL
+    refuses them without looking anyone up."""
     try:
         payload = load_json(body)  # as the view reads it, or the count could be dodged
     except NotJson:
@@ -399,7 +387,7 @@ def persons_in_body(body: bytes, begrensning: Personbegrensning, max_tokens: int
         if not isinstance(item, dict) or not isinstance(item.get("query"), str):
             continue
         try:
-            document = edge_parse(item["query"], max_tokens)
+            document = parsed(item["query"], max_tokens)
         except GraphQLError:
             continue
         variables = item.get("variables")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, SchemaExtension
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 
@@ -26,10 +26,9 @@ from app.api.execution import (
 )
 from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
+from app.api.parsing import parsed
 from app.api.pending import AwaitPending
-from app.api.validation import CACHE_SIZE, Validation
-
-PARSE_CACHE_SIZE = CACHE_SIZE  # distinct query texts kept parsed, as many kept validated
+from app.api.validation import Validation
 
 # strawberry's DateTime (its serializer too, which the planned executor recognises), with its
 # one format written down: REST's dates are the real register's Oslo form instead (app.rest).
@@ -57,17 +56,19 @@ ROOT_DESCRIPTIONS = {
 }
 
 
-class CachedParse(ParserCache):
-    """strawberry's shared parse cache, except that a query which does not parse is left to
-    strawberry's own parse step, which reports it as a response error (ParserCache raises it out
-    of the extension hook, past the token limit's code). Only failures are parsed twice."""
+class CachedParse(SchemaExtension):
+    """The document from the parses kept across requests (app.api.parsing: bounded in bytes,
+    and the edge's parse of the same text and token limit is found there), instead of
+    strawberry's ParserCache, bounded in entries only. A query that does not parse is left to
+    strawberry's own parse step, which reports it as a response error (ParserCache raises it
+    out of the extension hook, past the token limit's code). Only failures are parsed twice."""
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
+        if context.query:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = parsed(context.query,
+                                                  context.parse_options.get("max_tokens"))
         yield
 
 
@@ -106,12 +107,12 @@ def build(
     if prod:
         extensions.append(functools.partial(AddValidationRules,
                                             [NoSchemaIntrospectionCustomRule]))
-    # Shared across requests (module-level LRU caches): a client repeating its query skips
-    # parsing and validation. Keys are the query text with the parse options (token limit) and
-    # the document with the rules, limits and suggestion setting, so a limit never answers for
-    # another. Validation measures the document first (size, depth, aliases; app.api.limits)
-    # and leaves suggestions out in prod (app.api.validation).
-    extensions += [functools.partial(CachedParse, maxsize=PARSE_CACHE_SIZE),
+    # Shared across requests (module-level caches bounded in bytes): a client repeating its
+    # query skips parsing and validation. Keys are the query text with the token limit, and
+    # with the rules, limits and suggestion setting, so a limit never answers for another.
+    # Validation measures the document first (size, depth, aliases; app.api.limits) and leaves
+    # suggestions out in prod (app.api.validation).
+    extensions += [CachedParse,
                    functools.partial(Validation, limits=limits, hide_suggestions=prod)]
     # Work a resolver left running that must succeed before the answer leaves (a lookup's
     # audit record), awaited once execution is done.

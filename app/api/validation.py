@@ -12,16 +12,16 @@ In this order, and each step only when the one before it passed:
    budget is set low enough for milliseconds; an exhausted budget is QUERY_TOO_COMPLEX.
 
 Strawberry validates only when no extension has (`pre_execution_errors` still None), so the
-result set here, errors or none, is the validation. The cache is keyed by the document
-(graphql-core's nodes compare by value, locations included), the rules, the limits and the
-suggestion setting, so a limit never answers for another; errors are shared between the
-requests that hit it. Nothing relies on the cache: a comment of another length makes another
-document.
+result set here, errors or none, is the validation. The cache is keyed by the query text (the
+document is parsed from it: app.api.parsing), the rules, the limits and the suggestion setting,
+so a limit never answers for another; errors are shared between the requests that hit it. It is
+bounded in bytes (app.cache), the errors counted with the whole document, whose tokens they
+keep. Nothing relies on the cache: a comment of another length makes another text.
 """
 
 from __future__ import annotations
 
-import functools
+import sys
 from collections.abc import Iterator
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, validate
@@ -35,8 +35,8 @@ from strawberry.extensions import SchemaExtension
 
 from app.api.internals import STRAWBERRY_RULES, graphql_schema
 from app.api.limits import QUERY_TOO_COMPLEX, RequestLimits, document_limits
-
-CACHE_SIZE = 256  # documents kept validated (and query texts kept parsed: app.api.schema)
+from app.api.parsing import document_bytes
+from app.cache import BoundedCache
 
 # The budget of the overlapping-fields rule, in graphql-core's units (a field comparison is
 # two); graphql-core's own default, 500,000, is about a second of work. Thirty aliases of a
@@ -54,8 +54,17 @@ class BudgetedOverlap(OverlappingFieldsCanBeMergedRule):
 
 Rules = tuple[type[ASTValidationRule], ...]
 
+VALIDATED_BYTES = 16 * 1024 * 1024  # what the validations kept hold, together
+VALIDATED_ENTRY_BYTES = 1024 * 1024  # ... and one of them (as app.api.parsing's documents)
+# What one error holds beside the document's nodes it names: its message, locations and
+# extensions (measured under 1 KB for graphql-core's longest messages).
+ERROR_BYTES = 2048
 
-@functools.lru_cache(maxsize=CACHE_SIZE)
+VALIDATED: BoundedCache[tuple[GraphQLSchema, str, Rules, RequestLimits, bool],
+                        tuple[GraphQLError, ...]] = BoundedCache(VALIDATED_BYTES,
+                                                                 VALIDATED_ENTRY_BYTES)
+
+
 def validated(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -76,6 +85,28 @@ def validated(
     return tuple(errors)
 
 
+def validated_once(
+    schema: GraphQLSchema,
+    query: str,
+    document: DocumentNode,
+    rules: Rules,
+    limits: RequestLimits,
+    hide_suggestions: bool,
+) -> tuple[GraphQLError, ...]:
+    """`validated`, kept for the query text `document` was parsed from. A valid document
+    keeps only its text (and the key's rules); errors keep every token of the document their
+    nodes point into, so they are counted with it."""
+    key = (schema, query, rules, limits, hide_suggestions)
+    errors = VALIDATED.get(key)
+    if errors is None:
+        errors = validated(schema, document, rules, limits, hide_suggestions)
+        size = sys.getsizeof(query) + sys.getsizeof(rules)
+        if errors:
+            size += document_bytes(query, document) + ERROR_BYTES * len(errors)
+        VALIDATED.put(key, errors, size)
+    return errors
+
+
 class Validation(SchemaExtension):
     """Validates in on_validate, before strawberry would (see the module's docstring)."""
 
@@ -87,8 +118,11 @@ class Validation(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            context.pre_execution_errors = list(validated(
-                graphql_schema(context.schema), document, tuple(context.validation_rules),
-                self.limits, self.hide_suggestions,
-            ))
+            schema = graphql_schema(context.schema)
+            rules = tuple(context.validation_rules)
+            context.pre_execution_errors = list(
+                validated(schema, document, rules, self.limits, self.hide_suggestions)
+                if context.query is None else
+                validated_once(schema, context.query, document, rules, self.limits,
+                               self.hide_suggestions))
         yield

@@ -37,9 +37,10 @@ from app.edge.bounded import Bounded, OwnDeadline
 from app.edge.deadline import within
 from app.edge.graphql import (
     JSON,
+    PUBLIC_MAX_BODY_BYTES,
     GraphQLEndpoint,
     KrrGraphQL,
-    bare_offentlig,
+    offentlig,
     offentlige_felt,
     refuse_batch,
     signed_operation,
@@ -221,7 +222,9 @@ def create_app(
     )
     schema = build_schema(prod=settings.is_prod, limits=limits)
     persons = personbegrensning(prod=settings.is_prod)
-    persisted = PersistedOperations(settings.trusted_documents)
+    offentlige = offentlige_felt(schema)
+    persisted = PersistedOperations(settings.trusted_documents,
+                                    offentlig=lambda query: offentlig(query, offentlige))
     graphql = GraphQLEndpoint(KrrGraphQL(
         schema, graphql_ide=None if settings.is_prod else "graphiql",
         allow_queries_via_get=False,
@@ -229,7 +232,6 @@ def create_app(
     signer = Signer(signing_key) if signing_key is not None else None
     inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
                       settings.request_timeout, signer)
-    offentlige = offentlige_felt(schema)
     selv: list[ASGIApp] = []  # the app itself, once built: the development provider's back channel
 
     async def til_selv(scope: Scope, receive: Receive, send: Send) -> None:
@@ -260,7 +262,8 @@ def create_app(
         media_types=JSON,
         form=refuse_batch,
         dokument=persisted.resolve,
-        anonym=lambda body: bare_offentlig(body, offentlige),
+        anonym=persisted.resolve_anonymous,
+        anonym_max_body=PUBLIC_MAX_BODY_BYTES,
         signable=True,
         signert=lambda body: signed_operation(body, limits.max_tokens),
     ))

@@ -2,19 +2,26 @@
 
 In one order, for GraphQL, the REST endpoints and the export alike:
 
-1. the body, refused as soon as it passes the size limit (413), then its media type (415), a
+1. the body, refused as soon as it passes the size limit (413; a request without a token, where
+   the route lets such requests in, has the route's lower limit), then its media type (415), a
    signed answer asked for where none can be given (406) and the body's shape (a route's own
-   check, e.g. GraphQL's refusal of batches), all before any token work; then the body as the
-   route reads it (`Rutekrav.dokument`: GraphQL puts a persisted operation's document in place
-   of its hash, app.edge.persisted), so that every later step and the handler read that;
-2. the token, verified (401), giving the caller; a request without one passes only where the
-   route lets anonymous callers in (public aggregates). The pages for people (/admin) have a
-   session instead of a token: their route establishes the caller from it (and checks the
-   form's CSRF token), and answers refusals as pages;
+   check, e.g. GraphQL's refusal of batches), all before any token work;
+2. the caller: the token verified (401) whenever the request has an Authorization header; a
+   request without one is anonymous where the route lets anonymous callers in (public
+   aggregates), and refused (401) everywhere else. The pages for people (/admin) have a session
+   instead of a token: their route establishes the caller from it (and checks the form's CSRF
+   token), and answers refusals as pages;
 3. the caller bound to the log lines (request id, consumer, supplier);
-4. the rate limit charged, for the request and the persons it asks for (429); from here on
-   every answer, the refusals included, says where the caller's limits stand (RateLimit-Policy
-   and RateLimit, app.edge.ratelimit.limit_fields);
+4. the body as the route reads it, and the rate limit charged, for the request and the persons
+   it asks for (429). For a verified caller the route's document step comes first
+   (`Rutekrav.dokument`: GraphQL puts a persisted operation's document in place of its hash,
+   app.edge.persisted), so that the persons charged, every later step and the handler read
+   the document that runs. An anonymous caller is charged first, to its client address, before
+   anything it sent is parsed; then the route's anonymous step (`Rutekrav.anonym`) reads the
+   body: only a public document passes, anything else needs a token (401), and nothing in the
+   answer tells what the persisted store holds. From here on every answer, the refusals
+   included, says where the caller's limits stand (RateLimit-Policy and RateLimit,
+   app.edge.ratelimit.limit_fields);
 5. the route's declared permission (authz.tillatelse), where the route has one (GraphQL
    declares per field instead);
 
@@ -86,7 +93,10 @@ class Rutekrav:
     form: Callable[[bytes], None] | None = None  # a shape check before the token
     # The body as the route's later checks and its handler read it (may refuse it).
     dokument: Callable[[Request, bytes], bytes] | None = None
-    anonym: Callable[[bytes], bool] | None = None  # may this body pass without a token?
+    # The same for a request without a token: the body it may run, None where it needs a token
+    # (None here: every request needs one); and the most such a body may be.
+    anonym: Callable[[Request, bytes], bytes | None] | None = None
+    anonym_max_body: int | None = None
     # Who calls, where it is not a bearer token (the pages: a session); its refusals as the
     # route answers them (the pages: a page a person understands, not JSON).
     kaller: Callable[[Request, bytes], Awaitable[Caller]] | None = None
@@ -139,10 +149,13 @@ def replay_body(body: bytes) -> Receive:
     return receive
 
 
+MISSING = "The request has no Authorization header with a bearer token"
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise TokenError("missing", "The request has no Authorization header with a bearer token")
+        raise TokenError("missing", MISSING)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise TokenError("malformed", "The Authorization header must be 'Bearer <token>'")
@@ -161,7 +174,7 @@ class Guard:
         seconds = self.inngang.request_timeout
         charged: list[Charge] = []  # the rate limit's charge, once made
         try:
-            body = await read_body(scope, receive, self.inngang.max_body_bytes)
+            body = await self._read(scope, receive)
             response = await within(seconds, self._handle(scope, body, charged))
         except Exception as exc:
             answer = answer_for(exc)
@@ -181,6 +194,23 @@ class Guard:
             response.headers.update(limit_fields(charged[0]))
         await response(scope, receive, send)
 
+    def _anonymous(self, scope: Scope) -> bool:
+        """A request without an Authorization header, on a route that lets anonymous callers
+        in (with a header, even a bad one, the token is what counts)."""
+        return self.krav.anonym is not None and self.krav.kaller is None and not any(
+            name == b"authorization" for name, _ in scope.get("headers", ()))
+
+    async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.inngang.max_body_bytes
+        if self.krav.anonym_max_body is None or not self._anonymous(scope):
+            return await read_body(scope, receive, limit)
+        limit = min(limit, self.krav.anonym_max_body)
+        try:
+            return await read_body(scope, receive, limit)
+        except PayloadTooLarge:
+            raise PayloadTooLarge(f"A request without a token may send at most {limit} bytes "
+                                  "(only public fields run without one)") from None
+
     async def _handle(self, scope: Scope, body: bytes, charged: list[Charge]) -> Response:
         inngang, krav = self.inngang, self.krav
         request = Request(scope)
@@ -195,11 +225,16 @@ class Guard:
         if krav.form is not None:
             krav.form(body)
         sent = body
-        if krav.dokument is not None:
-            body = krav.dokument(request, body)
-        caller = await self._caller(request, body)
+        anonymous = self._anonymous(scope)
+        caller = Anonym() if anonymous else await self._caller(request, body)
         logs.bind_caller(caller)
-        await self._charge(request, caller, body, charged)
+        if anonymous:
+            await self._charge(request, caller, body, charged)  # before the body is parsed
+            body = self._public(request, body)
+        else:
+            if krav.dokument is not None:
+                body = krav.dokument(request, body)
+            await self._charge(request, caller, body, charged)
         foresporsel = Foresporsel(caller, request_id_of(request), inngang.clock(),
                                   inngang.delegeringer)
         if krav.tillatelse is not None:
@@ -218,10 +253,16 @@ class Guard:
     async def _caller(self, request: Request, body: bytes) -> Caller:
         if self.krav.kaller is not None:
             return await self.krav.kaller(request, body)
-        if "authorization" not in request.headers and self.krav.anonym is not None:
-            if self.krav.anonym(body):
-                return Anonym()
         return await self.inngang.verifier.verify(bearer_token(request))
+
+    def _public(self, request: Request, body: bytes) -> bytes:
+        """The body an anonymous caller may run (the route's anonymous step); 401 where it
+        needs a token."""
+        assert self.krav.anonym is not None  # `_anonymous`
+        public = self.krav.anonym(request, body)
+        if public is None:
+            raise TokenError("missing", MISSING)
+        return public
 
     async def _charge(self, request: Request, caller: Caller, body: bytes,
                       charged: list[Charge]) -> None:

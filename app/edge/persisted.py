@@ -1,9 +1,9 @@
 """Persisted operations: a GraphQL request that names its document by hash.
 
-Resolved in one place, the guard's body step (`Rutekrav.dokument`), right after the body's
-media type and shape are checked: the body that goes on carries the document's text as its
-`query`, so every check after it (anonymous public fields, the persons counted for the rate
-limit, the limits, validation, the persons cap) and strawberry read the document that runs.
+Resolved in one place, the guard's document step, right after the token (app.edge.guard): the
+body that goes on carries the document's text as its `query`, so every check after it (the
+persons counted for the rate limit, the limits, validation, the persons cap) and strawberry
+read the document that runs.
 
 Two modes:
 
@@ -20,6 +20,11 @@ Two modes:
 - Trusted documents, when the operator sets KRR_TRUSTED_DOCUMENTS (app.config reads and checks
   the manifest): only the manifest's documents run, by hash (APQ or `documentId`) or by their
   full text; anything else is 400 PERSISTED_QUERY_NOT_ALLOWED, and APQ stores nothing.
+
+A caller without a token learns nothing from the store or the manifest
+(`resolve_anonymous`): a document's text may name the persons it looks up (the README's
+examples do), so whether a hash is held would tell who was looked up. Such a caller runs only
+public documents, and every other hash gets one answer, held or not.
 """
 
 from __future__ import annotations
@@ -27,13 +32,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
+from app.cache import BoundedCache
 from app.errors import (
     BadRequest,
     PersistedQueryHashMismatch,
@@ -56,57 +62,60 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Lagret:
+    """A document kept for APQ, and whether it is public (asked once, when it was stored)."""
+
+    tekst: str
+    offentlig: bool
+
+
 class Dokumentlager:
-    """Documents by hash, the least recently used dropped first past `max_documents` or
-    `max_bytes` of text."""
+    """Documents by hash (app.cache: the least recently used dropped first past
+    `max_documents` or `max_bytes` of text; one over MAX_DOCUMENT_BYTES is never kept)."""
 
     def __init__(self, max_documents: int = MAX_DOCUMENTS, max_bytes: int = MAX_BYTES) -> None:
-        self.max_documents, self.max_bytes = max_documents, max_bytes
-        self._documents: OrderedDict[str, str] = OrderedDict()
-        self._bytes = 0
+        self._documents: BoundedCache[str, Lagret] = BoundedCache(
+            max_bytes, MAX_DOCUMENT_BYTES, max_documents)
 
-    def get(self, digest: str) -> str | None:
-        text = self._documents.get(digest)
-        if text is not None:
-            self._documents.move_to_end(digest)
-        return text
+    def get(self, digest: str) -> Lagret | None:
+        return self._documents.get(digest)
 
-    def put(self, digest: str, text: str) -> None:
-        size = len(text.encode("utf-8", "surrogatepass"))
-        if digest in self._documents or size > min(MAX_DOCUMENT_BYTES, self.max_bytes):
-            return
-        self._documents[digest] = text
-        self._bytes += size
-        while len(self._documents) > self.max_documents or self._bytes > self.max_bytes:
-            _, dropped = self._documents.popitem(last=False)
-            self._bytes -= len(dropped.encode("utf-8", "surrogatepass"))
+    def put(self, digest: str, text: str, offentlig: bool) -> None:
+        size = len(digest) + len(text.encode("utf-8", "surrogatepass"))
+        self._documents.put(digest, Lagret(text, offentlig), size)
 
     def __len__(self) -> int:
         return len(self._documents)
 
 
 class PersistedOperations:
-    """The body step of POST /graphql (`resolve`), and the storing of an APQ document once its
-    request has run (`remember`)."""
+    """The document step of POST /graphql (`resolve` for a verified caller,
+    `resolve_anonymous` for one without a token), and the storing of an APQ document once its
+    request has run (`remember`). `offentlig` says whether a document needs no token
+    (app.edge.graphql)."""
 
     def __init__(self, trusted: Mapping[str, str] | None = None,
-                 lager: Dokumentlager | None = None) -> None:
+                 lager: Dokumentlager | None = None,
+                 offentlig: Callable[[str], bool] = lambda _: False) -> None:
         self.trusted = trusted
         self.lager = lager or Dokumentlager()
+        self.offentlig = offentlig
+        # The manifest's public documents: the only ones a caller without a token may name.
+        self.offentlige = frozenset(digest for digest, text in (trusted or {}).items()
+                                    if offentlig(text))
 
     def resolve(self, request: Request, body: bytes) -> bytes:
         """The body with the document a hash names as its `query`; the body as it is when it
         names none (and, with trusted documents, carries one of them)."""
-        try:
-            payload = load_json(body)
-        except NotJson:
-            payload = None
-        if not isinstance(payload, dict):  # strawberry refuses it, batches are refused before
+        payload = _payload(body)
+        if payload is None:  # strawberry refuses it, batches are refused before
             return body
+        return self._resolved(request, body, payload)
+
+    def _resolved(self, request: Request, body: bytes, payload: dict[str, Any]) -> bytes:
         query = payload.get("query")
-        digest = _digest(payload)
-        if digest is not None and isinstance(query, str) and sha256_hex(query) != digest:
-            raise PersistedQueryHashMismatch()
+        digest = _checked_digest(payload)
         if self.trusted is not None:
             if digest is None and isinstance(query, str):
                 digest = sha256_hex(query)
@@ -119,17 +128,68 @@ class PersistedOperations:
         if isinstance(query, str):
             request.state.persist = (digest, query)  # stored once it has run (`remember`)
             return body
-        text = self.lager.get(digest)
-        if text is None:
+        stored = self.lager.get(digest)
+        if stored is None:
             raise PersistedQueryNotFound()
-        return _with_query(payload, text)
+        return _with_query(payload, stored.tekst)
+
+    def resolve_anonymous(self, request: Request, body: bytes) -> bytes | None:
+        """The body as `resolve` gives it, for a caller without a token: only when its
+        document is public; None when it needs a token. What the store and the manifest hold
+        shows only through their public documents, which reveal nothing, and a hash held is
+        looked at no longer than one not held (the public flag was set when it was stored):
+
+        - a document sent as text runs when it is public (with trusted documents, when it is
+          also in the manifest: else PERSISTED_QUERY_NOT_ALLOWED, as for a caller with a
+          token); anything else needs a token, with no look at the store or the manifest;
+        - a hash alone runs the document it names when that is held and public. Any other
+          hash, held or not, is answered alike: as one not held with APQ
+          (PERSISTED_QUERY_NOT_FOUND: Apollo's clients then send the text, which needs a
+          token unless public), and with trusted documents as any document that is not
+          public (a token is needed)."""
+        payload = _payload(body)
+        if payload is None:
+            return None
+        query = payload.get("query")
+        digest = _checked_digest(payload)
+        if isinstance(query, str):
+            return self._resolved(request, body, payload) if self.offentlig(query) else None
+        if digest is None:
+            return None
+        if self.trusted is not None:
+            if digest not in self.offentlige:
+                return None
+            return _with_query(payload, self.trusted[digest])
+        stored = self.lager.get(digest)
+        if stored is None or not stored.offentlig:
+            raise PersistedQueryNotFound()
+        return _with_query(payload, stored.tekst)
 
     def remember(self, request: Request) -> None:
         """Store the document an APQ request sent with its hash, now that it has passed the
-        limits and validation (execution started)."""
+        limits and validation (execution started), with whether it is public."""
         pending = getattr(request.state, "persist", None)
         if pending is not None and not getattr(request.state, "refused_before_execution", True):
-            self.lager.put(*pending)
+            digest, query = pending
+            self.lager.put(digest, query, self.offentlig(query))
+
+
+def _payload(body: bytes) -> dict[str, Any] | None:
+    """The body's JSON object; None for anything else (not JSON, not an object)."""
+    try:
+        payload = load_json(body)
+    except NotJson:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _checked_digest(payload: dict[str, Any]) -> str | None:
+    """`_digest`, refused when the request also sends a document that is not its hash."""
+    digest = _digest(payload)
+    query = payload.get("query")
+    if digest is not None and isinstance(query, str) and sha256_hex(query) != digest:
+        raise PersistedQueryHashMismatch()
+    return digest
 
 
 def _digest(payload: dict[str, Any]) -> str | None:
