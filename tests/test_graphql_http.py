@@ -17,7 +17,7 @@ import pytest
 from app.cache import ENTRY_BYTES
 from app.config import ConfigError, Settings, load_settings
 from app.edge.app import create_app
-from app.edge.persisted import MAX_DOCUMENT_BYTES, Dokumentlager, Lagret
+from app.edge.persisted import MAX_DOCUMENT_BYTES, Dokumentlager
 from authz.tokens import TokenVerifier
 from tests.conftest import CONSUMER, FIXED_NOW, ROOT, spy_calls
 from tests.factories import new_id, person
@@ -319,7 +319,7 @@ async def test_a_tokenless_caller_cannot_tell_a_stored_hash_from_an_unknown_one(
                 assert held.status_code == 200 and held.json() == NOT_FOUND
             else:
                 assert held.status_code == 401
-        assert looked_in == ([] if token != "none" else ["get"] * 4)
+        assert looked_in == ([] if token != "none" else ["get"] * 4)  # the public ones
         monkeypatch.undo()
         # The text sent next needs a token like any document that is not public.
         with_text = await env_client.post(GRAPHQL, json=apq(sha(stored), query=stored),
@@ -327,23 +327,48 @@ async def test_a_tokenless_caller_cannot_tell_a_stored_hash_from_an_unknown_one(
         assert with_text.status_code == 401
 
 
+async def test_an_organisation_cannot_run_a_hash_another_organisation_sent(env_client, mint):
+    """APQ with a valid token: a document kept for the organisation (or vendor) that sent it,
+    so another caller cannot learn by its hash that it was sent, and who was looked up."""
+    looked_up = new_id(75)
+    await person(looked_up)
+    stored = looking_up(looked_up)
+    sender = auth(mint)
+    ran = await env_client.post(GRAPHQL, json=apq(sha(stored), query=stored), headers=sender)
+    assert ran.json() == {"data": {"personer": [{"status": "AKTIV"}]}}
+    assert (await env_client.post(GRAPHQL, json=apq(sha(stored)), headers=sender)).json() == \
+        ran.json()
+    others = {
+        "another organisation": mint(KONTAKT, consumer="889640782"),
+        "a vendor for the sender": mint(KONTAKT, supplier="889640782"),
+        "a resident": mint("krr:user/kontaktinformasjon.read", consumer=None, pid=new_id(76)),
+    }
+    for who, token in others.items():
+        headers = {"Authorization": f"Bearer {token}"}
+        for form, body in BY_HASH.items():
+            other = await env_client.post(GRAPHQL, json=body(sha(stored)), headers=headers)
+            unknown = await env_client.post(GRAPHQL, json=body(sha(looking_up(new_id(77)))),
+                                            headers=headers)
+            assert other.json() == unknown.json() == NOT_FOUND, (who, form)
+
+
 def test_the_apq_store_is_bounded_in_count_and_bytes():
     lager = Dokumentlager(max_documents=3)
     for i in range(5):
-        lager.put(f"h{i}", "x" * 10, False)
+        lager.put(f"h{i}", "x" * 10)
     assert len(lager) == 3 and lager.get("h0") is None
-    assert lager.get("h4") == Lagret("x" * 10, False)
-    charged = ENTRY_BYTES + 2 + 100  # the cache's bookkeeping, the hash and the text
+    assert lager.get("h4") == "x" * 10
+    charged = ENTRY_BYTES + 2 + 100  # the cache's bookkeeping, the key and the text
     lager = Dokumentlager(max_bytes=3 * charged)
     for i in range(3):
-        lager.put(f"h{i}", "x" * 100, False)
+        lager.put(f"h{i}", "x" * 100)
     lager.get("h0")  # used: kept over h1
-    lager.put("h3", "y" * 100, False)
+    lager.put("h3", "y" * 100)
     assert lager.get("h0") is not None and lager.get("h1") is None and len(lager) == 3
-    lager.put("h4", "z" * 3 * charged, True)  # more than the whole store: kept not, nor dropped
+    lager.put("h4", "z" * 3 * charged)  # more than the whole store: kept not, nor dropped
     assert lager.get("h4") is None and len(lager) == 3
     lager = Dokumentlager()
-    lager.put("h5", "z" * MAX_DOCUMENT_BYTES, True)  # more than one document may be
+    lager.put("h5", "z" * MAX_DOCUMENT_BYTES)  # more than one document may be
     assert lager.get("h5") is None and len(lager) == 0
 
 

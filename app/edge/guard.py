@@ -92,7 +92,7 @@ class Rutekrav:
     media_types: frozenset[str] | None = None  # accepted body types; None: any
     form: Callable[[bytes], None] | None = None  # a shape check before the token
     # The body as the route's later checks and its handler read it (may refuse it).
-    dokument: Callable[[Request, bytes], bytes] | None = None
+    dokument: Callable[[Request, bytes, Caller], bytes] | None = None
     # The same for a request without a token: the body it may run, None where it needs a token
     # (None here: every request needs one); and the most such a body may be.
     anonym: Callable[[Request, bytes], bytes | None] | None = None
@@ -233,7 +233,7 @@ class Guard:
             body = self._public(request, body)
         else:
             if krav.dokument is not None:
-                body = krav.dokument(request, body)
+                body = krav.dokument(request, body, caller)
             await self._charge(request, caller, body, charged)
         foresporsel = Foresporsel(caller, request_id_of(request), inngang.clock(),
                                   inngang.delegeringer)

@@ -15,8 +15,11 @@ Two modes:
   it has passed every limit and validation (execution started); a hash that is not the
   document's sha256 is refused (400 PERSISTED_QUERY_HASH_MISMATCH). The store is this
   process's own (`Dokumentlager`, least recently used first out, bounded in count and bytes):
-  a miss costs one more round trip per process, documents are not personal data, and nothing
-  unbounded lands in a shared store.
+  a miss costs one more round trip per process, and nothing unbounded lands in a shared store.
+  A document is kept for the caller that sent it (an organisation, a vendor for it, a
+  person: the rate limit's subject), since its text may name the persons it looks up and
+  whether a hash runs would tell another caller who was looked up; only public documents,
+  which reveal nothing, are kept for everyone.
 - Trusted documents, when the operator sets KRR_TRUSTED_DOCUMENTS (app.config reads and checks
   the manifest): only the manifest's documents run, by hash (APQ or `documentId`) or by their
   full text; anything else is 400 PERSISTED_QUERY_NOT_ALLOWED, and APQ stores nothing.
@@ -33,13 +36,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 
 from app.cache import BoundedCache
+from app.edge.ratelimit import subject_of
 from app.errors import (
     BadRequest,
     PersistedQueryHashMismatch,
@@ -47,6 +50,7 @@ from app.errors import (
     PersistedQueryNotFound,
 )
 from app.text import NotJson, load_json
+from authz.principal import Anonym, Caller
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_DOCUMENTS = 1000  # documents one process keeps for APQ
@@ -62,28 +66,21 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Lagret:
-    """A document kept for APQ, and whether it is public (asked once, when it was stored)."""
-
-    tekst: str
-    offentlig: bool
-
-
 class Dokumentlager:
-    """Documents by hash (app.cache: the least recently used dropped first past
-    `max_documents` or `max_bytes` of text; one over MAX_DOCUMENT_BYTES is never kept)."""
+    """Documents by key (`nokkel`: whose, and the hash; app.cache: the least recently used
+    dropped first past `max_documents` or `max_bytes` of text; one over MAX_DOCUMENT_BYTES is
+    never kept)."""
 
     def __init__(self, max_documents: int = MAX_DOCUMENTS, max_bytes: int = MAX_BYTES) -> None:
-        self._documents: BoundedCache[str, Lagret] = BoundedCache(
+        self._documents: BoundedCache[str, str] = BoundedCache(
             max_bytes, MAX_DOCUMENT_BYTES, max_documents)
 
-    def get(self, digest: str) -> Lagret | None:
-        return self._documents.get(digest)
+    def get(self, key: str) -> str | None:
+        return self._documents.get(key)
 
-    def put(self, digest: str, text: str, offentlig: bool) -> None:
-        size = len(digest) + len(text.encode("utf-8", "surrogatepass"))
-        self._documents.put(digest, Lagret(text, offentlig), size)
+    def put(self, key: str, text: str) -> None:
+        size = len(key) + len(text.encode("utf-8", "surrogatepass"))
+        self._documents.put(key, text, size)
 
     def __len__(self) -> int:
         return len(self._documents)
@@ -105,15 +102,17 @@ class PersistedOperations:
         self.offentlige = frozenset(digest for digest, text in (trusted or {}).items()
                                     if offentlig(text))
 
-    def resolve(self, request: Request, body: bytes) -> bytes:
-        """The body with the document a hash names as its `query`; the body as it is when it
-        names none (and, with trusted documents, carries one of them)."""
+    def resolve(self, request: Request, body: bytes, caller: Caller) -> bytes:
+        """The body with the document a hash names as its `query` (among those `caller` sent,
+        and the public ones); the body as it is when it names none (and, with trusted
+        documents, carries one of them)."""
         payload = _payload(body)
         if payload is None:  # strawberry refuses it, batches are refused before
             return body
-        return self._resolved(request, body, payload)
+        return self._resolved(request, body, payload, caller)
 
-    def _resolved(self, request: Request, body: bytes, payload: dict[str, Any]) -> bytes:
+    def _resolved(self, request: Request, body: bytes, payload: dict[str, Any],
+                  caller: Caller) -> bytes:
         query = payload.get("query")
         digest = _checked_digest(payload)
         if self.trusted is not None:
@@ -126,12 +125,13 @@ class PersistedOperations:
         if digest is None:
             return body
         if isinstance(query, str):
-            request.state.persist = (digest, query)  # stored once it has run (`remember`)
+            # stored once it has run (`remember`)
+            request.state.persist = (nokkel(caller, digest), digest, query)
             return body
-        stored = self.lager.get(digest)
+        stored = self.lager.get(nokkel(caller, digest)) or self.lager.get(digest)
         if stored is None:
             raise PersistedQueryNotFound()
-        return _with_query(payload, stored.tekst)
+        return _with_query(payload, stored)
 
     def resolve_anonymous(self, request: Request, body: bytes) -> bytes | None:
         """The body as `resolve` gives it, for a caller without a token: only when its
@@ -153,25 +153,34 @@ class PersistedOperations:
         query = payload.get("query")
         digest = _checked_digest(payload)
         if isinstance(query, str):
-            return self._resolved(request, body, payload) if self.offentlig(query) else None
+            return (self._resolved(request, body, payload, Anonym()) if self.offentlig(query)
+                    else None)
         if digest is None:
             return None
         if self.trusted is not None:
             if digest not in self.offentlige:
                 return None
             return _with_query(payload, self.trusted[digest])
-        stored = self.lager.get(digest)
-        if stored is None or not stored.offentlig:
+        stored = self.lager.get(digest)  # the public documents only
+        if stored is None:
             raise PersistedQueryNotFound()
-        return _with_query(payload, stored.tekst)
+        return _with_query(payload, stored)
 
     def remember(self, request: Request) -> None:
         """Store the document an APQ request sent with its hash, now that it has passed the
-        limits and validation (execution started), with whether it is public."""
+        limits and validation (execution started): for its caller, or for everyone when it is
+        public (asked once, here, so a hash held is looked up as fast as one not held)."""
         pending = getattr(request.state, "persist", None)
         if pending is not None and not getattr(request.state, "refused_before_execution", True):
-            digest, query = pending
-            self.lager.put(digest, query, self.offentlig(query))
+            key, digest, query = pending
+            self.lager.put(digest if self.offentlig(query) else key, query)
+
+
+def nokkel(caller: Caller, digest: str) -> str:
+    """Where a document `caller` sent is kept: under its rate limit's subject (an
+    organisation, a vendor for it, a person's hash; never a personal id), so no other caller
+    can run it by hash and learn that it was sent."""
+    return f"{subject_of(caller, None)[0]} {digest}"
 
 
 def _payload(body: bytes) -> dict[str, Any] | None:
