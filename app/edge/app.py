@@ -44,6 +44,7 @@ from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
 from app.edge.persisted import PersistedOperations
 from app.edge.ratelimit import Limiter, build_limiter
+from app.edge.reading import BodyDeadline
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
 from app.edge.signed import JWKS_PATH, jwks
@@ -321,7 +322,9 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(Observed, metrics=app_metrics)],
+        # Observed outermost, so a body too slow for its deadline is logged and counted too.
+        middleware=[Middleware(Observed, metrics=app_metrics),
+                    Middleware(BodyDeadline, seconds=settings.body_timeout)],
         exception_handlers={
             HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
         },
