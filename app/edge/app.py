@@ -43,7 +43,7 @@ from app.edge.graphql import (
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
 from app.edge.persisted import PersistedOperations
-from app.edge.ratelimit import Limiter, build_limiter
+from app.edge.ratelimit import Limiter, RedisLimiter, build_limiter
 from app.edge.reading import BodyDeadline
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
@@ -209,6 +209,9 @@ def create_app(
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
     app_metrics = metrics.Metrics()
+    if isinstance(limiter, RedisLimiter):
+        breaker = limiter.breaker
+        app_metrics.watch_redis_circuit(lambda: breaker.is_open)
     limits = RequestLimits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens, max_fields=settings.max_fields,
@@ -269,7 +272,7 @@ def create_app(
         # The keys signed answers are checked with: public, no token.
         Route(JWKS_PATH, bounded(settings.request_timeout, jwks(PublishedKeys(signing_key))),
               methods=["GET"]),
-        *probes.routes(app_metrics),
+        *probes.routes(app_metrics, limiter),
         # The access managers' pages and their login (ID-porten; outside prod the development
         # provider, below).
         *innlogging.routes(),

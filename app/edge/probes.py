@@ -1,4 +1,7 @@
-"""/healthz, /readyz and /metrics: no token (no personal data in any of them)."""
+"""/healthz, /readyz and /metrics: no token (no personal data in any of them).
+
+/readyz also says which rate limits are in force (`rate_limit`: app.edge.ratelimit's status):
+with Redis away the instance stays ready, on its own limits, and says so."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from starlette.routing import Route
 
 from app import db
 from app.edge.deadline import within
+from app.edge.ratelimit import Limiter
 from app.errors import SERVICE_UNAVAILABLE, DeadlinePassed, error_object
 from app.metrics import Metrics
 
@@ -46,9 +50,10 @@ def _unavailable(reason: str, **detail: object) -> Response:
                          "errors": [error]}, 503)
 
 
-async def readyz(_: Request) -> Response:
+async def readyz(limiter: Limiter) -> Response:
     """Ready for traffic: the database answers within READY_TIMEOUT and every migration in
-    app/migrations is applied. 503 with the reason otherwise."""
+    app/migrations is applied. 503 with the reason otherwise. Redis is not asked: an instance
+    whose Redis is away serves on its own limits, which the ready answer names."""
     try:
         pending = await within(READY_TIMEOUT, _pending_migrations())
     except DeadlinePassed:  # its connection discarded, as a request's (app.edge.deadline)
@@ -58,15 +63,18 @@ async def readyz(_: Request) -> Response:
         return _unavailable("database unreachable")
     if pending:
         return _unavailable("migrations pending", pending=pending)
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "rate_limit": limiter.status()})
 
 
-def routes(metrics: Metrics) -> list[Route]:
+def routes(metrics: Metrics, limiter: Limiter) -> list[Route]:
     async def metrics_endpoint(_: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    async def readyz_endpoint(_: Request) -> Response:
+        return await readyz(limiter)
+
     return [
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
+        Route("/readyz", readyz_endpoint, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
