@@ -49,10 +49,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Reading a request (app.edge.reading): the headers' deadline is the connection's protocol
     # (uvicorn's h11, named rather than uvicorn's automatic choice), the connections per worker
     # are capped (uvicorn answers 503 beyond the cap; it counts the connection asking, hence
-    # the 1); the body's deadline is the app's.
+    # the 1), an idle one is kept alive as configured; the body's deadline is the app's.
     server_options: dict[str, Any] = {
         "http": reading.protocol(settings.header_timeout),
-        "limit_concurrency": settings.max_connections + 1, **log_options,
+        "limit_concurrency": settings.max_connections + 1,
+        "timeout_keep_alive": settings.keep_alive_timeout, **log_options,
     }
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **server_options)
