@@ -35,8 +35,10 @@ def _env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    """`krr serve` with deadlines of one second for headers and bodies."""
-    env = _env(tmp_path_factory.mktemp("var"), KRR_HEADER_TIMEOUT="1", KRR_BODY_TIMEOUT="1")
+    """`krr serve` with deadlines of one second for headers and bodies, and for keeping an
+    idle connection."""
+    env = _env(tmp_path_factory.mktemp("var"), KRR_HEADER_TIMEOUT="1", KRR_BODY_TIMEOUT="1",
+               KRR_KEEP_ALIVE_TIMEOUT="1")
     with krr_serving(env) as base:
         host, port = base.removeprefix("http://").split(":")
         yield host, int(port)
@@ -138,6 +140,14 @@ def test_a_kept_alive_connection_trickling_its_next_request_is_closed(address):
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: krr\r\n\r\n")
         assert _response(_one_response(sock))[0] == 200
         _assert_408(_trickle(sock, b"GET /healthz HTTP/1.1\r\nHost: krr\r\n"), "headers")
+
+
+def test_an_idle_kept_alive_connection_is_closed_at_the_keep_alive_timeout(address):
+    with _connect(address) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: krr\r\n\r\n")
+        assert _response(_one_response(sock))[0] == 200
+        sock.settimeout(4)  # below uvicorn's own 5 s: KRR_KEEP_ALIVE_TIMEOUT is what closes it
+        assert _until_closed(sock) == b""
 
 
 def test_a_prompt_request_is_served_on_the_same_server(address):
