@@ -52,6 +52,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app import db, logs
+    from app.edge import reading
     from app.edge.app import create_app
     from app.signing.keys import signing_key_for
 
@@ -81,6 +82,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # dev key is generated once rather than raced for.
     signing_key_for(settings)
     _mot_databasen(settings, db.migrate(settings))
+    # Reading a request (app.edge.reading): the headers' deadline is the connection's protocol
+    # (uvicorn's h11, named rather than uvicorn's automatic choice), the connections per worker
+    # are capped (uvicorn answers 503 beyond the cap; it counts the connection asking, hence
+    # the 1), an idle one is kept alive as configured; the body's deadline is the app's.
+    options |= {
+        "http": reading.protocol(settings.header_timeout),
+        "limit_concurrency": settings.max_connections + 1,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+    }
     if args.workers == 1:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, **options)
     else:  # each worker process builds its own app (and pool) from the same environment

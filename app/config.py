@@ -88,6 +88,15 @@ class Settings:
     # a token without `aud` accepted. Unset: every token that names an audience is refused.
     audiences: frozenset[str] = frozenset()
     request_timeout: float = 5.0  # seconds a request may take before it is a 503 (app.edge)
+    # Reading a request (app.edge.reading): its headers within header_timeout of the connection
+    # (or of their first byte, on a kept-alive connection), else the connection is closed; its
+    # body within body_timeout of the headers, else 408. At most max_connections connections per
+    # process (uvicorn's limit_concurrency: a request beyond it is answered 503); an idle one
+    # kept alive for keep_alive_timeout whole seconds (uvicorn's timeout_keep_alive).
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
+    max_connections: int = 1000
+    keep_alive_timeout: int = 5
     # KRR_SIGNING_KEY: a PEM file with the RSA key signed answers are signed with (app.signing,
     # which reads and checks it at startup). Unset: generated under var_dir outside prod; in
     # prod, answers are not signed.
@@ -500,6 +509,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         # From a request's body being read to its answer being ready (app.edge.deadline).
         request_timeout=_seconds("KRR_REQUEST_TIMEOUT", env_vars.get("KRR_REQUEST_TIMEOUT"),
                                  5.0, 0.1, MAX_REQUEST_TIMEOUT),
+        header_timeout=_seconds("KRR_HEADER_TIMEOUT", env_vars.get("KRR_HEADER_TIMEOUT"),
+                                5.0, 0.1, MAX_REQUEST_TIMEOUT),
+        body_timeout=_seconds("KRR_BODY_TIMEOUT", env_vars.get("KRR_BODY_TIMEOUT"),
+                              10.0, 0.1, MAX_REQUEST_TIMEOUT),
+        max_connections=_limit(env_vars, "KRR_MAX_CONNECTIONS", 1000),
+        keep_alive_timeout=_limit(env_vars, "KRR_KEEP_ALIVE_TIMEOUT", 5),
         signing_key=_path(env_vars.get("KRR_SIGNING_KEY")),
         idporten=idporten,
         session_secret=_session_secret(env_vars.get("KRR_SESSION_SECRET"), env, idporten),

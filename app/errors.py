@@ -18,6 +18,7 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"  # the request's headers or body came too slowly
 NOT_ACCEPTABLE = "NOT_ACCEPTABLE"  # the answer cannot be given in the form Accept asks for
 CONFLICT = "CONFLICT"
 PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
@@ -100,6 +101,16 @@ class MethodNotAllowed(ClientError):
 class NotAcceptable(ClientError):
     status = 406
     code = NOT_ACCEPTABLE
+
+
+class RequestTimeout(ClientError):
+    """The request's headers or body did not arrive within their deadline (KRR_HEADER_TIMEOUT,
+    KRR_BODY_TIMEOUT): the connection is closed after this answer, so what was received is let
+    go and the client cannot go on sending."""
+
+    status = 408
+    code = REQUEST_TIMEOUT
+    default_headers: ClassVar[dict[str, str]] = {"Connection": "close"}
 
 
 class Conflict(ClientError):

@@ -8,11 +8,11 @@ field names, token error reasons), never from a request's variables or ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -48,6 +48,23 @@ class Metrics:
             "krr_deadlines_passed", "Requests (or parts of a stream) abandoned at their deadline",
             registry=self.registry,
         )
+        self.body_timeouts = Counter(
+            "krr_body_timeouts", "Requests answered 408 because their body did not arrive within "
+            "KRR_BODY_TIMEOUT", registry=self.registry,
+        )
+        self.redis_failures = Counter(
+            "krr_ratelimit_redis_failures", "Rate-limit charges Redis failed (or did not answer "
+            "in time), each served by the instance's own limit", registry=self.registry,
+        )
+        self.redis_circuit_open = Gauge(
+            "krr_ratelimit_redis_circuit_open", "1 while the rate limiter does not call Redis "
+            "after repeated failures (limits are per instance meanwhile), else 0",
+            registry=self.registry,
+        )
+
+    def watch_redis_circuit(self, is_open: Callable[[], bool]) -> None:
+        """krr_ratelimit_redis_circuit_open reads `is_open` at each scrape."""
+        self.redis_circuit_open.set_function(lambda: float(is_open()))
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -84,6 +101,16 @@ def auth_failed(reason: str) -> None:
 def rate_limited() -> None:
     if (metrics := _current.get()) is not None:
         metrics.rate_limited.inc()
+
+
+def body_timed_out() -> None:
+    if (metrics := _current.get()) is not None:
+        metrics.body_timeouts.inc()
+
+
+def redis_failed() -> None:
+    if (metrics := _current.get()) is not None:
+        metrics.redis_failures.inc()
 
 
 def deadline_passed() -> None:

@@ -147,3 +147,17 @@ def test_request_timeout_out_of_range_is_refused_naming_the_variable(bad: str):
     with pytest.raises(ConfigError, match=r"KRR_REQUEST_TIMEOUT must be 0.1 to 600 seconds") as err:
         load_settings({"KRR_REQUEST_TIMEOUT": bad})
     assert repr(bad) in str(err.value)
+
+
+def test_reading_deadlines_and_connection_limits_default_and_are_named_when_wrong():
+    settings = load_settings({})
+    assert (settings.header_timeout, settings.body_timeout) == (5.0, 10.0)
+    assert (settings.max_connections, settings.keep_alive_timeout) == (1000, 5)
+    settings = load_settings({"KRR_HEADER_TIMEOUT": "2", "KRR_BODY_TIMEOUT": "0.5",
+                              "KRR_MAX_CONNECTIONS": "200", "KRR_KEEP_ALIVE_TIMEOUT": "75"})
+    assert (settings.header_timeout, settings.body_timeout) == (2.0, 0.5)
+    assert (settings.max_connections, settings.keep_alive_timeout) == (200, 75)
+    for name, bad in [("KRR_HEADER_TIMEOUT", "0"), ("KRR_BODY_TIMEOUT", "nan"),
+                      ("KRR_MAX_CONNECTIONS", "0"), ("KRR_KEEP_ALIVE_TIMEOUT", "5.5")]:
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: bad})

@@ -48,7 +48,8 @@ from app.edge.graphql import (
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
 from app.edge.persisted import PersistedOperations
-from app.edge.ratelimit import Limiter, build_limiter
+from app.edge.ratelimit import Limiter, RedisLimiter, build_limiter
+from app.edge.reading import BodyDeadline
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
 from app.edge.signed import JWKS_PATH, jwks
@@ -215,6 +216,9 @@ def create_app(
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
     app_metrics = metrics.Metrics()
+    if isinstance(limiter, RedisLimiter):
+        breaker = limiter.breaker
+        app_metrics.watch_redis_circuit(lambda: breaker.is_open)
     limits = RequestLimits(
         max_depth=settings.max_depth, max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens, max_fields=settings.max_fields,
@@ -276,7 +280,7 @@ def create_app(
         Route("/statistikk", statistikk_side(clock), methods=["GET"]),
         # The keys signed answers are checked with: public, no token.
         Route(JWKS_PATH, jwks(PublishedKeys(signing_key)), methods=["GET"]),
-        *probes.routes(app_metrics),
+        *probes.routes(app_metrics, limiter),
         # The access managers' pages and their login (ID-porten; outside prod the development
         # provider, below).
         *innlogging.routes(),
@@ -345,7 +349,9 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(Observed, metrics=app_metrics)],
+        # Observed outermost, so a body too slow for its deadline is logged and counted too.
+        middleware=[Middleware(Observed, metrics=app_metrics),
+                    Middleware(BodyDeadline, seconds=settings.body_timeout)],
         exception_handlers={
             HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
         },

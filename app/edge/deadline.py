@@ -11,11 +11,12 @@ and the next request a fresh connection), then the task is cancelled and given G
 the answer does not wait for it beyond that. A request still waiting for a free connection
 holds none and is simply cancelled.
 
-The clock starts once the body is read (a slow upload is the server's to bound, not a slow
-database). A streamed answer (the CSV export) has its first part under the deadline (the export
-reads its first page before it answers), and then each further part must be ready within a
-deadline of its own: a long export is never cut for being long, but one whose database stops
-answering mid-way ends there, the response left unfinished so the client sees it is incomplete.
+The clock starts once the body is read (a slow upload is not a slow database: it has a
+deadline of its own, KRR_BODY_TIMEOUT, app.edge.reading). A streamed answer (the CSV export)
+has its first part under the deadline (the export reads its first page before it answers), and
+then each further part must be ready within a deadline of its own: a long export is never cut
+for being long, but one whose database stops answering mid-way ends there, the response left
+unfinished so the client sees it is incomplete.
 """
 
 from __future__ import annotations

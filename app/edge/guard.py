@@ -33,7 +33,8 @@ request's method, path and body as received, and what the route binds: `Rutekrav
 which may refuse a body it cannot sign unambiguously, once the caller has been charged), under
 the deadline like the rest of the work, and every answer it gives says `Vary: Accept`.
 
-Everything after the body is read, handler included, runs under the request's deadline
+The body itself must arrive within KRR_BODY_TIMEOUT (app.edge.reading: 408, the connection
+closed). Everything after the body is read, handler included, runs under the request's deadline
 (KRR_REQUEST_TIMEOUT, app.edge.deadline): past it the answer is a 503 and the work's database
 connections are discarded. A streamed answer gets a deadline for each further part instead.
 """

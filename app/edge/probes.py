@@ -1,4 +1,7 @@
-"""/healthz, /readyz and /metrics: no token (no personal data in any of them)."""
+"""/healthz, /readyz and /metrics: no token (no personal data in any of them).
+
+/readyz also says which rate limits are in force (`rate_limit`: app.edge.ratelimit's status):
+with Redis away the instance stays ready, on its own limits, and says so."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from starlette.routing import Route, request_response
 from app import db
 from app.edge.bounded import OwnDeadline
 from app.edge.deadline import within
+from app.edge.ratelimit import Limiter
 from app.errors import SERVICE_UNAVAILABLE, DeadlinePassed, error_object
 from app.metrics import Metrics
 
@@ -47,9 +51,10 @@ def _unavailable(reason: str, **detail: object) -> Response:
                          "errors": [error]}, 503)
 
 
-async def readyz(_: Request) -> Response:
+async def readyz(limiter: Limiter) -> Response:
     """Ready for traffic: the database answers within READY_TIMEOUT and every migration in
-    app/migrations is applied. 503 with the reason otherwise."""
+    app/migrations is applied. 503 with the reason otherwise. Redis is not asked: an instance
+    whose Redis is away serves on its own limits, which the ready answer names."""
     try:
         pending = await within(READY_TIMEOUT, _pending_migrations())
     except DeadlinePassed:  # its connection discarded, as a request's (app.edge.deadline)
@@ -59,16 +64,19 @@ async def readyz(_: Request) -> Response:
         return _unavailable("database unreachable")
     if pending:
         return _unavailable("migrations pending", pending=pending)
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "rate_limit": limiter.status()})
 
 
-def routes(metrics: Metrics) -> list[Route]:
+def routes(metrics: Metrics, limiter: Limiter) -> list[Route]:
     async def metrics_endpoint(_: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def readyz_endpoint(_: Request) -> Response:
+        return await readyz(limiter)
 
     return [
         Route("/healthz", healthz, methods=["GET"]),
         # Its own timeout (READY_TIMEOUT), and its own answer when it passes.
-        Route("/readyz", OwnDeadline(request_response(readyz)), methods=["GET"]),
+        Route("/readyz", OwnDeadline(request_response(readyz_endpoint)), methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]

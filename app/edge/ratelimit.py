@@ -5,6 +5,10 @@ GCRA (a token bucket kept as one "theoretical arrival time" per key): in process
 Redis when KRR_REDIS_URL is set so that every instance holds one shared limit. If Redis cannot be
 reached the limiter fails open to the instance's own in-process limit: the token check still
 guards the register, and an outage of a cache must not take a national register down with it.
+A Redis that stops answering would make every request wait for its timeout first, so after
+three failures in a row a circuit breaker (app.edge.breaker) stops calling it: the instance's
+own limits serve alone for 30 s (doubling up to 5 minutes while Redis stays away), then one
+request tries Redis again. /readyz and /metrics say which limits are in force.
 
 A charge also says where each of the caller's buckets stands after it (`Charge.buckets`), read in
 the same step (for Redis, the same script), so that the edge can tell the caller in the
@@ -23,7 +27,9 @@ from typing import Protocol
 
 import redis.asyncio as redis
 
+from app import metrics
 from app.config import Limits, Rate
+from app.edge.breaker import Breaker
 from authz.principal import Anonym, Caller, Innbygger, Tilgangsstyrer
 
 log = logging.getLogger(__name__)
@@ -77,6 +83,11 @@ class Limiter(Protocol):
 
     async def aclose(self) -> None: ...
 
+    def status(self) -> dict[str, str]:
+        """Which limits are in force, for /readyz: `store` "memory" (this instance's own) or
+        "redis" (shared); `redis_circuit` where Redis is configured."""
+        ...
+
 
 class MemoryLimiter:
     """GCRA in this process; `clock` is injectable (monotonic seconds) for the tests."""
@@ -107,6 +118,9 @@ class MemoryLimiter:
 
     async def aclose(self) -> None:
         return None
+
+    def status(self) -> dict[str, str]:
+        return {"store": "memory"}
 
 
 def _planned(subject: str, persons: int | None, limits: Limits,
@@ -171,18 +185,23 @@ return result
 
 class RedisLimiter:
     """The same GCRA in Redis (one atomic script), shared by every instance; on a Redis error
-    it fails open to `fallback`, this instance's own limit, and says so in the log."""
+    it fails open to `fallback`, this instance's own limit, and after repeated errors stops
+    asking Redis for a while (`breaker`). `timeout`: seconds Redis has to answer; `clock`
+    (monotonic seconds) the breaker's, injectable for the tests."""
 
     def __init__(self, url: str, limits: Limits, prefix: str = "krr:rl:",
-                 fallback: Limiter | None = None) -> None:
+                 fallback: Limiter | None = None, timeout: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self.prefix = prefix
         self.fallback = fallback or MemoryLimiter(limits)
-        self.client = redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.client = redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
         self.script = self.client.register_script(_GCRA_LUA)
-        self._last_warning = -math.inf
+        self.breaker = Breaker(clock=clock)
 
     async def charge(self, subject: str, persons: int | None) -> Charge:
+        if not self.breaker.allows():
+            return await self.fallback.charge(subject, persons)
         planned = _planned(subject, persons, self.limits, self.prefix)
         args: list[float] = []
         for _, _, cost, rate in planned:
@@ -190,16 +209,30 @@ class RedisLimiter:
         try:
             result = await self.script(keys=[k for k, _, _, _ in planned], args=args)
         except Exception as exc:  # any Redis trouble: fail open to the local limit
-            if time.monotonic() - self._last_warning > 60:
-                self._last_warning = time.monotonic()
-                # The exception type only: messages may carry the URL (with a password).
-                log.warning("rate limiter: Redis unavailable (%s); using this instance's "
-                            "own limits", type(exc).__name__)
+            self._failed(exc)
             return await self.fallback.charge(subject, persons)
+        if self.breaker.succeeded():
+            log.info("rate limiter: Redis answers again; limits are shared again")
         numbers = [float(x) for x in result]
         return Charge(numbers[0], tuple(
             Bucket(name, rate, max(numbers[2 * i + 1], 0.0), numbers[2 * i + 2])
             for i, (_, name, _, rate) in enumerate(planned)))
+
+    def _failed(self, exc: Exception) -> None:
+        metrics.redis_failed()
+        # The exception type only: messages may carry the URL (with a password).
+        change = self.breaker.failed()
+        if change == "opened":
+            log.warning("rate limiter: Redis unavailable (%s, %d failures in a row); using this "
+                        "instance's own limits, Redis tried again in %g s", type(exc).__name__,
+                        self.breaker.failures, self.breaker.wait)
+        elif change == "reopened":
+            log.info("rate limiter: Redis still unavailable (%s); tried again in %g s",
+                     type(exc).__name__, self.breaker.wait)
+
+    def status(self) -> dict[str, str]:
+        return {"store": "memory" if self.breaker.is_open else "redis",
+                "redis_circuit": self.breaker.state}
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -62,6 +62,9 @@ def feilside_for(request: Request, answer: Answer) -> Response:
         tittel, tekst = ("Fant ikke siden",
                          "Siden eller tilgangen finnes ikke, eller den hører ikke til "
                          "virksomheten din.")
+    elif answer.status == 408:
+        tittel, tekst = ("Skjemaet kom ikke fram i tide",
+                         "Skjemaet ble sendt for sakte til at vi kunne ta imot det. Prøv igjen.")
     elif answer.status == 413:
         tittel, tekst = ("Skjemaet er for stort", "Skjemaet inneholdt mer enn tjenesten tar imot.")
     elif answer.status == 429:
@@ -81,5 +84,5 @@ def feilside_for(request: Request, answer: Answer) -> Response:
                          "Noe i skjemaet var ikke gyldig. Gå tilbake og kontroller feltene.")
     response = feilside(tittel, tekst, status=answer.status, lenke=TILBAKE, innlogget=innlogget)
     response.headers.update({k: v for k, v in answer.headers.items()
-                             if k.lower() in ("retry-after", "allow")})
+                             if k.lower() in ("retry-after", "allow", "connection")})
     return response
