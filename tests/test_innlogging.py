@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from app.config import ConfigError, Idporten, Settings, load_settings
+from app.config import DEFAULT_LIMITS, ConfigError, Idporten, Limits, Rate, Settings, load_settings
 from app.edge.app import create_app
 from app.innlogging import forsok, okter
-from app.innlogging.models import Okt
+from app.innlogging.models import Forsok, Okt
 from app.innlogging.tilbyder import MAKS_ADRESSER, SKJEVHET, godtatt_acr
 from app.tilgangsstyrere import store as roller
 from tests.admin import choose_person, csrf_of, hidden_fields, log_in, to_provider
@@ -537,6 +537,25 @@ async def test_the_login_cookie_is_secure_httponly_lax_and_short_lived(prod):
     assert {"secure", "httponly"} <= attrs.keys()
     assert attrs["samesite"].lower() == "samesite=lax" and attrs["path"].lower() == "path=/admin"
     assert attrs["max-age"] == f"Max-Age={int(forsok.VARER.total_seconds())}"
+
+
+async def test_a_flood_of_logins_begun_is_refused_before_it_writes(prod_settings):
+    """Each login begun keeps a row (its verifier and nonce) before anyone is known: without a
+    limit, anyone could fill the table. Logins begun and their answers are charged to the
+    client's address as anonymous requests are; past the budget a page says so (429,
+    Retry-After) and nothing is written."""
+    settings, stand_in = prod_settings
+    settings = dataclasses.replace(settings, rate_limits=Limits(
+        requests=Rate(0.01, 3), persons=DEFAULT_LIMITS.persons))
+    async with _browser(settings, stand_in) as c:
+        begun = [await c.get("/admin/logg-inn") for _ in range(6)]
+        answered = await c.get("/admin/innlogget?code=c&state=flood")
+    assert [r.status_code for r in begun] == [302] * 3 + [429] * 3
+    refused = begun[-1]
+    assert refused.headers["content-type"].startswith("text/html")
+    assert "For mange forespørsler" in refused.text and int(refused.headers["retry-after"]) > 0
+    assert answered.status_code == 429
+    assert await Forsok.all().count() == 3
 
 
 async def test_an_answer_after_ten_minutes_is_refused(web):

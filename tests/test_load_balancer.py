@@ -36,6 +36,7 @@ VENDOR = "922020175"  # gets the lookup through the page
 MANAGER = "17912099997"
 SCHEME = "krr-paa-vegne-av"
 BURST = 8  # anonymous requests a client may make before 429 (refilled one per 100 s)
+BROWSER = "127.0.0.6"  # where the access manager's browser runs
 ANONYMOUS = {"query": "{ __typename }"}  # public: needs no token, charged to the address
 
 
@@ -47,7 +48,10 @@ class Deployment:
     trust: ssl.SSLContext  # the test's certificate
 
     def browser(self) -> httpx.Client:
-        return httpx.Client(base_url=self.public, verify=self.trust, timeout=10)
+        """A browser on a machine of its own (its address's budget is the login's, not the
+        other tests')."""
+        transport = httpx.HTTPTransport(local_address=BROWSER, verify=self.trust)
+        return httpx.Client(transport=transport, base_url=self.public, timeout=10)
 
 
 def _env(directory: Path, **variables: str) -> dict[str, str]:

@@ -48,7 +48,7 @@ from app.edge.graphql import (
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.observed import Observed, request_id_of
 from app.edge.persisted import PersistedOperations
-from app.edge.ratelimit import Limiter, RedisLimiter, build_limiter
+from app.edge.ratelimit import Limiter, RedisLimiter, build_limiter, charge_client
 from app.edge.reading import BodyDeadline
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
@@ -244,7 +244,12 @@ def create_app(
     hemmelighet = okthemmelighet(settings)
     if idp_transport is None and settings.idporten is None:
         idp_transport = httpx2.ASGITransport(app=til_selv)
-    innlogging = Innlogging(settings, hemmelighet, clock, idp_transport)
+
+    async def begrens(request: Request) -> None:
+        """The login's rate limit: the client's address, as for an anonymous request."""
+        await charge_client(limiter, request.client.host if request.client else None)
+
+    innlogging = Innlogging(settings, hemmelighet, clock, idp_transport, begrens)
     side_kaller = side_inngang.kaller(innlogging)
 
     def side_rute(path: str, method: str, handler: Endpoint) -> Route:

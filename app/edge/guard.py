@@ -41,7 +41,6 @@ connections are discarded. A streamed answer gets a deadline for each further pa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -52,18 +51,16 @@ from starlette.types import Message, Receive, Scope, Send
 from app import logs, metrics
 from app.edge.deadline import each_within, within
 from app.edge.observed import request_id_of
-from app.edge.ratelimit import Charge, Limiter, limit_fields, subject_of, whole_seconds
+from app.edge.ratelimit import Charge, Limiter, limit_fields, refuse_if_spent, subject_of
 from app.edge.responses import error_response
 from app.edge.signed import Asked, asked, signed, signer_for_request, vary_on_accept
-from app.errors import PayloadTooLarge, RateLimited, UnsupportedMediaType
+from app.errors import PayloadTooLarge, UnsupportedMediaType
 from app.faults import Answer, answer_for
 from app.foresporsel import Clock, Delegeringsoppslag, Foresporsel
 from app.signing.signer import Signer
 from authz.principal import Anonym, Caller
 from authz.tillatelse import Tillatelse
 from authz.tokens import TokenError, TokenVerifier
-
-log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request, Foresporsel], Awaitable[Response]]
 
@@ -273,11 +270,4 @@ class Guard:
         charge = await self.inngang.limiter.charge(subject, None if counted is None
                                                    else counted(body))
         charged.append(charge)
-        wait = charge.wait
-        if wait <= 0:
-            return
-        metrics.rate_limited()
-        kind = subject.split(":", 1)[0]
-        # Organisation numbers are not personal data; a pid hash or an IP address is.
-        log.info("rate limited: %s", subject if kind == "org" else kind)
-        raise RateLimited(whole_seconds(wait))
+        refuse_if_spent(charge, subject)

@@ -30,6 +30,7 @@ import redis.asyncio as redis
 from app import metrics
 from app.config import Limits, Rate
 from app.edge.breaker import Breaker
+from app.errors import RateLimited
 from authz.principal import Anonym, Caller, Innbygger, Tilgangsstyrer
 
 log = logging.getLogger(__name__)
@@ -267,6 +268,26 @@ def build_limiter(limits: Limits, redis_url: str | None) -> Limiter:
 def whole_seconds(wait: float) -> int:
     """A wait as the whole seconds Retry-After and `t` give: rounded up, at least 1."""
     return max(1, math.ceil(wait))
+
+
+def refuse_if_spent(charge: Charge, subject: str) -> None:
+    """RateLimited (429, Retry-After) when `charge` found the caller's budget spent, counted and
+    logged here for every place that charges."""
+    if charge.wait <= 0:
+        return
+    metrics.rate_limited()
+    kind = subject.split(":", 1)[0]
+    # Organisation numbers are not personal data; a pid hash or an IP address is.
+    log.info("rate limited: %s", subject if kind == "org" else kind)
+    raise RateLimited(whole_seconds(charge.wait))
+
+
+async def charge_client(limiter: Limiter, client_ip: str | None) -> None:
+    """One request of a caller known only by its address (the client KRR_TRUSTED_PROXIES
+    vouch for, else the peer), charged to that address's budget, as an anonymous request is;
+    RateLimited when it is spent."""
+    subject, _ = subject_of(Anonym(), client_ip)
+    refuse_if_spent(await limiter.charge(subject, None), subject)
 
 
 def _quota(rate: Rate) -> int:

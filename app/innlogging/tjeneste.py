@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx2
 from authlib.integrations.starlette_client import OAuthError
@@ -79,8 +80,13 @@ class Innlogging:
     """The login routes and the session check, built once per app."""
 
     def __init__(self, settings: Settings, hemmelighet: str, clock: Clock,
-                 transport: httpx2.AsyncBaseTransport | None) -> None:
+                 transport: httpx2.AsyncBaseTransport | None,
+                 begrens: Callable[[Request], Awaitable[None]]) -> None:
         self.settings = settings
+        # A login begun writes a row, and its answer reads one, before anyone is known: each is
+        # charged to the client's address as an anonymous request is (the edge's rate limit),
+        # so a flood of them is refused (429) rather than written.
+        self.begrens = begrens
         self.hemmelighet = hemmelighet
         self.clock = clock
         self.tilbyder = Tilbyder(settings, hemmelighet, transport)
@@ -143,6 +149,7 @@ class Innlogging:
         forsok) and its state in the browser's cookie."""
         if not self.tilbyder.finnes:
             return self._ikke_satt_opp()
+        await self.begrens(request)
         klient = self.tilbyder.klient(request)
         try:
             adresse = await klient.oauth.create_authorization_url(
@@ -174,6 +181,7 @@ class Innlogging:
         the level and the person checked here, then a new session."""
         if not self.tilbyder.finnes:
             return self._ikke_satt_opp()
+        await self.begrens(request)
         klient: Klient = self.tilbyder.klient(request)
         state = request.query_params.get("state", "")
         fra_cookie = _usignert(self._flyt_signer, request.cookies.get(FLYT_COOKIE))
