@@ -56,7 +56,11 @@ lint: install schema-linter
 	$(BIN)/mypy
 	$(SCHEMA_LINTER) --config-directory tools/schema-lint schema.graphql
 
-test: lint test-sqlite test-postgres
+# The two databases' runs side by side (each prints its output whole when it ends): they share
+# nothing but the machine (SQLite in a temporary folder, PostgreSQL's database `test`, Redis
+# under a key prefix of each test's own, free ports).
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install browser graphql-http
 	KRR_ENV=test $(BIN)/pytest -q -p no:cacheprovider
