@@ -2,8 +2,8 @@
 a feature declares one, and the JSON it reads and writes.
 
 A `Rute` names its path, its handler, its declared permission (authz.tillatelse) and whether
-its answer may be signed (`Accept: application/jose`); the edge (app.edge) puts every route
-behind the one guard, which reads the body, verifies the token, charges the rate limit
+its answer may be signed (`Accept: application/jose`) and how; the edge (app.edge) puts every
+route behind the one guard, which reads the body, verifies the token, charges the rate limit
 (`personer`: how many persons a body asks for) and checks the permission before the handler
 runs, and signs the answer when asked. A handler gets the verified request and never sees the
 token; what it raises is answered by the one mapping (app.faults).
@@ -39,6 +39,9 @@ class Rute:
     methods: tuple[str, ...] = ("POST",)
     personer: Callable[[bytes], int] | None = None  # None: the route charges no persons
     signable: bool = False  # its 200 JSON answer may be signed (the edge signs it)
+    # Signed, the answer alone is the payload and the claims go in the JWS header: for consumers
+    # that map the payload onto a class refusing members it does not know (app.signing.jws).
+    claims_in_header: bool = False
 
 
 class UgyldigKropp(BadInput):
@@ -66,13 +69,25 @@ OSLO = ZoneInfo("Europe/Oslo")
 
 
 def tidspunkt(moment: dt.datetime) -> str:
-    """A moment as the real register writes it in REST: Oslo local time with its offset, whole
-    seconds (`2023-06-29T10:14:52+02:00`). The real register writes the offset as `+02`, which
-    several parsers refuse (Java's ISO_OFFSET_DATE_TIME, Python before 3.11); RFC 3339's full
-    `+02:00` reads everywhere. A moment without a zone is UTC, as everything stored is."""
+    """A moment as the real register writes it in REST: Oslo local time, whole seconds, the
+    offset in hours only (`2023-06-29T10:14:52+02`, `+01` in winter), as Java writes a pattern
+    ending in `X`. Its consumers parse with such patterns, which refuse `+02:00`; JDK 17's
+    ISO_OFFSET_DATE_TIME, .NET's and Python's (3.11+) ISO parsers read `+02` too (docs/rest-v1.md
+    has which parsers do not). A moment without a zone is UTC, as everything stored is."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(OSLO).replace(microsecond=0).isoformat()
+    local = moment.astimezone(OSLO).replace(microsecond=0)
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + _x_offset(local.utcoffset() or dt.timedelta())
+
+
+def _x_offset(offset: dt.timedelta) -> str:
+    """Java's `X`: `Z` for UTC, hours alone when whole (`+02`), else hours and minutes (`+0130`);
+    Oslo's offset is always whole hours, the rest keeps the function total."""
+    if not offset:
+        return "Z"
+    sign = "-" if offset < dt.timedelta() else "+"
+    hours, minutes = divmod(abs(offset) // dt.timedelta(minutes=1), 60)
+    return f"{sign}{hours:02d}" + (f"{minutes:02d}" if minutes else "")
 
 
 def json_svar(document: Json, status_code: int = 200) -> Response:

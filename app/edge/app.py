@@ -260,10 +260,10 @@ def create_app(
 
     def guarded(rute: Rute) -> Route:
         krav = Rutekrav(tillatelse=rute.tillatelse, personer=rute.personer,
-                        signable=rute.signable)
+                        signable=rute.signable, claims_in_header=rute.claims_in_header)
         return Route(rute.path, Guard(inngang, rute.handler, krav), methods=list(rute.methods))
 
-    rest: list[Rute] = [personer_rest.RUTE, endringer_rest.RUTE]
+    rest: list[Rute] = [*personer_rest.RUTER, endringer_rest.RUTE]
     if not settings.is_prod:  # the test register's export: absent (404) in prod
         rest.append(csv_export.RUTE)
     graphql_post = Guard(inngang, graphql, Rutekrav(

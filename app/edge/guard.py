@@ -100,6 +100,8 @@ class Rutekrav:
     kaller: Callable[[Request, bytes], Awaitable[Caller]] | None = None
     feilside: Callable[[Request, Answer], Response] | None = None
     signable: bool = False  # may its 200 JSON answer be signed (Accept: application/jose)?
+    # Signed with the answer alone as the payload, the claims in the header (app.signing.jws).
+    claims_in_header: bool = False
     # What a signed answer binds beyond the request's method, path and body (the `request`
     # claim; GraphQL: its document), read from the body as the handler reads it; raises
     # NotAcceptable for a body whose answer, signed, could be read otherwise.
@@ -246,7 +248,7 @@ class Guard:
         # The key published first: if the database cannot take it, nothing is read or audited.
         await signer.publish(foresporsel.now)
         return await signed(await self.endpoint(request, foresporsel), signer, foresporsel,
-                            question)
+                            question, claims_in_header=krav.claims_in_header)
 
     async def _caller(self, request: Request, body: bytes) -> Caller:
         if self.krav.kaller is not None:

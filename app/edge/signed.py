@@ -83,9 +83,10 @@ def unsignable(codes: Iterable[str | None]) -> list[str]:
 
 
 async def signed(response: Response, signer: Signer, foresporsel: Foresporsel,
-                 question: Asked) -> Response:
+                 question: Asked, *, claims_in_header: bool = False) -> Response:
     """`response` signed as the answer to `question` when it is a 200 JSON answer; anything
-    else as it is. The answer's `jti` goes into the request's log lines too."""
+    else as it is (`claims_in_header`: the answer alone as the payload, app.signing.jws). The
+    answer's `jti` goes into the request's log lines too."""
     if (
         response.status_code != 200
         or isinstance(response, StreamingResponse)
@@ -94,7 +95,8 @@ async def signed(response: Response, signer: Signer, foresporsel: Foresporsel,
         return response
     jti = secrets.token_urlsafe(16)  # 22 characters, as the register's request ids
     logs.bind(jti=jti)
-    token = await signer.sign(bytes(response.body), foresporsel, jti, question)
+    token = await signer.sign(bytes(response.body), foresporsel, jti, question,
+                              claims_in_header=claims_in_header)
     answer = Response(token, status_code=200, media_type=JOSE)
     answer.raw_headers.extend(
         (name, value) for name, value in response.raw_headers

@@ -19,17 +19,23 @@ The claims, after the answer's own members:
 
 No `exp`: the answer is a proof of what the register said and must verify years later; no
 `aud`: whoever holds it may check it.
+
+A route whose consumers map the payload onto a class that refuses members it does not know
+(REST v1: eFormidling reads it with a plain Jackson ObjectMapper) signs the answer alone as the
+payload, and the same claims go in the protected header instead (RFC 7519 5.3 replicates
+claims there), where they are as much signed and no parser of the answer meets them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-from joserfc.jws import serialize_compact
+from joserfc.jws import JWSRegistry, serialize_compact
+from joserfc.registry import HeaderParameter
 
 from app.signing.keys import ALGORITHM, SigningKey
 from authz.identifikatorer import org_claim
@@ -64,6 +70,27 @@ def payload(answer: bytes, added: dict[str, Any]) -> bytes:
     return body[:-1] + b"," + members + b"}"
 
 
-def compact(key: SigningKey, signed_payload: bytes) -> str:
-    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
-    return serialize_compact(header, signed_payload, key.private, algorithms=[ALGORITHM])
+def _is(kind: type) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"must be a {kind.__name__}")
+    return check
+
+
+# The claims as header parameters (`claims`), each checked for its kind as joserfc checks its own.
+_REGISTRY = JWSRegistry(header_registry={
+    "iat": HeaderParameter("Served at (claim in the header)", "int"),
+    "jti": HeaderParameter("The answer's id (claim in the header)", "str"),
+    "audit_ids": HeaderParameter("The audit records (claim in the header)", _is(list)),
+    "request": HeaderParameter("The question answered (claim in the header)", _is(dict)),
+    "consumer": HeaderParameter("The consumer (claim in the header)", _is(dict)),
+    "supplier": HeaderParameter("The vendor (claim in the header)", _is(dict)),
+}, algorithms=[ALGORITHM])
+
+
+def compact(key: SigningKey, signed_payload: bytes,
+            in_header: Mapping[str, Any] | None = None) -> str:
+    """`signed_payload` signed with `key`; `in_header`: claims for the protected header (when the
+    payload is the answer alone)."""
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT", **(in_header or {})}
+    return serialize_compact(header, signed_payload, key.private, registry=_REGISTRY)

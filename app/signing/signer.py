@@ -34,11 +34,14 @@ class Signer:
             self._recorded = True
 
     async def sign(self, answer: bytes, foresporsel: Foresporsel, jti: str,
-                   request: Mapping[str, str | None]) -> str:
-        """`answer` signed as the answer to `request` (app.signing.jws), named `jti`."""
+                   request: Mapping[str, str | None], *, claims_in_header: bool = False) -> str:
+        """`answer` signed as the answer to `request` (app.signing.jws), named `jti`; with
+        `claims_in_header` the payload is `answer` alone and the claims are in the header."""
         await self.publish(foresporsel.now)
         claims = jws.claims(foresporsel.kaller, foresporsel.now, jti, foresporsel.revisjoner,
                             request)
+        if claims_in_header:
+            return jws.compact(self.key, answer, claims)
         return jws.compact(self.key, jws.payload(answer, claims))
 
 
