@@ -240,16 +240,18 @@ def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _rotate_signing_key(settings: Settings, _: argparse.Namespace) -> int:
-    from app.signing.keys import VARIABLE, rotate
+    from app.signing.keys import CERT_VARIABLE, VARIABLE, rotate
 
     if settings.is_prod or settings.signing_key is not None:
         why = "refused with KRR_ENV=prod" if settings.is_prod else f"{VARIABLE} is set"
         print(f"krr rotate-signing-key: {why}: the key is the one {VARIABLE} names; to rotate, "
-              f"point {VARIABLE} to a new PEM file and restart", file=sys.stderr)
+              f"point {VARIABLE} to a new PEM file and {CERT_VARIABLE} to its certificate "
+              "chain, and restart", file=sys.stderr)
         return 2
     key = rotate(settings.var_dir)
-    print(f"new signing key {key.kid} under {settings.var_dir}; restart the server to sign with "
-          "it (keys already used stay published)")
+    print(f"new signing key {key.kid} and a self-signed certificate of it under "
+          f"{settings.var_dir}; restart the server to sign with it (keys already used stay "
+          "published, with their certificates)")
     return 0
 
 
@@ -548,7 +550,8 @@ def parser() -> argparse.ArgumentParser:
     ).set_defaults(func=_send_meldinger)
     sub.add_parser(
         "rotate-signing-key",
-        help="replace the dev/test key signed answers are signed with (not in prod)",
+        help="replace the dev/test key signed answers are signed with, and its self-signed "
+        "certificate (not in prod)",
     ).set_defaults(func=_rotate_signing_key)
     _tilgangsstyrer_parser(sub)
     _organisasjoner_parser(sub)

@@ -1,5 +1,7 @@
 """A signed answer: the JSON answer's members with who asked, what, and when, as the payload
-of a compact JWS (RS256, `kid`, `typ` JWT).
+of a compact JWS (RS256; header `kid`, `typ` JWT and `x5c`, the signing key's certificate chain,
+leaf first, base64 DER: a verifier that takes the key from the certificate, as eFormidling's
+JWTDecoder does with `x5c[0]`, needs nothing else).
 
 The claims, after the answer's own members:
 
@@ -65,5 +67,5 @@ def payload(answer: bytes, added: dict[str, Any]) -> bytes:
 
 
 def compact(key: SigningKey, signed_payload: bytes) -> str:
-    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT", "x5c": list(key.chain)}
     return serialize_compact(header, signed_payload, key.private, algorithms=[ALGORITHM])
