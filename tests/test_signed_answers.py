@@ -42,6 +42,7 @@ from app.signing.models import SigningKeyRecord
 from app.signing.signer import PublishedKeys
 from authz.tokens import TokenVerifier
 from tests import certificates
+from tests.certificates import rsa_key
 from tests.conftest import CONSUMER, FIXED_NOW, lines
 from tests.factories import new_id
 from tests.servers import krr_serving
@@ -658,10 +659,6 @@ def test_rotating_is_refused_in_prod_and_where_the_operator_gives_the_key(cli_en
 # --- the key: KRR_SIGNING_KEY in prod, generated in dev and test --------------------------------
 
 
-def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
 def write_pem(path: Path, key: Any, encryption: Any = None,
               form: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> Path:
     path.write_bytes(key.private_bytes(
@@ -885,6 +882,10 @@ def test_krr_serve_publishes_its_key_at_startup_and_signs_with_it(cli_env):
                             headers={"Authorization": f"Bearer {token}", "Accept": JOSE})
         assert answer.headers["content-type"] == JOSE, answer.text
         assert verified(answer.text, document)["personer"] == []  # not in this register
+        # And as eFormidling verifies (the README's second snippet): with x5c[0]'s key alone.
+        header = jwt.get_unverified_header(answer.text)
+        leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+        assert jwt.decode(answer.text, leaf.public_key(), algorithms=["RS256"])["personer"] == []
 
 
 # --- the payload, without the HTTP around it --------------------------------------------------
