@@ -47,6 +47,7 @@ run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)
 	KRR_ENV=dev $(BIN)/krr organisasjoner importer app/enhetsregisteret/eksempel/enheter.json
 	KRR_ENV=dev $(BIN)/krr tilgangsstyrer legg-til 974760673 17912099997  # the demo access manager
+	KRR_ENV=dev $(BIN)/krr print-sertifikat sett 984661185 app/testdata/seed_data/print.pem  # the demo print provider (self-signed)
 	KRR_ENV=dev $(BIN)/krr serve --host $(HOST) --port $(PORT)
 
 # Style, the layers (import-linter contracts in pyproject.toml), types, and the GraphQL schema.

@@ -1,6 +1,6 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
 oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer,
-organisasjoner.
+organisasjoner, print-sertifikat.
 
 Every command that uses the database runs under the watchdog (app.watchdog): however long its
 work rightly takes, a database that cannot be reached or stops answering (within
@@ -240,16 +240,18 @@ def _send_meldinger(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _rotate_signing_key(settings: Settings, _: argparse.Namespace) -> int:
-    from app.signing.keys import VARIABLE, rotate
+    from app.signing.keys import CERT_VARIABLE, VARIABLE, rotate
 
     if settings.is_prod or settings.signing_key is not None:
         why = "refused with KRR_ENV=prod" if settings.is_prod else f"{VARIABLE} is set"
         print(f"krr rotate-signing-key: {why}: the key is the one {VARIABLE} names; to rotate, "
-              f"point {VARIABLE} to a new PEM file and restart", file=sys.stderr)
+              f"point {VARIABLE} to a new PEM file and {CERT_VARIABLE} to its certificate "
+              "chain, and restart", file=sys.stderr)
         return 2
     key = rotate(settings.var_dir)
-    print(f"new signing key {key.kid} under {settings.var_dir}; restart the server to sign with "
-          "it (keys already used stay published)")
+    print(f"new signing key {key.kid} and a self-signed certificate of it under "
+          f"{settings.var_dir}; restart the server to sign with it (keys already used stay "
+          "published, with their certificates)")
     return 0
 
 
@@ -290,7 +292,7 @@ def _med_registeret(
         sjekk()
         _mot_databasen(settings, run())
     except BadInput as exc:
-        print(f"krr tilgangsstyrer {args.handling}: {exc.message}", file=sys.stderr)
+        print(f"krr {args.command} {args.handling}: {exc.message}", file=sys.stderr)
         return 2
     return 0
 
@@ -491,6 +493,92 @@ def _storrelse(tekst: str) -> int:
     return _positivt(tekst[:-1] if faktor > 1 else tekst) * faktor
 
 
+# --- krr print-sertifikat: the print provider and its certificate ------------------------------
+
+
+def _print_sertifikat_sett(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from app.printsertifikat import regler, store
+
+    lest: list[regler.Printsertifikat] = []
+
+    def sjekk() -> None:
+        try:
+            fil = sys.stdin.buffer.read() if args.fil == "-" else Path(args.fil).read_bytes()
+        except OSError as exc:
+            raise regler.UgyldigPrintsertifikat(
+                f"cannot read {args.fil}: {exc.strerror or type(exc).__name__}") from None
+        lest.append(regler.valider(args.orgnr, fil, dt.datetime.now(dt.UTC)))
+
+    async def arbeid() -> None:
+        (ny,) = lest
+        if await store.sett(ny, _operatoer(), dt.datetime.now(dt.UTC)):
+            print(f"print certificate set: {ny.postkasseleverandoer_adresse}, {ny.emne}, valid "
+                  f"until {_utc(ny.gyldig_til)} UTC, sha256 {ny.sha256}; handed out from the "
+                  "next request on")
+        else:
+            print(f"unchanged: {ny.postkasseleverandoer_adresse} with this certificate (sha256 "
+                  f"{ny.sha256}) is what is handed out already")
+
+    return _med_registeret(settings, args, sjekk, arbeid)
+
+
+def _print_sertifikat_vis(settings: Settings, args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from app.printsertifikat import store
+    from app.printsertifikat.regler import KOMMANDO
+
+    async def arbeid() -> None:
+        historikk = await store.historikk()
+        if not historikk:
+            print(f"no print certificate is set: GET /rest/v2/printSertifikat answers 404; set "
+                  f"it with `{KOMMANDO}`")
+            return
+        naa = dt.datetime.now(dt.UTC)
+        for n, setting in enumerate(historikk):
+            p = setting.printsertifikat
+            if n == 1:
+                print("\nearlier settings, newest first:")
+            print(f"{'handed out' if n == 0 else 'replaced'}: postkasseleverandoerAdresse "
+                  f"{p.postkasseleverandoer_adresse}\n  subject {p.emne}\n  valid "
+                  f"{_utc(p.gyldig_fra)} to {_utc(p.gyldig_til)} UTC\n  sha256 {p.sha256}\n"
+                  f"  set {_utc(setting.satt)} UTC by {setting.satt_av}")
+        gyldig_til = historikk[0].printsertifikat.gyldig_til
+        if gyldig_til <= naa + dt.timedelta(days=30):
+            hvordan = "has expired" if gyldig_til <= naa else "expires within 30 days"
+            print(f"warning: the certificate handed out {hvordan}: set the provider's new one "
+                  f"with `{KOMMANDO}`", file=sys.stderr)
+
+    return _med_registeret(settings, args, lambda: None, arbeid)
+
+
+def _print_sertifikat_parser(sub: Any) -> None:
+    utskrift = sub.add_parser(
+        "print-sertifikat",
+        help="set and show the print provider and its certificate (GET /rest/v2/printSertifikat)",
+        description="The print provider prints and posts letters to those without a digital "
+        "mailbox; senders (eFormidling) encrypt such letters to its certificate, which the "
+        "register hands out with the provider's organisation number. Every change is kept, "
+        "recorded as made by krr-cli:<OS user>.",
+    )
+    handlinger = utskrift.add_subparsers(dest="handling", required=True)
+    sett = handlinger.add_parser(
+        "sett", help="hand out ORGNR and the certificate in FILE from now on",
+        description="Refused, with nothing changed, when ORGNR is not a valid organisation "
+        "number or FILE is not one X.509 certificate valid now. FILE is PEM, DER, or base64 "
+        "of DER (- for standard input); it is stored and handed out as bare base64 of DER.",
+    )
+    sett.add_argument("orgnr", metavar="ORGNR", help="the print provider's organisation number")
+    sett.add_argument("fil", metavar="FILE", help="its certificate (PEM or DER), - for stdin")
+    sett.set_defaults(func=_print_sertifikat_sett)
+    handlinger.add_parser(
+        "vis", help="the print provider as handed out, and earlier settings",
+    ).set_defaults(func=_print_sertifikat_vis)
+
+
 def _export_schema(_: Settings, __: argparse.Namespace) -> int:
     from app.edge.schema import export_sdl
 
@@ -548,10 +636,12 @@ def parser() -> argparse.ArgumentParser:
     ).set_defaults(func=_send_meldinger)
     sub.add_parser(
         "rotate-signing-key",
-        help="replace the dev/test key signed answers are signed with (not in prod)",
+        help="replace the dev/test key signed answers are signed with, and its self-signed "
+        "certificate (not in prod)",
     ).set_defaults(func=_rotate_signing_key)
     _tilgangsstyrer_parser(sub)
     _organisasjoner_parser(sub)
+    _print_sertifikat_parser(sub)
     return p
 
 

@@ -101,6 +101,10 @@ class Settings:
     # which reads and checks it at startup). Unset: generated under var_dir outside prod; in
     # prod, answers are not signed.
     signing_key: Path | None = None
+    # KRR_SIGNING_CERT: a PEM file with that key's certificate chain, leaf first, carried in a
+    # signed answer's header (x5c) and the published keys; required with KRR_SIGNING_KEY in prod
+    # (checked against it at startup). Unset outside prod: a self-signed one under var_dir.
+    signing_cert: Path | None = None
     # The access managers' login (app.innlogging): ID-porten, or outside prod by default the
     # built-in development OpenID provider; None in prod when not configured (no /admin login).
     idporten: Idporten | None = None
@@ -516,6 +520,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_connections=_limit(env_vars, "KRR_MAX_CONNECTIONS", 1000),
         keep_alive_timeout=_limit(env_vars, "KRR_KEEP_ALIVE_TIMEOUT", 5),
         signing_key=_path(env_vars.get("KRR_SIGNING_KEY")),
+        signing_cert=_path(env_vars.get("KRR_SIGNING_CERT")),
         idporten=idporten,
         session_secret=_session_secret(env_vars.get("KRR_SESSION_SECRET"), env, idporten),
         public_url=_public_url(env_vars.get("KRR_PUBLIC_URL"), env, idporten),

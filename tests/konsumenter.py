@@ -7,16 +7,14 @@ A port is as lenient as its original and never more: where the original tolerate
 from __future__ import annotations
 
 import base64
-import json
 import re
 from enum import Enum
 from typing import Any
 
 import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.hashes import SHA256
 from pydantic import BaseModel, ConfigDict, field_validator
+
+from tests.efm_jwtdecoder import getpayload
 
 V1 = "/rest/v1/personer"
 
@@ -80,27 +78,8 @@ class EfmPersonerResponse(BaseModel):
     personer: list[EfmPersonResource] = []
 
 
-def efm_jws_payload(serialized: str, jwks: dict[str, Any]) -> str:
-    """efm-common's JWTDecoder: the payload, as a string, once the RS256 signature verifies.
-    `getPayload(serialized)`, which KontaktInfoClient calls, takes the key from the header's
-    `x5c[0]`; where the header has none, the overload `getPayload(serialized, jwkUrl)`, which
-    takes the first RSA key of the JWK set."""
-    header_b64, payload_b64, signature_b64 = serialized.split(".")
-    header = json.loads(_b64url(header_b64))
-    key: Any
-    if "x5c" in header:
-        key = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0])).public_key()
-    else:
-        jwk = next(k for k in jwks["keys"] if k["kty"] == "RSA")
-        key = rsa.RSAPublicNumbers(int.from_bytes(_b64url(jwk["e"])),
-                                   int.from_bytes(_b64url(jwk["n"]))).public_key()
-    key.verify(_b64url(signature_b64), f"{header_b64}.{payload_b64}".encode(),
-               padding.PKCS1v15(), SHA256())  # raises InvalidSignature (BadJWSException)
-    return _b64url(payload_b64).decode()
-
-
-async def efm_person_resource(client: httpx.AsyncClient, token: str, identifier: str,
-                              jwks: dict[str, Any]) -> EfmPersonResource:
+async def efm_person_resource(client: httpx.AsyncClient, token: str,
+                              identifier: str) -> EfmPersonResource:
     """KRRClient.getPersonResource over KontaktInfoClient.fetchKontaktInfo: one id, signed
     answer asked for, any status but 200 an error, the payload mapped and its first entry
     taken."""
@@ -108,7 +87,7 @@ async def efm_person_resource(client: httpx.AsyncClient, token: str, identifier:
         "Authorization": f"Bearer {token}", "Accept": "application/jose"})
     if response.status_code != 200:
         raise RuntimeError(f"{V1} endpoint returned {response.status_code}")
-    payload = efm_jws_payload(response.text, jwks)
+    payload = getpayload(response.text)  # efm-common's JWTDecoder: the key from x5c[0]
     return EfmPersonerResponse.model_validate_json(payload).personer[0]
 
 

@@ -23,6 +23,7 @@ from app.personer.felt import KOLONNER, LAGREDE, PersonRecord
 from app.personer.models import Person as PersonTabell
 from app.personer.models import Postkasseleverandoer
 from app.personer.utlevering import DigitalPost, Kontaktinformasjon, PersonSvar, person_felt
+from app.printsertifikat import rest as printsertifikat_rest
 from app.testdata import csv_export
 from app.testdata.seed import COLUMNS
 from authz.scopes import PERSON_FELT
@@ -82,8 +83,9 @@ def test_every_operation_declares_who_may_call_it(root):
     assert not undeclared
 
 
-def test_only_the_key_figures_need_no_token():
-    assert offentlige_felt(build_schema()) == {"statistikk", "__typename"}
+def test_only_the_key_figures_and_the_print_provider_need_no_token():
+    """Both hold no one's data; the print provider is read without a token by eFormidling."""
+    assert offentlige_felt(build_schema()) == {"statistikk", "printSertifikat", "__typename"}
     declared = [tillatelse(d) for d in _root_fields("Mutation").values() if d is not None]
     assert all(t is not None and t.kaller is not Kallertype.ALLE for t in declared)
 
@@ -91,6 +93,7 @@ def test_only_the_key_figures_need_no_token():
 def test_every_route_beside_graphql_declares_who_may_call_it():
     for rute in (personer_rest.RUTE, endringer_rest.RUTE, csv_export.RUTE):
         assert rute.tillatelse.kaller is Kallertype.ORGANISASJON, rute.path
+    assert printsertifikat_rest.RUTE.tillatelse.kaller is Kallertype.ALLE  # as the real one
 
 
 # --- one declaration of a person's stored fields --------------------------------------------

@@ -17,7 +17,6 @@ import jwt
 import orjson
 import pytest
 
-from app.config import load_settings
 from app.personer.models import Registerstatus
 from app.personer.rest import REKKEFOLGE
 from app.personer.utlevering import PersonSvar
@@ -29,7 +28,7 @@ from tests.factories import DIGIPOST, months_ago, new_id, person, provider
 from tests.revisjonsrader import personrader
 from tests.test_lookup import BOTH, KONTAKT, UNKNOWN
 from tests.test_rest import KJELL, PERSONER, SEED_VALIDERT, kjell, rest, seed_client
-from tests.test_signed_answers import published, rsa_key, serving, sha256, write_pem
+from tests.test_signed_answers import prod_settings, published, rsa_key, serving, sha256
 
 __all__ = ["seed_client"]  # a fixture of tests.test_rest, used here
 
@@ -44,9 +43,7 @@ UKJENT = UNKNOWN
 @pytest.fixture
 async def prod(db, tmp_path, dev_issuer) -> AsyncIterator[httpx.AsyncClient]:
     """The service as prod runs it, signing with the operator's key (KRR_SIGNING_KEY)."""
-    key = write_pem(tmp_path / "signing.pem", rsa_key())
-    settings = dataclasses.replace(load_settings({"KRR_SIGNING_KEY": str(key)}), env="prod",
-                                   database_url=db.database_url, var_dir=tmp_path / "var")
+    settings = prod_settings(db, tmp_path, rsa_key())
     async with serving(settings, TokenVerifier({}, dev_issuer=dev_issuer)) as client:
         yield client
 
@@ -70,8 +67,8 @@ async def test_eformidlings_v1_client_reads_our_answer(prod, mint):
     """efm-service-registry's KRRClient in prod: one id a call, a signed answer, the payload
     mapped by a Jackson that refuses any member it does not know, the first entry taken."""
     ids = await blanding()
-    token, jwks = mint(BOTH), await published(prod)
-    personer = {i: await konsumenter.efm_person_resource(prod, token, i, jwks) for i in ids}
+    token = mint(BOTH)
+    personer = {i: await konsumenter.efm_person_resource(prod, token, i) for i in ids}
     assert {i: p.status for i, p in personer.items()} == {
         AKTIV: "AKTIV", RESERVERT: "AKTIV", UTLOPT: "AKTIV", SLETTET: "SLETTET",
         UKJENT: "IKKE_REGISTRERT"}
@@ -88,13 +85,13 @@ async def test_eformidling_routes_each_kind_of_person_as_the_register_means_it(p
     """DpiMessageRouter on our answers: a decision goes to the mailbox only of a notifiable,
     unreserved person; on paper to the reserved, the expired, the deleted and the unknown."""
     ids = await blanding()
-    token, jwks = mint(BOTH), await published(prod)
+    token = mint(BOTH)
     vedtak = {i: konsumenter.efm_route(
-        await konsumenter.efm_person_resource(prod, token, i, jwks), obligated=True) for i in ids}
+        await konsumenter.efm_person_resource(prod, token, i), obligated=True) for i in ids}
     assert vedtak == {AKTIV: "DPI", RESERVERT: "PRINT", UTLOPT: "PRINT", SLETTET: "PRINT",
                       UKJENT: "PRINT"}
     info = konsumenter.efm_route(
-        await konsumenter.efm_person_resource(prod, token, UKJENT, jwks), obligated=False)
+        await konsumenter.efm_person_resource(prod, token, UKJENT), obligated=False)
     assert info == "DPV"
 
 

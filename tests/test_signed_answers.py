@@ -26,6 +26,7 @@ import httpx
 import jwt
 import orjson
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -35,11 +36,13 @@ from app.edge.signed import JWKS_PATH, prefers_signed
 from app.errors import NOT_ACCEPTABLE
 from app.revisjon import store as revisjon_store
 from app.revisjon.models import Oppslag
-from app.signing import jws, keys
+from app.signing import chain, jws, keys
 from app.signing import store as signing_store
 from app.signing.models import SigningKeyRecord
 from app.signing.signer import PublishedKeys
 from authz.tokens import TokenVerifier
+from tests import certificates
+from tests.certificates import rsa_key
 from tests.conftest import CONSUMER, FIXED_NOW, lines
 from tests.factories import new_id
 from tests.servers import krr_serving
@@ -128,10 +131,11 @@ async def published(client: httpx.AsyncClient) -> dict[str, Any]:
 
 
 def verified(token: str, jwks_document: dict[str, Any]) -> dict[str, Any]:
-    """The payload, once PyJWT has checked the signature with the published key named by kid."""
+    """The payload, once PyJWT has checked the signature with the published key named by kid
+    (which publishes the certificate chain the answer carries)."""
     header = jwt.get_unverified_header(token)
-    assert header == {"alg": "RS256", "kid": header["kid"], "typ": "JWT"}
     (jwk,) = [k for k in jwks_document["keys"] if k["kid"] == header["kid"]]
+    assert header == {"alg": "RS256", "kid": jwk["kid"], "typ": "JWT", "x5c": jwk["x5c"]}
     key = jwt.PyJWK(jwk, algorithm="RS256").key
     payload: dict[str, Any] = jwt.decode(token, key, algorithms=["RS256"])
     return payload
@@ -296,9 +300,20 @@ async def test_a_key_that_cannot_be_recorded_refuses_before_anything_is_read(
 
 async def test_the_published_keys_are_public_rsa_keys_named_by_thumbprint(client, mint):
     (key,) = (await published(client))["keys"]  # listed before it has signed anything
-    assert set(key) == {"kty", "n", "e", "kid", "use", "alg"}  # nothing private
+    assert set(key) == {"kty", "n", "e", "kid", "use", "alg", "x5c"}  # nothing private
     assert (key["kty"], key["use"], key["alg"]) == ("RSA", "sig", "RS256")
     assert key["kid"] == thumbprint(key)
+    assert_certificate_of(key, key["x5c"][0])
+
+
+def assert_certificate_of(jwk: dict[str, Any], x5c_entry: str) -> x509.Certificate:
+    """The certificate (bare base64 of DER, RFC 7515 4.1.6) holds the JWK's public key."""
+    leaf = x509.load_der_x509_certificate(base64.b64decode(x5c_entry, validate=True))
+    public = leaf.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    numbers = jwt.PyJWK(jwk, algorithm="RS256").key.public_numbers()
+    assert public.public_numbers() == numbers
+    return leaf
 
 
 def thumbprint(jwk: dict[str, str]) -> str:
@@ -316,12 +331,22 @@ KALLERENS = "KallerensTekst"  # the caller's own text, where the attacks put it
 
 @pytest.fixture
 async def prod(db, tmp_path, verifier) -> AsyncIterator[httpx.AsyncClient]:
-    """The service as prod runs it, signing with the operator's key (KRR_SIGNING_KEY)."""
-    key = write_pem(tmp_path / "signing.pem", rsa_key())
-    settings = dataclasses.replace(load_settings({"KRR_SIGNING_KEY": str(key)}), env="prod",
-                                   database_url=db.database_url, var_dir=tmp_path / "var")
-    async with serving(settings, verifier) as client:
+    """The service as prod runs it, signing with the operator's key (KRR_SIGNING_KEY) and its
+    certificate chain (KRR_SIGNING_CERT)."""
+    async with serving(prod_settings(db, tmp_path, rsa_key()), verifier) as client:
         yield client
+
+
+def prod_settings(db: Settings, tmp_path: Path, key: rsa.RSAPrivateKey,
+                  key_file: Path | None = None) -> Settings:
+    """Prod's settings with `key` (written unless `key_file` holds it) and a chain for it: its
+    certificate issued by a CA, then the CA's."""
+    key_file = key_file or write_pem(tmp_path / "signing.pem", key)
+    chain = tmp_path / "signing-chain.pem"
+    chain.write_bytes(certificates.pem(*certificates.chain_for(key)))
+    environ = {"KRR_SIGNING_KEY": str(key_file), "KRR_SIGNING_CERT": str(chain)}
+    return dataclasses.replace(load_settings(environ), env="prod",
+                               database_url=db.database_url, var_dir=tmp_path / "var")
 
 
 def renamed(selection: str, fragment: str = "") -> dict[str, Any]:
@@ -595,16 +620,22 @@ async def test_after_a_rotation_both_keys_are_published_and_old_answers_verify(
         second = assert_signed(await ask(after, PERSONER, body, mint(BOTH)))
         document = await published(after)
     kid_a, kid_b = (jwt.get_unverified_header(t)["kid"] for t in (first, second))
-    assert kid_a != kid_b and kid_b in rotated.stdout
+    assert kid_a != kid_b and kid_b in rotated.stdout and "certificate" in rotated.stdout
     assert {k["kid"] for k in document["keys"]} == {kid_a, kid_b}
+    # Each answer carries its own key's certificate, and the old key is published with its own.
     assert verified(second, document)["personer"] == verified(first, document)["personer"]
+    x5c_a, x5c_b = (jwt.get_unverified_header(t)["x5c"] for t in (first, second))
+    assert x5c_a != x5c_b
+    for jwk in document["keys"]:
+        assert_certificate_of(jwk, jwk["x5c"][0])
     async with serving(settings, verifier) as other_instance:  # the same set from every instance
         assert await published(other_instance) == document
 
 
 async def test_the_published_keys_are_read_again_after_a_minute(db):
     now = [0.0]
-    mine, other = keys.SigningKey.of(keys.generated()), keys.SigningKey.of(keys.generated())
+    mine, other = (keys.SigningKey.of(k, (chain.base64_der(chain.self_signed(k, FIXED_NOW)),))
+                   for k in (keys.generated(), keys.generated()))
     published_keys = PublishedKeys(mine, clock=lambda: now[0])
     await signing_store.record(mine, FIXED_NOW)
     assert [k["kid"] for k in (await published_keys.document())["keys"]] == [mine.kid]
@@ -628,10 +659,6 @@ def test_rotating_is_refused_in_prod_and_where_the_operator_gives_the_key(cli_en
 # --- the key: KRR_SIGNING_KEY in prod, generated in dev and test --------------------------------
 
 
-def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
 def write_pem(path: Path, key: Any, encryption: Any = None,
               form: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> Path:
     path.write_bytes(key.private_bytes(
@@ -648,9 +675,7 @@ async def test_prod_signs_with_the_key_krr_signing_key_names(
     path = write_pem(tmp_path / "signing.pem", key,
                      form=serialization.PrivateFormat.TraditionalOpenSSL)
     assert path.read_text().startswith("-----BEGIN RSA PRIVATE KEY-----")
-    prod = dataclasses.replace(load_settings({"KRR_SIGNING_KEY": str(path)}), env="prod",
-                               database_url=db.database_url, var_dir=tmp_path / "var")
-    async with serving(prod, verifier) as client:
+    async with serving(prod_settings(db, tmp_path, key, path), verifier) as client:
         response = await ask(client, PERSONER, {"personidentifikatorer": PIDS}, mint(BOTH))
         document = await published(client)
     token = assert_signed(response)
@@ -659,7 +684,99 @@ async def test_prod_signs_with_the_key_krr_signing_key_names(
     assert jwt.decode(token, public_pem, algorithms=["RS256"]) == verified(token, document)
     (jwk,) = document["keys"]
     assert jwt.get_unverified_header(token)["kid"] == jwk["kid"] == thumbprint(jwk)
-    assert not (tmp_path / "var" / keys.KEY_FILE_NAME).exists()  # nothing generated in prod
+    # The operator's chain as KRR_SIGNING_CERT gives it, leaf first, bare base64 of DER.
+    given = x509.load_pem_x509_certificates((tmp_path / "signing-chain.pem").read_bytes())
+    assert jwk["x5c"] == [base64.b64encode(certificates.der(c)).decode() for c in given]
+    assert len(jwk["x5c"]) == 2 and assert_certificate_of(jwk, jwk["x5c"][0]) == given[0]
+    assert not (tmp_path / "var").exists()  # nothing generated in prod: no key, no certificate
+
+
+def _chain_of_another_key(path: Path, key: rsa.RSAPrivateKey) -> None:
+    path.write_bytes(certificates.pem(*certificates.chain_for(rsa_key())))
+
+
+def _ca_first(path: Path, key: rsa.RSAPrivateKey) -> None:
+    path.write_bytes(certificates.pem(*reversed(certificates.chain_for(key))))
+
+
+def _not_its_issuer(path: Path, key: rsa.RSAPrivateKey) -> None:
+    leaf, _ = certificates.chain_for(key)
+    _, another_ca = certificates.chain_for(key, ca_number=2)
+    path.write_bytes(certificates.pem(leaf, another_ca))
+
+
+BAD_CHAINS: dict[str, tuple[Callable[[Path, rsa.RSAPrivateKey], Any], str]] = {
+    "missing": (lambda path, key: None, "does not exist"),
+    "not PEM": (lambda path, key: path.write_text("not a certificate"),
+                "holds no readable PEM certificate"),
+    "the key, not a certificate": (lambda path, key: write_pem(path, key),
+                                   "holds no readable PEM certificate"),
+    "another key's": (_chain_of_another_key, "not of the signing key"),
+    "the CA first": (_ca_first, "as number 2 of 2; put it first"),
+    "a CA that did not issue it": (_not_its_issuer, "did not issue"),
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_CHAINS))
+def test_a_signing_cert_that_is_not_the_keys_chain_is_refused_naming_the_variable(
+    settings, tmp_path, bad
+):
+    """A chain whose leaf is another key's would have eFormidling refuse every answer (it checks
+    with x5c[0]'s key): the service does not start with it."""
+    make, why = BAD_CHAINS[bad]
+    key = rsa_key()
+    path = tmp_path / "chain.pem"
+    make(path, key)
+    for env in ("prod", "test"):
+        configured = dataclasses.replace(settings, env=env, signing_cert=path,
+                                         signing_key=write_pem(tmp_path / "key.pem", key))
+        with pytest.raises(ConfigError, match="KRR_SIGNING_CERT") as refused:
+            create_app(configured, manage_db=False)
+        assert why in str(refused.value) and str(path) in str(refused.value)
+
+
+def test_prod_refuses_a_signing_key_without_its_certificate_and_a_certificate_without_its_key(
+    settings, tmp_path
+):
+    key = rsa_key()
+    key_file = write_pem(tmp_path / "key.pem", key)
+    chain_file = tmp_path / "chain.pem"
+    chain_file.write_bytes(certificates.pem(*certificates.chain_for(key)))
+    for env, key_path, chain_path, why in (
+        ("prod", key_file, None, "KRR_SIGNING_KEY is set but KRR_SIGNING_CERT is not"),
+        ("prod", None, chain_file, "KRR_SIGNING_CERT is set but KRR_SIGNING_KEY is not"),
+        ("test", None, chain_file, "KRR_SIGNING_CERT is set but KRR_SIGNING_KEY is not"),
+    ):
+        configured = dataclasses.replace(settings, env=env, signing_key=key_path,
+                                         signing_cert=chain_path)
+        with pytest.raises(ConfigError, match=why):
+            create_app(configured, manage_db=False)
+
+
+def test_outside_prod_the_operators_key_gets_a_self_signed_certificate(settings, tmp_path):
+    key = rsa_key()
+    dev = dataclasses.replace(settings, env="dev", var_dir=tmp_path / "var",
+                              signing_key=write_pem(tmp_path / "key.pem", key))
+    signing = keys.signing_key_for(dev)
+    assert signing is not None and len(signing.chain) == 1
+    leaf = assert_certificate_of(signing.public, signing.chain[0])
+    assert leaf.issuer == leaf.subject  # self-signed, with the key
+    assert keys.signing_key_for(dev).chain == signing.chain  # kept, not made at every start
+
+
+async def test_a_key_recorded_without_its_certificate_is_published_with_it_once_known(db):
+    """A key recorded before keys had certificates (or whose certificate was renewed) is
+    published with the chain of the last process that started with it."""
+    key = keys.generated()
+    before = keys.SigningKey.of(key, ())
+    renewed = keys.SigningKey.of(key, (chain.base64_der(chain.self_signed(key, FIXED_NOW)),))
+    await signing_store.record(before, FIXED_NOW)
+    assert [k["x5c"] for k in await signing_store.recorded()] == [[]]
+    await signing_store.record(renewed, FIXED_NOW + dt.timedelta(days=1))
+    (published_key,) = await signing_store.recorded()
+    assert published_key == renewed.public and await SigningKeyRecord.all().count() == 1
+    (record,) = await SigningKeyRecord.all()
+    assert record.first_used == FIXED_NOW  # still when it was first used
 
 
 def _public_key_pem(path: Path) -> None:
@@ -727,11 +844,12 @@ async def test_prod_without_a_signing_key_refuses_jose_and_still_serves_json(
 def test_processes_generating_the_key_at_once_end_with_one(tmp_path):
     starting = 8
     barrier = threading.Barrier(starting)
-    kids: list[str] = []
+    kids: list[tuple[str, tuple[str, ...]]] = []
 
     def start() -> None:
         barrier.wait()
-        kids.append(keys.load_or_create(tmp_path).kid)
+        key = keys.load_or_create(tmp_path)
+        kids.append((key.kid, key.chain))
 
     threads = [threading.Thread(target=start) for _ in range(starting)]
     for thread in threads:
@@ -739,10 +857,12 @@ def test_processes_generating_the_key_at_once_end_with_one(tmp_path):
     for thread in threads:
         thread.join()
     assert len(kids) == starting and len(set(kids)) == 1
-    assert os.listdir(tmp_path) == [keys.KEY_FILE_NAME]  # no temporary file left behind
+    # The key and its certificate; no temporary file left behind.
+    assert sorted(os.listdir(tmp_path)) == sorted([keys.KEY_FILE_NAME, chain.CERT_FILE_NAME])
     path = tmp_path / keys.KEY_FILE_NAME
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert keys.load_or_create(tmp_path).kid == kids[0]  # and the next start reads it
+    again = keys.load_or_create(tmp_path)  # and the next start reads both
+    assert (again.kid, again.chain) == kids[0]
 
 
 def test_krr_serve_publishes_its_key_at_startup_and_signs_with_it(cli_env):
@@ -757,11 +877,15 @@ def test_krr_serve_publishes_its_key_at_startup_and_signs_with_it(cli_env):
         document = httpx.get(f"{base}{JWKS_PATH}", timeout=10).json()
         assert document == {"keys": [recorded]}
         pem = Path(cli_env["KRR_VAR_DIR"]) / keys.KEY_FILE_NAME
-        assert recorded["kid"] == keys.from_pem(pem.read_bytes()).kid
+        assert recorded["kid"] == keys.SigningKey.of(keys.rsa_key(pem.read_bytes()), ()).kid
         answer = httpx.post(f"{base}{PERSONER}", json={"personidentifikatorer": PIDS}, timeout=10,
                             headers={"Authorization": f"Bearer {token}", "Accept": JOSE})
         assert answer.headers["content-type"] == JOSE, answer.text
         assert verified(answer.text, document)["personer"] == []  # not in this register
+        # And as eFormidling verifies (the README's second snippet): with x5c[0]'s key alone.
+        header = jwt.get_unverified_header(answer.text)
+        leaf = x509.load_der_x509_certificate(base64.b64decode(header["x5c"][0]))
+        assert jwt.decode(answer.text, leaf.public_key(), algorithms=["RS256"])["personer"] == []
 
 
 # --- the payload, without the HTTP around it --------------------------------------------------

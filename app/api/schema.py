@@ -49,7 +49,8 @@ DATE = dataclasses.replace(
 # The root types' descriptions.
 ROOT_DESCRIPTIONS = {
     "Query": "What a caller may read: lookups of persons, the change feed, the caller's own "
-    "entry, delegations, usage and key figures. Each field names the scope it needs.",
+    "entry, delegations, usage, key figures and the print provider. Each field names the scope "
+    "it needs.",
     "Mutation": "What a caller may change: a resident their own entry, a public body a "
     "language or its delegations and access managers, the population register an id. Each "
     "field names the scope it needs.",

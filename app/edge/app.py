@@ -69,6 +69,7 @@ from app.innlogging.hemmelighet import okthemmelighet
 from app.innlogging.utvikler import Utvikler
 from app.meldinger.senders import utsender
 from app.personer import rest as personer_rest
+from app.printsertifikat import rest as printsertifikat_rest
 from app.rest import Rute
 from app.revisjon import fordeling as revisjon_fordeling
 from app.revisjon import store as revisjon_store
@@ -188,6 +189,11 @@ async def _audit_months(clock: Clock) -> None:
         log.warning("the audit log's months ahead are not made yet (%s)", type(exc).__name__)
 
 
+def uten_token(_: Request, body: bytes) -> bytes:
+    """A public route's request without a token runs as it is (it reads nobody's data)."""
+    return body
+
+
 class PerMethod:
     """One path, an ASGI app for POST and one for GET (the route refuses any other method)."""
 
@@ -260,10 +266,11 @@ def create_app(
 
     def guarded(rute: Rute) -> Route:
         krav = Rutekrav(tillatelse=rute.tillatelse, personer=rute.personer,
-                        signable=rute.signable, claims_in_header=rute.claims_in_header)
+                        signable=rute.signable, claims_in_header=rute.claims_in_header,
+                        anonym=uten_token if rute.tillatelse.offentlig else None)
         return Route(rute.path, Guard(inngang, rute.handler, krav), methods=list(rute.methods))
 
-    rest: list[Rute] = [*personer_rest.RUTER, endringer_rest.RUTE]
+    rest: list[Rute] = [*personer_rest.RUTER, endringer_rest.RUTE, printsertifikat_rest.RUTE]
     if not settings.is_prod:  # the test register's export: absent (404) in prod
         rest.append(csv_export.RUTE)
     graphql_post = Guard(inngang, graphql, Rutekrav(

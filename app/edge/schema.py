@@ -14,6 +14,7 @@ from app.innbyggere.graphql import MegMutation, MegQuery
 from app.personer import graphql as personer
 from app.personer import oppslag
 from app.personer.graphql import PersonQuery
+from app.printsertifikat.graphql import PrintSertifikatQuery
 from app.revisjon.graphql import BrukQuery
 from app.statistikk.graphql import StatistikkQuery
 from app.testdata import graphql as testdata
@@ -23,7 +24,7 @@ from app.tilgangsstyrere.graphql import TilgangsstyrerMutation, TilgangsstyrerQu
 # Every feature's root fields; the test-register features (not in prod) are listed apart.
 QUERIES: list[type] = [
     PersonQuery, DelegeringQuery, BrukQuery, MegQuery, EndringQuery, StatistikkQuery,
-    TilgangsstyrerQuery,
+    TilgangsstyrerQuery, PrintSertifikatQuery,
 ]
 MUTATIONS: list[type] = [DelegeringMutation, MegMutation, EndringMutation, TilgangsstyrerMutation]
 TEST_QUERIES: list[type] = [TestpersonQuery]

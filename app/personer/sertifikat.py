@@ -51,6 +51,16 @@ def som_base64_der(tekst: str) -> str:
     return base64.b64encode(sertifikat.public_bytes(Encoding.DER)).decode("ascii")
 
 
+def fra_fil(innhold: bytes) -> str:
+    """A certificate file's bytes, PEM, base64 of DER or DER itself (as `openssl x509 -outform
+    DER` writes it), as bare base64 of its DER encoding, with som_base64_der's checks."""
+    try:
+        tekst = innhold.decode("ascii")
+    except UnicodeDecodeError:  # binary: DER (a SEQUENCE of more than 127 bytes: 0x30 0x82)
+        tekst = base64.b64encode(innhold).decode("ascii")
+    return som_base64_der(tekst)
+
+
 def _pem(tekst: str) -> bytes:
     etikett = _PEM_ETIKETT.search(tekst)
     if etikett is not None and etikett[1] != "CERTIFICATE":

@@ -1,5 +1,7 @@
 """A signed answer: the JSON answer's members with who asked, what, and when, as the payload
-of a compact JWS (RS256, `kid`, `typ` JWT).
+of a compact JWS (RS256; header `kid`, `typ` JWT and `x5c`, the signing key's certificate chain,
+leaf first, base64 DER: a verifier that takes the key from the certificate, as eFormidling's
+JWTDecoder does with `x5c[0]`, needs nothing else).
 
 The claims, after the answer's own members:
 
@@ -92,5 +94,6 @@ def compact(key: SigningKey, signed_payload: bytes,
             in_header: Mapping[str, Any] | None = None) -> str:
     """`signed_payload` signed with `key`; `in_header`: claims for the protected header (when the
     payload is the answer alone)."""
-    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT", **(in_header or {})}
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT", "x5c": list(key.chain),
+              **(in_header or {})}
     return serialize_compact(header, signed_payload, key.private, registry=_REGISTRY)
