@@ -73,10 +73,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # own access log off; the client's address and the scheme taken from the forwarding headers
     # of KRR_TRUSTED_PROXIES only (the right-most address that is not one of them), and with
     # none from nobody: not uvicorn's default 127.0.0.1, nor its FORWARDED_ALLOW_IPS.
+    # No WebSockets (nothing is served over one), whatever library is installed: a handshake
+    # is an HTTP GET, answered that subscriptions are not offered (app.edge.graphql).
     options: dict[str, Any] = {
         "log_config": logs.dict_config("INFO", settings.log_format), "access_log": False,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": list(settings.trusted_proxies),
+        "ws": "none",
     }
     # Once, before any worker starts: a bad KRR_SIGNING_KEY stops here (ConfigError), and the
     # dev key is generated once rather than raced for.
