@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.config import ConfigError, Settings, load_settings
 from app.enhetsregisteret.grenser import Grenser, storrelse
+from authz.dev_issuer import DEFAULT_TTL, MAX_TTL
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -136,9 +137,6 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.trusts_dev_issuer:
         print("krr token: the development issuer is not trusted in prod", file=sys.stderr)
-        return 2
-    if args.ttl <= 0:
-        print("krr token: --ttl must be a positive number of seconds", file=sys.stderr)
         return 2
     if args.consumer is None and args.pid is None:
         print(
@@ -532,7 +530,11 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--pid", help="personal id: the resident (without --consumer) or a person acting"
     )
-    token.add_argument("--ttl", type=int, default=120, help="lifetime in seconds")
+    token.add_argument(
+        "--ttl", type=int, default=DEFAULT_TTL,
+        help=f"the token's lifetime in seconds: {DEFAULT_TTL} unless given, at most {MAX_TTL} "
+        "(a day)",
+    )
     token.set_defaults(func=_token)
 
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_export_schema)
