@@ -7,11 +7,11 @@ its answer once the operation has run. Every error carries a code (`code_of`), G
 refusals too, by Apollo's names, so a client branches on `extensions.code` alone: a document
 that does not parse is GRAPHQL_PARSE_FAILED, one that does not validate
 GRAPHQL_VALIDATION_FAILED (set by app.api.validation), variables that do not coerce (or are
-missing) BAD_USER_INPUT, and a field's failure no rule answers INTERNAL_SERVER_ERROR.
-Any error the mapping answers with SERVICE_UNAVAILABLE
-(an unreachable database, an audit record that could not be written) makes the HTTP answer 503
-with Retry-After, as over REST; in prod, an unexpected error says only "internal error" with
-the request id, its detail going to the log (`log_errors`) and nowhere else.
+missing) BAD_USER_INPUT, and a field's failure no rule answers INTERNAL_SERVER_ERROR. Any
+error the mapping answers with SERVICE_UNAVAILABLE (an unreachable database, an audit record
+that could not be written) makes the HTTP answer 503 with Retry-After, as over REST; in prod,
+an unexpected error says only "internal error" with the request id, its detail going to the
+log (`log_errors`) and nowhere else.
 """
 
 from __future__ import annotations

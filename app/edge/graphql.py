@@ -1,4 +1,5 @@
-"""`POST /graphql` behind the guard, and `GET /graphql` (GraphiQL in dev, else 405).
+"""`POST /graphql` behind the guard, `GET /graphql` (GraphiQL in dev, else 405), and a
+WebSocket on it (refused: subscriptions are not offered).
 
 strawberry's view runs the operation with the verified request as its context. Its own
 refusals of a malformed request (not JSON, no query) come back in the one error shape; GET
@@ -7,8 +8,12 @@ never runs an operation, since personal ids in a URL end up in access logs.
 The answer's media type (GraphQL over HTTP): `application/graphql-response+json` when Accept
 names it at least as high as `application/json`, with the spec's status codes for it: 400, and
 no `data` entry, for a request refused before execution (the document does not parse or
-validate, the variables do not coerce, a limit refuses it), 200 once execution started.
-Otherwise (no Accept, `*/*`, JSON preferred) `application/json`, 200 for all of these.
+validate or names no one operation, the variables do not coerce, a limit refuses it), 200 once
+execution started. Otherwise (no Accept, `*/*`, JSON preferred) `application/json`, 200 for all
+of these. The refusals of the HTTP request itself (the guard's 401, 413, 415, 429, the
+persisted documents', GET's) keep their status and come in the same media type
+(`response_media_type`, the one choice), so a client reading only graphql-response+json's
+errors on a 4xx (Apollo Client 4) sees their code.
 
 A signed answer (app.edge.signed) names each field as the schema does and carries only the
 register's own words: a document with aliases is refused before it runs, and an answer that
