@@ -24,7 +24,7 @@ install: $(STAMP)
 browser:
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 	@test -f tests/browser/node_modules/axe-core/axe.min.js || npm ci --prefix tests/browser --no-audit --no-fund --silent
-	@test -d tests/clients/node_modules/@apollo/client || npm ci --prefix tests/clients --no-audit --no-fund --silent
+	@test -d tests/clients/node_modules/@urql/exchange-persisted || npm ci --prefix tests/clients --no-audit --no-fund --silent
 
 # GraphiQL's vendored assets (committed; app/graphiql/statisk/vendor/README.md): fetched again
 # from the npm registry at their pinned versions and checked against SHA256SUMS.

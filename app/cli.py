@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.config import ConfigError, Settings, load_settings
 from app.enhetsregisteret.grenser import Grenser, storrelse
+from authz.dev_issuer import DEFAULT_TTL, MAX_TTL
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -73,10 +74,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # own access log off; the client's address and the scheme taken from the forwarding headers
     # of KRR_TRUSTED_PROXIES only (the right-most address that is not one of them), and with
     # none from nobody: not uvicorn's default 127.0.0.1, nor its FORWARDED_ALLOW_IPS.
+    # No WebSockets (nothing is served over one), whatever library is installed: a handshake
+    # is an HTTP GET, answered that subscriptions are not offered (app.edge.graphql).
     options: dict[str, Any] = {
         "log_config": logs.dict_config("INFO", settings.log_format), "access_log": False,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": list(settings.trusted_proxies),
+        "ws": "none",
     }
     # Once, before any worker starts: a bad KRR_SIGNING_KEY stops here (ConfigError), and the
     # dev key is generated once rather than raced for.
@@ -133,9 +137,6 @@ def _token(settings: Settings, args: argparse.Namespace) -> int:
 
     if not settings.trusts_dev_issuer:
         print("krr token: the development issuer is not trusted in prod", file=sys.stderr)
-        return 2
-    if args.ttl <= 0:
-        print("krr token: --ttl must be a positive number of seconds", file=sys.stderr)
         return 2
     if args.consumer is None and args.pid is None:
         print(
@@ -617,7 +618,11 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--pid", help="personal id: the resident (without --consumer) or a person acting"
     )
-    token.add_argument("--ttl", type=int, default=120, help="lifetime in seconds")
+    token.add_argument(
+        "--ttl", type=int, default=DEFAULT_TTL,
+        help=f"the token's lifetime in seconds: {DEFAULT_TTL} unless given, at most {MAX_TTL} "
+        "(a day)",
+    )
     token.set_defaults(func=_token)
 
     sub.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(func=_export_schema)

@@ -14,6 +14,14 @@ from typing import Any, ClassVar
 # --- codes (extensions.code) ----------------------------------------------------------------
 BAD_REQUEST = "BAD_REQUEST"  # the HTTP request itself is malformed (not JSON, no query)
 BAD_USER_INPUT = "BAD_USER_INPUT"  # what was asked for is wrong (an id, an argument, a body field)
+# GraphQL's own refusals of a document before it runs, by Apollo's names: it does not parse; it
+# does not validate against the schema (an unknown field or enum value, an operation type the
+# schema does not offer); it parses and validates but names no one operation to run (several
+# without an operationName, or an operationName it does not hold). Variables that do not
+# coerce are BAD_USER_INPUT, as in Apollo Server.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
@@ -130,6 +138,13 @@ class UnsupportedMediaType(ClientError):
 
 class BatchNotAllowed(ClientError):
     code = BATCH_NOT_ALLOWED
+
+
+class OperationResolutionFailure(ClientError):
+    """The document holds no one operation to run (GraphQL's GetOperation): refused before
+    anything runs rather than running the first."""
+
+    code = OPERATION_RESOLUTION_FAILURE
 
 
 class PersistedQueryNotFound(ClientError):

@@ -6,7 +6,7 @@ know is unexpected: a 500, or in GraphQL an error masked in prod. The failures:
 - a `ClientError` (app.errors): its own status, code and headers;
 - a refusal by the rules in authz (`Avslag`): 403 FORBIDDEN, or 400 BAD_USER_INPUT when the
   refusal is about what was asked (an invalid organisation number, say);
-- a refused token: 401 with the RFC 6750 challenge;
+- a refused token, or none: 401 with the RFC 6750 challenge;
 - an unreachable database (refused, reset, timed out, a pooled connection a restart killed):
   503 SERVICE_UNAVAILABLE with Retry-After, never a 500 or a hang. The pool reconnects by
   itself once the database is back;
@@ -31,7 +31,7 @@ from app.errors import (
     ClientError,
 )
 from authz.avslag import Avslag
-from authz.tokens import TokenError
+from authz.tokens import NoToken, TokenError
 
 DATABASE_UNAVAILABLE = "The register's database is unavailable; try again shortly"
 
@@ -73,11 +73,15 @@ def unavailable(exc: BaseException | None) -> bool:
     return False
 
 
-def challenge(reason: str, message: str) -> str:
-    """The WWW-Authenticate value of a refused token. Header values are Latin-1 on the wire,
-    and the message may quote what the token held: only printable ASCII goes in."""
+def challenge(exc: TokenError) -> str:
+    """The WWW-Authenticate value of a 401 (RFC 6750 3.1): a bare `Bearer` when no bearer
+    token was presented (the client may not know a token is needed: no error code), else
+    `invalid_token` with what was wrong. Header values are Latin-1 on the wire, and the
+    message may quote what the token held: only printable ASCII goes in."""
+    if isinstance(exc, NoToken):
+        return "Bearer"
     description = "".join(
-        c if " " <= c <= "~" and c not in '"\\' else "?" for c in message
+        c if " " <= c <= "~" and c not in '"\\' else "?" for c in exc.message
     )
     return f'Bearer error="invalid_token", error_description="{description}"'
 
@@ -96,7 +100,7 @@ def answer_for(exc: BaseException) -> Answer | None:
     if isinstance(exc, TokenError):
         return Answer(
             401, exc.message, {"code": UNAUTHENTICATED, "reason": exc.reason},
-            {"WWW-Authenticate": challenge(exc.reason, exc.message)},
+            {"WWW-Authenticate": challenge(exc)},
         )
     if unavailable(exc):
         return Answer(503, DATABASE_UNAVAILABLE, {"code": SERVICE_UNAVAILABLE},

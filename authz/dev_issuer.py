@@ -26,6 +26,10 @@ KEY_FILE_NAME = "dev-issuer-key.json"
 ALGORITHM = "RS256"
 #: What a resident's dev token claims by default: the lowest level the verifier accepts.
 DEFAULT_ACR = "idporten-loa-substantial"
+#: A token's lifetime in seconds: Maskinporten's default by default, and at most a day (long
+#: enough to work through the README's examples, short enough that a copied one goes stale).
+DEFAULT_TTL = 120
+MAX_TTL = 24 * 60 * 60
 
 
 class DevIssuer:
@@ -82,7 +86,7 @@ class DevIssuer:
         consumer: str | None = None,
         supplier: str | None = None,
         pid: str | None = None,
-        ttl: int = 120,
+        ttl: int = DEFAULT_TTL,
         client_id: str = "krr-dev-client",
         extra_claims: dict[str, Any] | None = None,
     ) -> str:
@@ -106,8 +110,8 @@ class DevIssuer:
             _require_orgno("consumer", consumer)
         if supplier is not None:
             _require_orgno("supplier", supplier)
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
-            raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}.")
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 < ttl <= MAX_TTL:
+            raise ValueError(f"ttl must be from 1 to {MAX_TTL} seconds, got {ttl!r}.")
         now = int(self._clock())
         claims: dict[str, Any] = {
             "iss": self.issuer,

@@ -100,6 +100,12 @@ class TokenError(Exception):
         return f"TokenError({self.reason!r}, {self.message!r})"
 
 
+class NoToken(TokenError):
+    """No bearer token was presented: no Authorization header, or one of another scheme or
+    without a token. Nothing was wrong with a token, so the challenge names no error (RFC 6750
+    3.1); ``reason`` still says which (``missing``, ``malformed``)."""
+
+
 class _JwksProblem(Exception):
     """Internal: the JWKS endpoint could not give us usable keys this time."""
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 import subprocess
 
 import httpx
 from graphql import build_schema
 
+from authz.dev_issuer import DEFAULT_TTL, MAX_TTL
 from tests.conftest import ROOT
 from tests.servers import KRR, krr_serving
 from tests.test_duplicates import AVVIK
@@ -31,9 +34,22 @@ def test_token_refuses_bad_input(cli_env):
     bad_org = krr(cli_env, "token", "--scope", "x", "--consumer", "123456789", check=False)
     assert bad_org.returncode == 2
     assert "123456789" in bad_org.stderr
-    bad_ttl = krr(cli_env, "token", "--scope", "x", "--consumer", "974760673", "--ttl", "0",
-                  check=False)
-    assert bad_ttl.returncode == 2
+    for ttl in ("0", str(MAX_TTL + 1)):
+        bad_ttl = krr(cli_env, "token", "--scope", "x", "--consumer", "974760673", "--ttl", ttl,
+                      check=False)
+        assert bad_ttl.returncode == 2
+        assert f"from 1 to {MAX_TTL} seconds" in bad_ttl.stderr
+
+
+def test_token_help_shows_its_lifetime(cli_env):
+    """A README reader exporting a token and trying the clients minutes later met 401s: how
+    long a token lasts, and how long it may be made to last, is in `krr token --help`."""
+    shown = " ".join(krr(cli_env, "token", "--help").stdout.split())
+    assert f"lifetime in seconds: {DEFAULT_TTL} unless given, at most {MAX_TTL}" in shown
+    token = krr(cli_env, "token", "--scope", "x", "--consumer", "974760673", "--ttl",
+                str(MAX_TTL)).stdout.strip()
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["exp"] - claims["iat"] == MAX_TTL
 
 
 def test_token_and_seed_are_refused_in_prod(cli_env):

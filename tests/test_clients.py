@@ -1,6 +1,7 @@
 """The clients the README shows (its "Clients" section), each run against a live `krr serve`:
-Python gql, graphql-request, urql (POST) and Apollo with automatic persisted queries. The
-README holds each snippet verbatim, so what it shows is what ran."""
+Python gql, graphql-request, urql (POST), urql and Apollo Client 4 with automatic persisted
+queries, and Apollo Client 4 reading a refusal's code. The README holds each snippet verbatim,
+and names the versions tests/clients/package.json pins, so what it shows is what ran."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from tests.servers import krr_serving
 from tests.test_cli import krr
 
 CLIENTS = ROOT / "tests" / "clients"
-SNIPPETS = ["gql_klient.py", "graphql-request.mjs", "urql.mjs", "apollo.mjs"]
+SNIPPETS = ["gql_klient.py", "graphql-request.mjs", "urql.mjs", "urql-persisted.mjs",
+            "apollo.mjs"]
+# The JavaScript clients the README names with their versions.
+PACKAGES = ["graphql-request", "@urql/core", "@urql/exchange-persisted", "@apollo/client"]
 EXPECTED = {"personer": [
     {"personidentifikator": "17912099997", "varslingsstatus": "KAN_VARSLES"},
     {"personidentifikator": "24907999374", "varslingsstatus": "KAN_VARSLES"},
@@ -68,3 +72,20 @@ def test_the_readme_shows_the_snippet_that_ran(snippet):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert (CLIENTS / snippet).read_text(encoding="utf-8").strip() in readme, (
         f"README's Clients section must hold tests/clients/{snippet} verbatim")
+
+
+def test_the_readme_names_the_client_versions_the_suite_runs():
+    """The README's Apollo example needs Apollo Client 4 (3.x has other imports and answers):
+    it names the version of each client, and it is the one the suite installs."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pinned = json.loads((CLIENTS / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    for package in PACKAGES:
+        assert f"`{package}@{pinned[package]}`" in readme, package
+    assert pinned["@apollo/client"].startswith("4.")
+
+
+def test_apollo_client_4_shows_the_code_of_a_refusal(live):
+    """Without a token the service refuses before execution (401). Apollo Client 4 reads the
+    errors of a 4xx only from `application/graphql-response+json`, which it asks for: it
+    shows UNAUTHENTICATED, where an `application/json` 401 was a bare ServerError."""
+    assert _run("apollo-refusal.mjs", live) == [{"codes": ["UNAUTHENTICATED"]}]

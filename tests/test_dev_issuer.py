@@ -13,7 +13,7 @@ import respx
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from authz.dev_issuer import DEV_ISSUER, KEY_FILE_NAME, DevIssuer, _store_key
+from authz.dev_issuer import DEV_ISSUER, KEY_FILE_NAME, MAX_TTL, DevIssuer, _store_key
 from authz.principal import Innbygger, Principal
 from authz.tokens import TokenError, TokenVerifier
 
@@ -177,7 +177,7 @@ def test_mint_rejects_bad_supplier(issuer: DevIssuer) -> None:
         issuer.mint(scope="s", consumer=DIGDIR, supplier="123456789")
 
 
-@pytest.mark.parametrize("ttl", [0, -5])
+@pytest.mark.parametrize("ttl", [0, -5, MAX_TTL + 1])
 def test_mint_rejects_bad_ttl(issuer: DevIssuer, ttl: int) -> None:
     with pytest.raises(ValueError, match="ttl"):
         issuer.mint(scope="s", consumer=DIGDIR, ttl=ttl)

@@ -102,20 +102,21 @@ async def test_graphql_response_json_once_execution_started_is_200_with_data(env
     assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_refusals_of_the_http_request_stay_the_one_json_shape(client, mint):
-    """The edge's refusals, and strawberry's of a request it cannot run (here an unknown
-    operationName), keep their status and the one error shape, in application/json."""
+async def test_refusals_of_the_http_request_keep_their_status_and_the_one_shape(client, mint):
+    """The edge's refusals, and strawberry's of a request it cannot run (here a body that is
+    not a GraphQL request), keep their status and the one error shape, in the media type the
+    client asked for (tests/test_graphql_errors.py has every refusal)."""
     for body, headers, status, code in (
         ({"query": LOOKUP}, {}, 401, "UNAUTHENTICATED"),
-        ({"query": "query A { __typename }", "operationName": "B"}, auth(mint), 400,
-         "BAD_REQUEST"),
+        ({"query": 42}, auth(mint), 400, "BAD_REQUEST"),
     ):
-        response = await client.post(GRAPHQL, json=body,
-                                     headers={**headers, "Accept": GRAPHQL_RESPONSE})
-        assert response.status_code == status
-        assert response.headers["content-type"] == JSON
-        assert "data" not in response.json()
-        assert response.json()["errors"][0]["extensions"]["code"] == code
+        for accept in (GRAPHQL_RESPONSE, JSON):
+            response = await client.post(GRAPHQL, json=body,
+                                         headers={**headers, "Accept": accept})
+            assert response.status_code == status
+            assert response.headers["content-type"] == accept
+            assert "data" not in response.json()
+            assert response.json()["errors"][0]["extensions"]["code"] == code
 
 
 # --- GET ----------------------------------------------------------------------------------------
@@ -124,10 +125,11 @@ GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put pers
                "access logs")
 
 
-def assert_get_refused(response: httpx.Response) -> None:
+def assert_get_refused(response: httpx.Response, accept: str | None = None) -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
-    assert response.headers["content-type"] == JSON
+    assert response.headers["content-type"] == (
+        GRAPHQL_RESPONSE if accept == GRAPHQL_RESPONSE else JSON)
     assert response.json() == {"errors": [{"message": GET_REFUSED,
                                            "extensions": {"code": "METHOD_NOT_ALLOWED"}}]}
 
@@ -148,7 +150,7 @@ async def test_get_is_refused_with_a_code_and_says_to_use_post(env_client, mint,
     headers = {"Authorization": f"Bearer {mint(KONTAKT)}"}
     if accept is not None:
         headers["Accept"] = accept
-    assert_get_refused(await env_client.get(GRAPHQL, params=params, headers=headers))
+    assert_get_refused(await env_client.get(GRAPHQL, params=params, headers=headers), accept)
 
 
 async def test_a_browser_gets_graphiql_outside_prod_only(db):

@@ -1,6 +1,7 @@
 """What a resolver knows about its request: `Info`, typed once for every resolver.
 
-The verified request (who calls, request id, the moment) is `info.context.foresporsel`; which
+The verified request (who calls, request id, the moment) is `info.context.foresporsel`, the
+sealing of cursors `info.context.cursors`; which
 fields the query selects below a field, with fragments and @skip/@include resolved, comes from
 `valgte_felt` (from graphql-core's info, whose nodes the errors point at).
 """
@@ -18,6 +19,7 @@ from graphql.execution.values import VariableValues
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.api.cursors import Cursors
 from app.api.internals import resolve_info
 from app.api.selection import selected_subfields
 from app.foresporsel import Foresporsel
@@ -37,6 +39,7 @@ class Pending:
 class Context:
     request: Request | None
     foresporsel: Foresporsel
+    cursors: Cursors  # how a connection seals its cursors (app.api.cursors)
     # The sub-response whose status and headers go on the HTTP answer (a 503, say).
     response: Response | None = None
     # Errors that accompany data (e.g. one FORBIDDEN per withheld field, not one per person).

@@ -3,10 +3,15 @@
 A resolver raises what went wrong (a `ClientError`, an authz `Avslag`, or whatever the database
 driver raised) and never builds a GraphQL error for it: graphql-core already copies a
 `ClientError`'s message and code, and `ErrorAnswers` gives every other error the mapping knows
-its answer once the operation has run. Any error the mapping answers with SERVICE_UNAVAILABLE
-(an unreachable database, an audit record that could not be written) makes the HTTP answer 503
-with Retry-After, as over REST; in prod, an unexpected error says only "internal error" with
-the request id, its detail going to the log (`log_errors`) and nowhere else.
+its answer once the operation has run. Every error carries a code (`code_of`), GraphQL's own
+refusals too, by Apollo's names, so a client branches on `extensions.code` alone: a document
+that does not parse is GRAPHQL_PARSE_FAILED, one that does not validate
+GRAPHQL_VALIDATION_FAILED (set by app.api.validation), variables that do not coerce (or are
+missing) BAD_USER_INPUT, and a field's failure no rule answers INTERNAL_SERVER_ERROR. Any
+error the mapping answers with SERVICE_UNAVAILABLE (an unreachable database, an audit record
+that could not be written) makes the HTTP answer 503 with Retry-After, as over REST; in prod,
+an unexpected error says only "internal error" with the request id, its detail going to the
+log (`log_errors`) and nowhere else.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ import logging
 import traceback
 from collections.abc import Iterable, Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
-from app.errors import INTERNAL_SERVER_ERROR, SERVICE_UNAVAILABLE
+from app.errors import (
+    BAD_USER_INPUT,
+    GRAPHQL_PARSE_FAILED,
+    INTERNAL_SERVER_ERROR,
+    SERVICE_UNAVAILABLE,
+)
 from app.faults import answer_for
 
 log = logging.getLogger("krr.graphql")
@@ -40,6 +50,26 @@ def _unexpected(err: GraphQLError) -> bool:
     )
 
 
+def code_of(err: GraphQLError) -> str:
+    """The code `err` answers with: its own (a `ClientError`'s, a limit's, validation's); the
+    one mapping's for what a resolver raised; else by where GraphQL refused it. Before any
+    field runs graphql-core gives, beside parse and validation errors (coded by then), only
+    its refusal of the variables (they do not coerce, or one required is missing): those have
+    no path. A field's error without a code is a failure no rule answers: a bug."""
+    code = _code(err)
+    if code is not None:
+        return code
+    original = err.original_error
+    answer = None if original is None else answer_for(original)
+    if answer is not None:
+        return answer.code
+    if _unexpected(err):
+        return INTERNAL_SERVER_ERROR
+    if isinstance(err, GraphQLSyntaxError):
+        return GRAPHQL_PARSE_FAILED
+    return BAD_USER_INPUT if err.path is None else INTERNAL_SERVER_ERROR
+
+
 def log_errors(errors: list[GraphQLError]) -> None:
     """Errors are logged without their messages or the query: both can hold personal ids and
     addresses, which never go into a log line. An unexpected one is logged with its frames."""
@@ -51,9 +81,7 @@ def log_errors(errors: list[GraphQLError]) -> None:
             frames = "".join(traceback.format_tb(original.__traceback__))
             log.error("unexpected %s at path=%s\n%s", type(original).__name__, path, frames)
             continue
-        answer = None if err.original_error is None else answer_for(err.original_error)
-        code = _code(err) or (answer.code if answer else "GRAPHQL_VALIDATION")
-        log.info("graphql error code=%s path=%s", code, path)
+        log.info("graphql error code=%s path=%s", code_of(err), path)
 
 
 def forget_frames(errors: Iterable[BaseException]) -> None:
@@ -80,8 +108,9 @@ def forget_frames(errors: Iterable[BaseException]) -> None:
 class ErrorAnswers(SchemaExtension):
     """After the operation: the errors resolvers collected in the context (one FORBIDDEN per
     withheld field, say) join the response in field order; every error without a code gets the
-    answer the one mapping gives it; and, with `mask` (prod), what is left unexpected is masked.
-    Listed last, so it sees the errors every other extension left."""
+    answer the one mapping gives it, or else its code (`code_of`); and, with `mask` (prod),
+    a failure no rule answers (INTERNAL_SERVER_ERROR) is masked. Listed last, so it sees the
+    errors every other extension left."""
 
     def __init__(self, *, mask: bool = False) -> None:
         self.mask = mask
@@ -111,21 +140,26 @@ class ErrorAnswers(SchemaExtension):
                 # Whether the driver raised it or a resolver raised `Unavailable` (an audit
                 # record that could not be written): 503 with Retry-After, as over REST.
                 unavailable = answer.headers
-            if answer is not None and _code(err) is None:
-                err = GraphQLError(
-                    answer.message, nodes=err.nodes, source=err.source, positions=err.positions,
-                    path=err.path, original_error=err.original_error,
-                    extensions=answer.extensions,
-                )
-            elif self.mask and _unexpected(err):
-                err = GraphQLError(
-                    f"internal error (request id {request_id})",
-                    nodes=err.nodes, source=err.source, positions=err.positions, path=err.path,
-                    extensions={"code": INTERNAL_SERVER_ERROR, "request_id": request_id},
-                )
-            answered.append(err)
+            code = code_of(err)
+            if _code(err) is not None:
+                answered.append(err)
+            elif answer is not None:
+                answered.append(_with(err, answer.message, answer.extensions))
+            elif self.mask and code == INTERNAL_SERVER_ERROR:
+                answered.append(_with(err, f"internal error (request id {request_id})",
+                                      {"code": code, "request_id": request_id}))
+            else:
+                answered.append(_with(err, err.message, {**(err.extensions or {}), "code": code}))
         result.errors = answered
         response = getattr(context, "response", None)
         if unavailable is not None and response is not None:
             response.status_code = 503
             response.headers.update(unavailable)
+
+
+def _with(err: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    """`err` (where it points, its original error) with this message and these extensions: a
+    new error, since one may be shared (a cached validation's)."""
+    return GraphQLError(message, nodes=err.nodes, source=err.source, positions=err.positions,
+                        path=err.path, original_error=err.original_error,
+                        extensions=extensions)

@@ -8,7 +8,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -16,6 +17,8 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from app.api.arguments import TextArguments
 from app.api.errors import ErrorAnswers, forget_frames, log_errors
@@ -24,6 +27,7 @@ from app.api.execution import (
     PlannedExecutionContext,
     without_suggestions,
 )
+from app.api.internals import GetOperation
 from app.api.limits import Personbegrensning, RequestLimits, schema_extensions
 from app.api.metrics import OperationMetrics
 from app.api.parsing import parsed
@@ -74,12 +78,29 @@ class CachedParse(SchemaExtension):
 
 
 class KrrSchema(strawberry.Schema):
-    """Logs errors without their messages or the query, then lets go of their frames
+    """Chooses the operation to run as GraphQL does (app.api.internals.GetOperation); logs
+    errors without their messages or the query, then lets go of their frames
     (app.api.errors)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
         log_errors(errors)
         forget_frames(errors)
+
+    def _create_execution_context(  # strawberry's own signature
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        return GetOperation(
+            query=query, schema=self, allowed_operations=allowed_operation_types,
+            context=context_value, root_value=root_value, variables=variable_values,
+            provided_operation_name=operation_name, operation_extensions=operation_extensions,
+        )
 
 
 def _root(name: str, bases: Sequence[type]) -> type:

@@ -10,6 +10,14 @@ In this order, and each step only when the one before it passed:
    anonymous caller what turning introspection off hides. graphql-core meters its costliest
    rule, the merging of overlapping fields (quadratic in fields of one name), and here that
    budget is set low enough for milliseconds; an exhausted budget is QUERY_TOO_COMPLEX.
+   An operation type the schema does not offer (a subscription: there is no Subscription
+   type) is refused saying so and where changes are found instead (`ServedOperationTypes`).
+
+Every error a rule gives without a code of its own is GRAPHQL_VALIDATION_FAILED, set here, so
+the log line (app.api.errors) and the answer name the same code. A valid document that names no
+one operation to run (several without an `operationName`, or an `operationName` it does not
+hold) is then refused with OPERATION_RESOLUTION_FAILURE in graphql-js's words, before anything
+runs (app.api.internals.GetOperation: strawberry would run the first).
 
 Strawberry validates only when no extension has (`pre_execution_errors` still None), so the
 result set here, errors or none, is the validation. The cache is keyed by the query text (the
@@ -23,20 +31,30 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    validate,
+)
 from graphql.validation import (
     ASTValidationRule,
+    KnownOperationTypesRule,
     OverlappingFieldsCanBeMergedRule,
     ValidationContext,
 )
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
 
-from app.api.internals import STRAWBERRY_RULES, graphql_schema
+from app.api.internals import STRAWBERRY_RULES, GetOperation, graphql_schema
 from app.api.limits import QUERY_TOO_COMPLEX, RequestLimits, document_limits
 from app.api.parsing import document_bytes
 from app.cache import BoundedCache
+from app.errors import GRAPHQL_VALIDATION_FAILED, OPERATION_RESOLUTION_FAILURE
 
 # The budget of the overlapping-fields rule, in graphql-core's units (a field comparison is
 # two); graphql-core's own default, 500,000, is about a second of work. Thirty aliases of a
@@ -51,6 +69,29 @@ class BudgetedOverlap(OverlappingFieldsCanBeMergedRule):
         super().__init__(context)
         self.rule_context.remaining_complexity_budget = OVERLAP_BUDGET
 
+
+# Said to a subscription, over POST or as a WebSocket (app.edge.graphql).
+SUBSCRIPTIONS_NOT_OFFERED = ("Subscriptions are not offered, over POST or a WebSocket: follow "
+                             "changes by polling the change feed, endringer(fraEndringsId: ...)")
+
+
+class ServedOperationTypes(KnownOperationTypesRule):
+    """graphql-core's rule (an operation's root type must exist), saying what is not offered
+    and, for a subscription, where changes are found instead."""
+
+    def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+        if not self.context.schema.get_root_type(node.operation):
+            self.report_error(GraphQLError(
+                SUBSCRIPTIONS_NOT_OFFERED if node.operation is OperationType.SUBSCRIPTION
+                else f"The {node.operation.value} operation is not offered by this schema",
+                node))
+
+
+# Our rules in place of graphql-core's.
+REPLACED: dict[type[ASTValidationRule], type[ASTValidationRule]] = {
+    OverlappingFieldsCanBeMergedRule: BudgetedOverlap,
+    KnownOperationTypesRule: ServedOperationTypes,
+}
 
 Rules = tuple[type[ASTValidationRule], ...]
 
@@ -76,12 +117,13 @@ def validated(
     refused = document_limits(document, limits)
     if refused:
         return tuple(refused)
-    rules = tuple(BudgetedOverlap if r is OverlappingFieldsCanBeMergedRule else r
-                  for r in (*rules, *STRAWBERRY_RULES))
+    rules = tuple(REPLACED.get(r, r) for r in (*rules, *STRAWBERRY_RULES))
     errors = validate(schema, document, rules, hide_suggestions=hide_suggestions)
     for error in errors:
-        if isinstance(error, ValidationAbortedError):  # a budget spent, or too many errors
-            error.extensions = {**(error.extensions or {}), "code": QUERY_TOO_COMPLEX}
+        # A budget spent, or too many errors: QUERY_TOO_COMPLEX.
+        code = (QUERY_TOO_COMPLEX if isinstance(error, ValidationAbortedError)
+                else (error.extensions or {}).get("code", GRAPHQL_VALIDATION_FAILED))
+        error.extensions = {**(error.extensions or {}), "code": code}
     return tuple(errors)
 
 
@@ -107,6 +149,15 @@ def validated_once(
     return errors
 
 
+def unresolved(document: DocumentNode, name: str | None) -> GraphQLError:
+    """The refusal of a document that names no one operation, as graphql-js words it."""
+    operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+    message = (f'Unknown operation named "{name}".' if name is not None
+               else "Must provide operation name if query contains multiple operations."
+               if operations > 1 else "Must provide an operation.")
+    return GraphQLError(message, extensions={"code": OPERATION_RESOLUTION_FAILURE})
+
+
 class Validation(SchemaExtension):
     """Validates in on_validate, before strawberry would (see the module's docstring)."""
 
@@ -120,9 +171,12 @@ class Validation(SchemaExtension):
         if document is not None and context.pre_execution_errors is None:
             schema = graphql_schema(context.schema)
             rules = tuple(context.validation_rules)
-            context.pre_execution_errors = list(
+            errors = list(
                 validated(schema, document, rules, self.limits, self.hide_suggestions)
                 if context.query is None else
                 validated_once(schema, context.query, document, rules, self.limits,
                                self.hide_suggestions))
+            if not errors and isinstance(context, GetOperation) and context.operation is None:
+                errors = [unresolved(document, context.requested_operation_name)]
+            context.pre_execution_errors = errors
         yield

@@ -22,12 +22,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route, request_response
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tortoise.exceptions import OperationalError, TransactionManagementError
 
 from app import db, metrics
+from app.api.cursors import Cursors
 from app.api.limits import RequestLimits, persons_in_body
 from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
@@ -43,6 +44,8 @@ from app.edge.graphql import (
     offentlig,
     offentlige_felt,
     refuse_batch,
+    refuse_websocket,
+    response_media_type,
     signed_operation,
 )
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
@@ -65,7 +68,7 @@ from app.faults import UNAVAILABLE, Answer, answer_for, unavailable
 from app.foresporsel import Clock, utc_now
 from app.graphiql import side as graphiql_side
 from app.innlogging import Innlogging
-from app.innlogging.hemmelighet import okthemmelighet
+from app.innlogging.hemmelighet import avledet, okthemmelighet
 from app.innlogging.utvikler import Utvikler
 from app.meldinger.senders import utsender
 from app.personer import rest as personer_rest
@@ -90,6 +93,10 @@ from authz.tokens import TokenError, TokenVerifier
 log = logging.getLogger("krr.edge")
 
 FORM = frozenset({"application/x-www-form-urlencoded"})
+# What the cursors' key is derived for from the service's secret (KRR_SESSION_SECRET, or outside
+# prod the one generated under KRR_VAR_DIR): the sealed cursors name a national id
+# (app.api.cursors), and only the test register's search has such cursors, never in prod.
+CURSOR_KEY = "krr-kursor"
 # The access managers' pages (app.tilgangsstyring): path, method, handler.
 ADMIN_SIDER: tuple[tuple[str, str, Endpoint], ...] = (
     ("/admin", "GET", admin.forside),
@@ -235,9 +242,10 @@ def create_app(
     offentlige = offentlige_felt(schema)
     persisted = PersistedOperations(settings.trusted_documents,
                                     offentlig=lambda query: offentlig(query, offentlige))
+    hemmelighet = okthemmelighet(settings)
     graphql = GraphQLEndpoint(KrrGraphQL(
-        schema, graphql_ide=None if settings.is_prod else "graphiql",
-        allow_queries_via_get=False,
+        schema, cursors=Cursors(avledet(hemmelighet, CURSOR_KEY)),
+        graphql_ide=None if settings.is_prod else "graphiql", allow_queries_via_get=False,
     ), persisted)
     signer = Signer(signing_key) if signing_key is not None else None
     inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
@@ -247,7 +255,6 @@ def create_app(
     async def til_selv(scope: Scope, receive: Receive, send: Send) -> None:
         await selv[0](scope, receive, send)
 
-    hemmelighet = okthemmelighet(settings)
     if idp_transport is None and settings.idporten is None:
         idp_transport = httpx2.ASGITransport(app=til_selv)
 
@@ -282,6 +289,7 @@ def create_app(
         anonym_max_body=PUBLIC_MAX_BODY_BYTES,
         signable=True,
         signert=lambda body: signed_operation(body, limits.max_tokens),
+        feiltype=response_media_type,
     ))
     routes: list[BaseRoute] = [
         # One route, so a refused method's Allow names both GET (GraphiQL) and POST.
@@ -325,6 +333,9 @@ def create_app(
         return Route(route.path, bounded(route.app), methods=route.methods, name=route.name)
 
     routes = [under_deadline(route) for route in routes]
+    # A WebSocket on /graphql, where a server hands one over: refused before it opens, so no
+    # deadline is needed.
+    routes.append(WebSocketRoute("/graphql", refuse_websocket))
 
     def deadline(work: Awaitable[int]) -> Awaitable[int]:
         """The audit filer's batches under a request's deadline (connections discarded past it)."""

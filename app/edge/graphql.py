@@ -1,4 +1,5 @@
-"""`POST /graphql` behind the guard, and `GET /graphql` (GraphiQL in dev, else 405).
+"""`POST /graphql` behind the guard, `GET /graphql` (GraphiQL in dev, else 405), and a
+WebSocket on it (refused: subscriptions are not offered).
 
 strawberry's view runs the operation with the verified request as its context. Its own
 refusals of a malformed request (not JSON, no query) come back in the one error shape; GET
@@ -7,8 +8,12 @@ never runs an operation, since personal ids in a URL end up in access logs.
 The answer's media type (GraphQL over HTTP): `application/graphql-response+json` when Accept
 names it at least as high as `application/json`, with the spec's status codes for it: 400, and
 no `data` entry, for a request refused before execution (the document does not parse or
-validate, the variables do not coerce, a limit refuses it), 200 once execution started.
-Otherwise (no Accept, `*/*`, JSON preferred) `application/json`, 200 for all of these.
+validate or names no one operation, the variables do not coerce, a limit refuses it), 200 once
+execution started. Otherwise (no Accept, `*/*`, JSON preferred) `application/json`, 200 for all
+of these. The refusals of the HTTP request itself (the guard's 401, 413, 415, 429, the
+persisted documents', GET's) keep their status and come in the same media type
+(`response_media_type`, the one choice), so a client reading only graphql-response+json's
+errors on a 4xx (Apollo Client 4) sees their code.
 
 A signed answer (app.edge.signed) names each field as the schema does and carries only the
 register's own words: a document with aliases is refused before it runs, and an answer that
@@ -35,32 +40,38 @@ from graphql import (
 )
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
 from app.api.context import Context
+from app.api.cursors import Cursors
 from app.api.internals import graphql_schema, strawberry_field
 from app.api.parsing import parsed
 from app.api.tilgang import tillatelse
+from app.api.validation import SUBSCRIPTIONS_NOT_OFFERED
 from app.edge.accept import named, quality_of, ranges
 from app.edge.persisted import PersistedOperations, sha256_hex
+from app.edge.responses import JSON as JSON_MEDIA
+from app.edge.responses import error_response
 from app.edge.signed import NOT_SIGNED, Asked, prefers_signed, unsignable
 from app.errors import (
     NOT_ACCEPTABLE,
     SERVICE_UNAVAILABLE,
     BadRequest,
     BatchNotAllowed,
+    ClientError,
     MethodNotAllowed,
     NotAcceptable,
     error_object,
 )
+from app.faults import Answer, answer_for
 from app.foresporsel import Foresporsel
 from app.graphiql import side as graphiql
 from app.text import NotJson, load_json
 
-JSON = frozenset({"application/json"})
-JSON_MEDIA = "application/json"
+JSON = frozenset({JSON_MEDIA})
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 HTML = "text/html"
 # What GET refuses to run: anything that carries an operation in the URL.
@@ -69,6 +80,10 @@ OPERATION_PARAMETERS = frozenset(
 )
 GET_REFUSED = ("Send GraphQL operations by POST: a query in a URL would put personal ids in "
                "access logs")
+# A WebSocket closed before it opens (RFC 6455 7.4.1: 1008, policy), with a reason: at most
+# 123 bytes.
+POLICY_VIOLATION = 1008
+WEBSOCKET_CLOSED = "Subscriptions are not offered: poll the change feed, endringer(fraEndringsId)"
 
 
 # What a request without a token may send. Only public fields run for it (the key figures: a
@@ -84,13 +99,18 @@ NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
 
 class KrrGraphQL(GraphQL[Context, None]):
-    """strawberry's ASGI view with our context, orjson encoding, and JSON read as the rest of
-    the service reads it (app.text: what orjson refuses is read again by the standard library,
-    so a bad string in a variable is refused naming its argument, not as malformed JSON)."""
+    """strawberry's ASGI view with our context (the cursors sealed with `cursors`), orjson
+    encoding, and JSON read as the rest of the service reads it (app.text: what orjson refuses
+    is read again by the standard library, so a bad string in a variable is refused naming its
+    argument, not as malformed JSON)."""
+
+    def __init__(self, schema: strawberry.Schema, *, cursors: Cursors, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.cursors = cursors
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return Context(request=request, foresporsel=request.state.foresporsel,
-                       response=response)
+                       cursors=self.cursors, response=response)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -162,11 +182,43 @@ class GraphQLEndpoint:
 
     async def get(self, request: Request) -> Response:
         """GraphiQL's page (outside prod) for a browser asking for a page; anything else, an
-        operation in the URL above all, is refused."""
+        operation in the URL above all, is refused, and a WebSocket's handshake (a GET asking
+        to upgrade, which `krr serve` never does) is told that subscriptions are not offered.
+        """
+        if websocket_upgrade(request):
+            return refused(request, BadRequest(SUBSCRIPTIONS_NOT_OFFERED))
         if (self.view.graphql_ide and not OPERATION_PARAMETERS & request.query_params.keys()
                 and wants_page(request.headers.get("accept"))):
             return await self.view.render_graphql_ide(request)
-        raise MethodNotAllowed(GET_REFUSED, allow="POST")
+        return refused(request, MethodNotAllowed(GET_REFUSED, allow="POST"))
+
+
+def websocket_upgrade(request: Request) -> bool:
+    """A WebSocket's opening handshake (RFC 6455 4.1: `Upgrade: websocket`)."""
+    return "websocket" in request.headers.get("upgrade", "").lower()
+
+
+def refused(request: Request, refusal: ClientError) -> Response:
+    """The refusal in the one error shape, in the media type a GraphQL answer would have."""
+    return error_response(answer_of(refusal), response_media_type(request))
+
+
+def answer_of(refusal: ClientError) -> Answer:
+    answer = answer_for(refusal)
+    assert answer is not None  # the mapping answers every ClientError
+    return answer
+
+
+async def refuse_websocket(websocket: WebSocket) -> None:
+    """A WebSocket on /graphql, where a server that speaks WebSocket hands one over (`krr
+    serve` does not: app.cli): refused before it opens with the answer a handshake gets over
+    HTTP (`GraphQLEndpoint.get`), or, where the server cannot send an HTTP answer to a
+    handshake, closed with the reason (1008, policy)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        refusal = answer_of(BadRequest(SUBSCRIPTIONS_NOT_OFFERED))
+        await websocket.send_denial_response(error_response(refusal))
+    else:
+        await websocket.close(POLICY_VIOLATION, WEBSOCKET_CLOSED)
 
 
 def wants_page(accept: str | None) -> bool:

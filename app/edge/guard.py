@@ -26,7 +26,8 @@ In one order, for GraphQL, the REST endpoints and the export alike:
    declares per field instead);
 
 and only then the route's handler, with the verified request (app.foresporsel). Every refusal,
-and anything the handler raises that app.faults knows, is answered in the one JSON shape. A
+and anything the handler raises that app.faults knows, is answered in the one JSON shape (in
+the media type the route chooses from the request, `Rutekrav.feiltype`: GraphQL's). A
 route that may sign its answer (`Rutekrav.signable`) has it signed here when the request asks
 for `application/jose` (app.edge.signed), as the answer to the question it was asked (the
 request's method, path and body as received, and what the route binds: `Rutekrav.signert`,
@@ -60,7 +61,7 @@ from app.foresporsel import Clock, Delegeringsoppslag, Foresporsel
 from app.signing.signer import Signer
 from authz.principal import Anonym, Caller
 from authz.tillatelse import Tillatelse
-from authz.tokens import TokenError, TokenVerifier
+from authz.tokens import NoToken, TokenError, TokenVerifier
 
 Endpoint = Callable[[Request, Foresporsel], Awaitable[Response]]
 
@@ -99,6 +100,10 @@ class Rutekrav:
     # route answers them (the pages: a page a person understands, not JSON).
     kaller: Callable[[Request, bytes], Awaitable[Caller]] | None = None
     feilside: Callable[[Request, Answer], Response] | None = None
+    # The media type of the route's refusals, chosen from the request (GraphQL:
+    # `application/graphql-response+json` when Accept asks for it, so a client that reads
+    # only that type's errors on a 4xx, Apollo Client 4, shows the code); None: JSON.
+    feiltype: Callable[[Request], str] | None = None
     signable: bool = False  # may its 200 JSON answer be signed (Accept: application/jose)?
     # Signed with the answer alone as the payload, the claims in the header (app.signing.jws).
     claims_in_header: bool = False
@@ -155,10 +160,10 @@ MISSING = "The request has no Authorization header with a bearer token"
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
-        raise TokenError("missing", MISSING)
+        raise NoToken("missing", MISSING)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise TokenError("malformed", "The Authorization header must be 'Bearer <token>'")
+        raise NoToken("malformed", "The Authorization header must be 'Bearer <token>'")
     return token.strip()
 
 
@@ -182,10 +187,12 @@ class Guard:
                 raise  # unexpected: the app's 500 handler answers and logs it
             if isinstance(exc, TokenError):
                 metrics.auth_failed(exc.reason)
-            if self.krav.feilside is None:
-                response = error_response(answer)
-            else:
+            if self.krav.feilside is not None:
                 response = self.krav.feilside(Request(scope), answer)
+            elif self.krav.feiltype is not None:
+                response = error_response(answer, self.krav.feiltype(Request(scope)))
+            else:
+                response = error_response(answer)
         if isinstance(response, StreamingResponse):
             response.body_iterator = each_within(seconds, response.body_iterator)
         if self.krav.signable:
@@ -261,7 +268,7 @@ class Guard:
         assert self.krav.anonym is not None  # `_anonymous`
         public = self.krav.anonym(request, body)
         if public is None:
-            raise TokenError("missing", MISSING)
+            raise NoToken("missing", MISSING)
         return public
 
     async def _charge(self, request: Request, caller: Caller, body: bytes,

@@ -27,7 +27,7 @@ from starlette.responses import Response, StreamingResponse
 
 from app import logs
 from app.edge.accept import quality_of, ranges
-from app.errors import FORBIDDEN, NotAcceptable
+from app.errors import FORBIDDEN, GRAPHQL_VALIDATION_FAILED, NotAcceptable
 from app.foresporsel import Foresporsel
 from app.signing.keys import VARIABLE
 from app.signing.signer import PublishedKeys, Signer
@@ -76,9 +76,10 @@ def asked(request: Request, sent: bytes, request_id: str, route: Asked) -> Asked
 
 
 def unsignable(codes: Iterable[str | None]) -> list[str]:
-    """The errors' codes a signed answer may not carry, each once, in order (no code: an error
-    of GraphQL's own, a document that does not parse or validate)."""
-    return list(dict.fromkeys(code or "GRAPHQL_VALIDATION_FAILED" for code in codes
+    """The errors' codes a signed answer may not carry, each once, in order. Every GraphQL
+    error has a code (app.api.errors); one without would be GraphQL's own refusal of the
+    document, so it is named as one."""
+    return list(dict.fromkeys(code or GRAPHQL_VALIDATION_FAILED for code in codes
                               if code not in SIGNABLE_ERRORS))
 
 

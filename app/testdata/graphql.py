@@ -50,6 +50,7 @@ enum(
     },
 )
 SOK_FIRST = 50
+SOK = "sokPersoner"  # the connection its cursors are sealed for (app.api.cursors)
 # What creating and searching count toward the persons one request may ask for, and the rate
 # limit (app.api.limits): the number created, and a page of `first`.
 PERSONFELT = (
@@ -192,7 +193,8 @@ class TestpersonQuery:
         if not 1 <= antall <= store.MAKS_FIRST:
             raise BadInput(f"first must be from 1 to {store.MAKS_FIRST}; got {antall}")
         personfilter = _filter(filter)
-        etter = store.fra_cursor(after) if after is not None else None
+        cursors = info.context.cursors
+        etter = cursors.open(SOK, after) if after is not None else None
         valgt = valgte_felt(info)
         edges = valgt.get("edges", [])
         noder = valgte_felt(info, edges).get("node", [])
@@ -213,7 +215,8 @@ class TestpersonQuery:
             info.context.errors.extend(
                 tilbakeholdt(synlig.avslag, felter, forste, foresporsel.organisasjon)
             )
-        kanter = [PersonEdge(node=cast(Person, p), cursor=store.cursor(p.personidentifikator))
+        kanter = [PersonEdge(node=cast(Person, p),
+                             cursor=cursors.seal(SOK, p.personidentifikator))
                   for p in personer]
         return PersonConnection(
             filter_=personfilter,

@@ -6,8 +6,6 @@ both call these, so a filter, a scope rule or a page means the same in both.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -248,25 +246,6 @@ async def finnes_til(filter: Personfilter, now: dt.datetime, til: str) -> bool:
         f"SELECT 1 FROM person p WHERE {where} LIMIT 1", sql.verdier
     )
     return bool(rows)
-
-
-_CURSOR_PREFIX = "sok:"
-
-
-def cursor(personidentifikator: str) -> str:
-    return base64.urlsafe_b64encode((_CURSOR_PREFIX + personidentifikator).encode()).decode()
-
-
-def fra_cursor(verdi: str) -> str:
-    """The id a cursor points after; UgyldigInput for anything sokPersoner did not hand out."""
-    try:
-        tekst = base64.urlsafe_b64decode(verdi.encode("ascii")).decode("ascii")
-    except (ValueError, binascii.Error, UnicodeError):
-        tekst = ""
-    pid = tekst.removeprefix(_CURSOR_PREFIX)
-    if not tekst.startswith(_CURSOR_PREFIX) or len(pid) != 11 or not pid.isdigit():
-        raise BadInput("after is not a cursor handed out by sokPersoner")
-    return pid
 
 
 async def sokerett(
