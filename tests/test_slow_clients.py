@@ -122,6 +122,42 @@ def test_a_trickled_body_is_408_too(address):
         _assert_408(_trickle(sock, b" "), "body")
 
 
+def _still_sending_after(sock: socket.socket, head: bytes, data: bytes) -> bytes:
+    """`head` sent, then `data` a piece every few milliseconds, on past the server's answer
+    for a while, as a client busy sending does; then what the server sent. A server that
+    closes with bytes unread, or arriving, resets the connection, and the client's reads then
+    fail (the answer may be lost): it must finish its side first and take what still comes (a
+    lingering close)."""
+    sock.sendall(head)
+    deadline = time.monotonic() + PATIENCE
+    answered_at: float | None = None
+    while answered_at is None or time.monotonic() < answered_at + 0.3:
+        assert time.monotonic() < deadline, f"the server did not answer within {PATIENCE} s"
+        if answered_at is None and select.select([sock], [], [], 0.005)[0]:
+            answered_at = time.monotonic()
+        try:
+            sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            break  # the server would take no more: the answer must still be readable
+        time.sleep(0.005)
+    return _until_closed(sock)
+
+
+def test_a_client_still_sending_its_body_reads_the_408(address):
+    """The 408 reaches a client that goes on sending its body after the deadline: the
+    connection is not reset under it (a reset would lose the answer)."""
+    with _connect(address) as sock:
+        _assert_408(_still_sending_after(sock, b"POST /rest/v2/personer HTTP/1.1\r\nHost: krr"
+                                         b"\r\nContent-Type: application/json\r\n"
+                                         b"Content-Length: 1000000\r\n\r\n ", b" " * 100), "body")
+
+
+def test_a_client_still_sending_its_headers_reads_the_408(address):
+    with _connect(address) as sock:
+        _assert_408(_still_sending_after(sock, b"GET /healthz HTTP/1.1\r\nHost: krr\r\n",
+                                         b"X-Slow: x\r\n"), "headers")
+
+
 def test_trickled_headers_are_408_and_the_connection_closed(address):
     """500 connections trickling headers were held for 40 s: now the headers must be complete
     a second after the connection opened, however steadily the bytes come."""

@@ -16,12 +16,19 @@ its end holds the connection, and everything received of it, just as long. So:
   the connection and what was received of the body is let go.
 
 After the body, the request's own deadline (KRR_REQUEST_TIMEOUT, app.edge.deadline) runs.
+
+A connection closed while its client may still be sending (a 408 to a body or headers still
+coming) is closed lingering (RFC 9112 9.6): the answer and then the end of the server's side
+sent, what still arrives read and dropped until the client closes too or LINGER passes. An
+immediate close with bytes unread or arriving makes the kernel reset the connection, and a
+client can lose the answer to the reset (or read it and then fail on the reset).
 """
 
 from __future__ import annotations
 
 import asyncio
 import http
+from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 
@@ -45,6 +52,39 @@ def _answer(exc: RequestTimeout) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
 
+LINGER = 2.0  # seconds a connection closed while its client sends still reads (and drops)
+
+
+class Lingering:
+    """A connection's transport as uvicorn and its request cycles see it (everything passed
+    on), whose `close()` is a lingering close while `sending()` says the client may still be
+    sending (above), and the plain close otherwise."""
+
+    def __init__(self, transport: asyncio.Transport, sending: Callable[[], bool],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._sending = sending
+        self._loop = loop
+        self.lingering = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        if self.lingering or self._transport.is_closing():
+            return
+        if not (self._sending() and self._transport.can_write_eof()):
+            self._transport.close()
+            return
+        self.lingering = True
+        self._transport.write_eof()  # the answer, then FIN
+        self._transport.resume_reading()  # drained, not left to fill the kernel's buffer
+        self._loop.call_later(LINGER, self._transport.close)
+
+
 class HeaderDeadline(H11Protocol):
     """uvicorn's HTTP/1.1 protocol with a deadline for each request's headers (above)."""
 
@@ -59,11 +99,14 @@ class HeaderDeadline(H11Protocol):
         self._heard = False  # bytes arrived since
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._lingering = Lingering(transport, self._sending, self.loop)
+        super().connection_made(cast("asyncio.Transport", self._lingering))
         self._await_headers()
         self._start()  # a connection that never sends a byte is closed too
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering.lingering:
+            return  # answered and closing: read only to be dropped
         if self._awaiting:
             self._heard = True
             if self._timer is None:  # the first byte after a response
@@ -79,6 +122,10 @@ class HeaderDeadline(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop()
         super().connection_lost(exc)
+
+    def _sending(self) -> bool:
+        """May the client still be sending: a body not all received, or headers begun?"""
+        return self.conn.their_state is h11.SEND_BODY or (self._awaiting and self._heard)
 
     def _await_headers(self) -> None:
         self._awaiting, self._after, self._heard = True, self.cycle, False
