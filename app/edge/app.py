@@ -35,6 +35,7 @@ from app.delegering.store import aktive_scopes
 from app.delegering.store import navn as navn_paa
 from app.edge import probes, runtime
 from app.edge.bounded import Bounded, OwnDeadline
+from app.edge.cors import cors_and_options
 from app.edge.deadline import within
 from app.edge.graphql import (
     JSON,
@@ -374,6 +375,10 @@ def create_app(
         lifespan=lifespan,
         # Observed outermost, so a body too slow for its deadline is logged and counted too.
         middleware=[Middleware(Observed, metrics=app_metrics),
+                    # OPTIONS and other origins' pages, before any route (no token, no charge);
+                    # GET /graphql serves GraphiQL's page (outside prod), else it only refuses.
+                    *cors_and_options(routes, settings.cors_origins, {} if graphql.view.graphql_ide
+                                      else {"/graphql": frozenset({"POST"})}),
                     Middleware(BodyDeadline, seconds=settings.body_timeout)],
         exception_handlers={
             HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
