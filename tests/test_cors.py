@@ -37,6 +37,7 @@ from app.edge.app import create_app
 from app.edge.cors import for_programs
 from app.edge.ratelimit import MemoryLimiter
 from app.edge.signed import JWKS_PATH
+from app.personer import register
 from authz.dev_issuer import DevIssuer
 from authz.tokens import TokenVerifier
 from tests.conftest import CONSUMER, FIXED_NOW
@@ -192,6 +193,26 @@ async def test_answers_to_an_allowed_origin_name_it_and_expose_what_clients_read
         spent = await client.post("/graphql", json=public, headers={"Origin": KUNDE})
         assert spent.status_code == 429 and int(spent.headers["retry-after"]) >= 1
         assert_readable_by(spent, KUNDE)
+
+
+@pytest.mark.parametrize("env", ["test", "prod"])
+async def test_a_bugs_500_is_readable_with_its_request_id(db, mint, dev_issuer, monkeypatch, env):
+    """The 500 is answered outside every middleware (starlette's last handler): it carries
+    what Cors would have added, so the page reads the request id to report."""
+
+    async def bug(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(register, "hent_personer", bug)
+    headers = {"Authorization": f"Bearer {mint(KONTAKT)}", "Origin": KUNDE}
+    async with app_in(db, env, dev_issuer=dev_issuer) as client:
+        answer = await client.post("/rest/v2/personer", json=PERSONER_BODY, headers=headers)
+        assert answer.status_code == 500
+        assert_readable_by(answer, KUNDE)
+        assert answer.headers["x-request-id"] in answer.json()["errors"][0]["message"]
+        other = await client.post("/rest/v2/personer", json=PERSONER_BODY,
+                                  headers={**headers, "Origin": "https://fremmed.example"})
+        assert other.status_code == 500 and cors_fields(other) == {}
 
 
 @pytest.mark.parametrize("env", ["test", "prod"])

@@ -15,7 +15,8 @@ it is not charged, nor checked for a token or a media type):
   in the one error shape, naming nothing, so the browser sends nothing;
 - every answer of the API: `Vary: Origin`, and for an allowed origin its name and the headers a
   client reads back (the rate limit's, `Retry-After`, `X-Request-ID`, `WWW-Authenticate`),
-  whatever the status: a 401 or a 429 is read as much as a 200.
+  whatever the status: a 401 or a 429 is read as much as a 200, and a bug's 500, which the app
+  answers outside every middleware, with its request id (`on_failure`).
 
 Never `Access-Control-Allow-Credentials`: a page calls with a bearer token it holds, never with
 the browser's cookies (the API sets none; the pages' session cookie is for /admin only).
@@ -31,6 +32,7 @@ from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -53,9 +55,25 @@ MAX_AGE = 600
 NOT_THE_API = "Only the API (/graphql, /rest/...) may be called from pages on other origins"
 NOT_ALLOWED = (f"Pages on this origin may not call the API: the operator names the origins that "
                f"may ({CORS_ORIGINS})")
+STATE = "cors"  # the request's state: what Cors adds to its answer
 # What a preflight's answer says beyond the origin and the methods.
 PREFLIGHT = {"Access-Control-Allow-Headers": ", ".join(REQUEST_HEADERS),
              "Access-Control-Max-Age": str(MAX_AGE), "Vary": "Origin"}
+
+
+def readable_by(origin: str) -> dict[str, str]:
+    """The fields that let a page on `origin` read an answer and what clients read of it."""
+    return {"Access-Control-Allow-Origin": origin,
+            "Access-Control-Expose-Headers": ", ".join(EXPOSED)}
+
+
+def on_failure(request: Request, response: Response) -> None:
+    """An answer made outside every middleware (a bug's 500, by the app's last handler) as
+    `Cors` would have sent it: a page reads the request id it names."""
+    readable = getattr(request.state, STATE, None)
+    if readable is not None:
+        response.headers.update(readable)
+        response.headers.add_vary_header("Origin")
 
 
 def for_programs(path: str) -> bool:
@@ -95,15 +113,16 @@ class Cors:
         if not api:
             await self.app(scope, receive, send)
             return
+        readable = readable_by(origin) if allowed and origin is not None else {}
+        # Kept for an answer made outside every middleware (a bug's 500: `on_failure`).
+        scope.setdefault("state", {})[STATE] = readable
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 fields = MutableHeaders(scope=message)
                 fields.add_vary_header("Origin")
-                if allowed and origin is not None:
-                    fields["Access-Control-Allow-Origin"] = origin
-                    fields["Access-Control-Expose-Headers"] = ", ".join(EXPOSED)
+                fields.update(readable)
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
@@ -114,14 +133,15 @@ class Cors:
         if origin is None:
             message = NOT_ALLOWED if api else NOT_THE_API
             return error_response(Answer(403, message, {"code": FORBIDDEN}, {"Vary": "Origin"}))
-        methods = allow(served - {"HEAD", "OPTIONS"})  # both need no allowance
+        # HEAD is a method no preflight is needed for; OPTIONS, the preflight's own.
+        methods = allow(served - {"HEAD", "OPTIONS"})
         return Response(status_code=204, headers={
             "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": methods,
             **PREFLIGHT})
 
 
-def cors_and_options(routes: Sequence[BaseRoute], origins: CorsOrigins,
-                     narrowed: Mapping[str, frozenset[str]]) -> list[Middleware]:
+def middleware(routes: Sequence[BaseRoute], origins: CorsOrigins,
+               narrowed: Mapping[str, frozenset[str]]) -> list[Middleware]:
     """The app's middleware for both: `Cors` first (a preflight is answered there), then
     `Allowed` (a plain OPTIONS; the router's 405), from one table of the paths' methods."""
     methods = Methods(routes, narrowed)
