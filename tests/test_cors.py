@@ -238,11 +238,12 @@ PAGE = b"""<!doctype html>
 <html lang="nb"><head><meta charset="utf-8"><title>Kunde</title></head>
 <body><h1>Kunde</h1>
 <script>
-async function kall(url, token, body, requestId) {
+async function kall(url, token, body, requestId, credentials = "same-origin") {
   const headers = {"Content-Type": "application/json", "X-Request-ID": requestId};
   if (token) headers.Authorization = "Bearer " + token;
   try {
-    const answer = await fetch(url, {method: "POST", headers, body: JSON.stringify(body)});
+    const answer = await fetch(url, {method: "POST", headers, body: JSON.stringify(body),
+                                     credentials});
     const read = (name) => answer.headers.get(name);
     return {status: answer.status, body: await answer.json(), rateLimit: read("RateLimit"),
             rateLimitPolicy: read("RateLimit-Policy"), requestId: read("X-Request-ID"),
@@ -348,6 +349,15 @@ def test_a_page_on_an_allowed_origin_calls_the_api_and_one_elsewhere_is_blocked(
                 assert no_token["challenge"] == "Bearer"
                 assert no_token["body"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
                 assert not [m for m in console if "CORS" in m], console
+                # The README's example, as written, on this page: it logs two lines.
+                page.evaluate(f"async (token) => {{ {readme_example(base)} }}", token)
+                status, data = [m for m in console if "requests" in m or "personer" in m]
+                assert status.startswith('200 "requests";r='), console
+                assert json.loads(data)["data"]["personer"], console
+                # With the browser's cookies: refused, the API allows no credentials.
+                with_cookies = call(page, f"{base}/graphql", token, LOOKUP, "side-4", "include")
+                assert with_cookies == {"error": "TypeError: Failed to fetch"}, with_cookies
+                assert any("Access-Control-Allow-Credentials" in m for m in console), console
                 page.close()
             for origin in refused:
                 page, console = open_page(browser, origin)
@@ -369,9 +379,18 @@ def open_page(browser: Browser, origin: str) -> tuple[Page, list[str]]:
     return page, console
 
 
-def call(page: Page, url: str, token: str | None, body: dict[str, Any],
-         request_id: str) -> dict[str, Any]:
-    result = page.evaluate("([url, token, body, id]) => kall(url, token, body, id)",
-                           [url, token, body, request_id])
+def call(page: Page, url: str, token: str | None, body: dict[str, Any], request_id: str,
+         credentials: str = "same-origin") -> dict[str, Any]:
+    result = page.evaluate("([url, token, body, id, c]) => kall(url, token, body, id, c)",
+                           [url, token, body, request_id, credentials])
     assert isinstance(result, dict), json.dumps(result)
     return result
+
+
+def readme_example(base: str) -> str:
+    """The README's fetch() example (its section on CORS), calling `base`."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Calling from a browser (CORS)", 1)[1].split("\n## ", 1)[0]
+    example = section.split("```js\n", 1)[1].split("```", 1)[0]
+    assert "https://krr.example.no/graphql" in example
+    return example.replace("https://krr.example.no", base)
