@@ -82,6 +82,11 @@ class CorsOrigins:
     loopback: bool = False
     every: bool = False
 
+    @property
+    def empty(self) -> bool:
+        """No page on another origin may call (the default in prod and test)."""
+        return not (self.origins or self.loopback or self.every)
+
     def allows(self, origin: str) -> bool:
         """Whether a page whose `Origin` header says `origin` may read the API's answers."""
         return (self.every or origin in self.origins

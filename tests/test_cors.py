@@ -223,6 +223,11 @@ async def test_answers_to_other_origins_carry_no_cors_fields(db, mint, dev_issue
             answer = await client.post("/graphql", json=LOOKUP, headers=headers)
             assert answer.status_code == 200  # answered: the browser keeps it from the page
             assert cors_fields(answer) == {} and varies_on_origin(answer)
+    async with app_in(db, env, CorsOrigins(), dev_issuer=dev_issuer) as client:
+        # No origin may call (the default): nothing varies on it.
+        answer = await client.post("/graphql", json=LOOKUP, headers={**token, "Origin": KUNDE})
+        assert answer.status_code == 200
+        assert cors_fields(answer) == {} and not varies_on_origin(answer)
 
 
 # --- in a browser -------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ it is not charged, nor checked for a token or a media type):
   in its console a method or header that is not among them;
 - any other preflight (an origin not allowed; the pages for people, the login, the probes): 403
   in the one error shape, naming nothing, so the browser sends nothing;
-- every answer of the API: `Vary: Origin`, and for an allowed origin its name and the headers a
-  client reads back (the rate limit's, `Retry-After`, `X-Request-ID`, `WWW-Authenticate`),
-  whatever the status: a 401 or a 429 is read as much as a 200, and a bug's 500, which the app
-  answers outside every middleware, with its request id (`on_failure`).
+- every answer of the API: `Vary: Origin` (unless no origin may call), and for an allowed
+  origin its name and the headers a client reads back (the rate limit's, `Retry-After`,
+  `X-Request-ID`, `WWW-Authenticate`), whatever the status: a 401 or a 429 is read as much as a
+  200, and a bug's 500, which the app answers outside every middleware, with its request id
+  (`on_failure`).
 
 Never `Access-Control-Allow-Credentials`: a page calls with a bearer token it holds, never with
 the browser's cookies (the API sets none; the pages' session cookie is for /admin only).
@@ -71,7 +72,7 @@ def on_failure(request: Request, response: Response) -> None:
     """An answer made outside every middleware (a bug's 500, by the app's last handler) as
     `Cors` would have sent it: a page reads the request id it names."""
     readable = getattr(request.state, STATE, None)
-    if readable is not None:
+    if readable:
         response.headers.update(readable)
         response.headers.add_vary_header("Origin")
 
@@ -121,7 +122,8 @@ class Cors:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 fields = MutableHeaders(scope=message)
-                fields.add_vary_header("Origin")
+                if not self.origins.empty:  # else no answer depends on the Origin
+                    fields.add_vary_header("Origin")
                 fields.update(readable)
             await send(message)
 
