@@ -64,6 +64,84 @@ def parse_rate(name: str, raw: str | None, default: Rate) -> Rate:
     return Rate(rate, burst)
 
 
+# --- pages on other origins (app.edge.cors) --------------------------------------------------
+
+CORS_ORIGINS = "KRR_CORS_ORIGINS"
+# An origin on this machine, as a browser writes it (RFC 6454: lower case, no default port).
+LOOPBACK_ORIGIN = re.compile(r"https?://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?")
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class CorsOrigins:
+    """The origins whose pages may call the API from a browser: each named, and outside prod
+    `every` (`*`) or, dev's default, `loopback` (any port on localhost, 127.0.0.1 or [::1])."""
+
+    origins: frozenset[str] = frozenset()
+    loopback: bool = False
+    every: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """No page on another origin may call (the default in prod and test)."""
+        return not (self.origins or self.loopback or self.every)
+
+    def allows(self, origin: str) -> bool:
+        """Whether a page whose `Origin` header says `origin` may read the API's answers."""
+        return (self.every or origin in self.origins
+                or (self.loopback and LOOPBACK_ORIGIN.fullmatch(origin) is not None))
+
+
+def _origin(value: str, schemes: tuple[str, ...]) -> str | None:
+    """`value` as a browser's Origin header writes it, or None when it is not an origin."""
+    try:
+        parts = urlsplit(value.removesuffix("/") if value.count("/") == 3 else value)
+        port = parts.port
+    except ValueError:  # an unclosed [ or a port out of range
+        return None
+    host = parts.hostname or ""
+    if (port == 0 or parts.scheme not in schemes or parts.path or parts.query or parts.fragment
+            or "@" in parts.netloc or "?" in value or "#" in value):
+        return None
+    if host.startswith("[") or ":" in host:  # an IPv6 address, written in brackets
+        try:
+            host = f"[{ipaddress.IPv6Address(host.strip('[]')).compressed}]"
+        except ValueError:
+            return None
+    elif not _HOST_NAME.fullmatch(host):
+        return None
+    if port is None or port == DEFAULT_PORTS[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _cors_origins(raw: str | None, env: str) -> CorsOrigins:
+    """KRR_CORS_ORIGINS: origins separated by commas or spaces, each checked and written as a
+    browser writes it. Unset: none, except in dev, where pages on this machine may call."""
+    if raw is None or not raw.strip():
+        return CorsOrigins(loopback=env == "dev")
+    prod = env == "prod"
+    schemes = ("https",) if prod else ("https", "http")
+    values = [v for v in re.split(r"[,\s]+", raw.strip()) if v]
+    if "*" in values:
+        if prod:
+            raise ConfigError(f"{CORS_ORIGINS} must name each origin in prod: '*' would let a "
+                              "page on any site call the API with whatever token it holds")
+        return CorsOrigins(every=True)
+    origins: set[str] = set()
+    for value in values:
+        origin = _origin(value, schemes)
+        if origin is None:
+            hint = "" if value.isascii() else " (write an internationalised name as xn--...)"
+            raise ConfigError(
+                f"{CORS_ORIGINS} must be origins, scheme://host[:port] without a path "
+                f"({'https only in prod' if prod else 'https or http'}; e.g. "
+                f"https://minside.example.no), separated by commas or spaces; {value[:80]!r} is "
+                f"not one{hint}")
+        origins.add(origin)
+    return CorsOrigins(frozenset(origins))
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -122,6 +200,9 @@ class Settings:
     # KRR_TRUSTED_DOCUMENTS: the only GraphQL documents that may run, by sha256 (hex) of their
     # text (app.edge.persisted); None: any document, and Apollo's APQ.
     trusted_documents: Mapping[str, str] | None = None
+    # KRR_CORS_ORIGINS: the origins whose pages may call the API from a browser (app.edge.cors);
+    # none by default in prod and test, pages on this machine in dev (`make run`).
+    cors_origins: CorsOrigins = CorsOrigins()
 
     @property
     def is_prod(self) -> bool:
@@ -526,4 +607,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         public_url=_public_url(env_vars.get("KRR_PUBLIC_URL"), env, idporten),
         trusted_proxies=_trusted_proxies(env_vars.get("KRR_TRUSTED_PROXIES")),
         trusted_documents=_trusted_documents(env_vars.get(TRUSTED_DOCUMENTS)),
+        cors_origins=_cors_origins(env_vars.get(CORS_ORIGINS), env),
     )

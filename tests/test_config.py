@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, load_settings
+from app.config import ConfigError, CorsOrigins, load_settings
 from app.edge.app import build_verifier, create_app
 from authz.tokens import TrustedIssuer
 
@@ -161,3 +161,61 @@ def test_reading_deadlines_and_connection_limits_default_and_are_named_when_wron
                       ("KRR_MAX_CONNECTIONS", "0"), ("KRR_KEEP_ALIVE_TIMEOUT", "5.5")]:
         with pytest.raises(ConfigError, match=name):
             load_settings({name: bad})
+
+
+# --- KRR_CORS_ORIGINS (app.edge.cors) -----------------------------------------------------------
+
+def test_no_origin_may_call_from_a_browser_by_default_but_in_dev_pages_on_this_machine():
+    for env in ("prod", "test"):
+        origins = load_settings({"KRR_ENV": env}).cors_origins
+        assert origins == CorsOrigins()
+        assert not origins.allows("http://localhost:5173")
+        assert not origins.allows("http://127.0.0.1:8000")
+    dev = load_settings({"KRR_ENV": "dev"}).cors_origins  # `make run`
+    for origin in ("http://127.0.0.1:8000", "http://localhost:8000", "http://localhost:5173",
+                   "http://[::1]:3000", "http://localhost", "https://localhost:8443"):
+        assert dev.allows(origin), origin
+    for origin in ("https://kunde.example", "http://localhost.kunde.example",
+                   "http://127.0.0.1.kunde.example:8000", "http://127.0.0.2:8000", "null",
+                   "http://localhost:8000/", "http://LOCALHOST:8000"):
+        assert not dev.allows(origin), origin
+
+
+def test_origins_are_kept_as_browsers_write_them():
+    raw = ("https://Minside.Example.no/, http://localhost:5173  https://kunde.example:443,"
+           "http://[0:0::1]:80 http://10.0.0.7:8080")
+    origins = load_settings({"KRR_ENV": "test", "KRR_CORS_ORIGINS": raw}).cors_origins
+    assert origins == CorsOrigins(frozenset({
+        "https://minside.example.no", "http://localhost:5173", "https://kunde.example",
+        "http://[::1]", "http://10.0.0.7:8080"}))
+    assert origins.allows("http://localhost:5173")
+    assert not origins.allows("http://localhost:5174")  # another port is another origin
+    assert not origins.allows("http://minside.example.no")  # and another scheme
+    # Named origins replace dev's default.
+    dev = load_settings({"KRR_ENV": "dev", "KRR_CORS_ORIGINS": "https://kunde.example"})
+    assert dev.cors_origins == CorsOrigins(frozenset({"https://kunde.example"}))
+    assert not dev.cors_origins.allows("http://localhost:8000")
+
+
+@pytest.mark.parametrize("bad", [
+    "https://kunde.example/app", "https://kunde.example//", "kunde.example", "ftp://kunde.example",
+    "https://user@kunde.example", "https://kunde.example?x=1", "https://kunde.example#top",
+    "https://kunde.example:99999", "https://kunde.example:0", "https://*.kunde.example", "null",
+    "http://[::1", "https://bærum.kommune.no", "https://kunde.example, file:///tmp",
+])
+def test_a_malformed_origin_stops_the_service_naming_the_variable(bad: str):
+    with pytest.raises(ConfigError, match="KRR_CORS_ORIGINS must be origins") as refused:
+        load_settings({"KRR_ENV": "test", "KRR_CORS_ORIGINS": bad})
+    assert repr(bad.split(", ")[-1])[:60] in str(refused.value)
+
+
+def test_in_prod_each_origin_is_named_and_https():
+    with pytest.raises(ConfigError, match="KRR_CORS_ORIGINS must name each origin in prod"):
+        load_settings({"KRR_ENV": "prod", "KRR_CORS_ORIGINS": "https://kunde.example *"})
+    with pytest.raises(ConfigError, match=r"KRR_CORS_ORIGINS .*https only in prod"):
+        load_settings({"KRR_ENV": "prod", "KRR_CORS_ORIGINS": "http://kunde.example"})
+    prod = load_settings({"KRR_ENV": "prod", "KRR_CORS_ORIGINS": "https://kunde.example"})
+    assert prod.cors_origins == CorsOrigins(frozenset({"https://kunde.example"}))
+    # Outside prod `*` lets every origin in (never with credentials: app.edge.cors).
+    every = load_settings({"KRR_ENV": "test", "KRR_CORS_ORIGINS": "*"}).cors_origins
+    assert every.allows("https://hvem-som-helst.example") and every.allows("http://localhost:1")

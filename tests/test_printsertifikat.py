@@ -124,7 +124,7 @@ async def test_a_bad_token_is_refused_even_on_the_public_print_route(service):
 async def test_the_print_route_serves_get_only(service):
     response = await service.post(PATH, json={})
     assert response.status_code == 405
-    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
 
 
 async def test_a_change_is_handed_out_at_once_and_every_setting_is_kept(db, client):

@@ -344,7 +344,8 @@ def prod_settings(db: Settings, tmp_path: Path, key: rsa.RSAPrivateKey,
     key_file = key_file or write_pem(tmp_path / "signing.pem", key)
     chain = tmp_path / "signing-chain.pem"
     chain.write_bytes(certificates.pem(*certificates.chain_for(key)))
-    environ = {"KRR_SIGNING_KEY": str(key_file), "KRR_SIGNING_CERT": str(chain)}
+    environ = {"KRR_ENV": "prod", "KRR_SIGNING_KEY": str(key_file),
+               "KRR_SIGNING_CERT": str(chain)}
     return dataclasses.replace(load_settings(environ), env="prod",
                                database_url=db.database_url, var_dir=tmp_path / "var")
 

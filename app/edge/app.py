@@ -33,7 +33,7 @@ from app.api.limits import RequestLimits, persons_in_body
 from app.config import Settings, load_settings
 from app.delegering.store import aktive_scopes
 from app.delegering.store import navn as navn_paa
-from app.edge import probes, runtime
+from app.edge import cors, probes, runtime
 from app.edge.bounded import Bounded, OwnDeadline
 from app.edge.deadline import within
 from app.edge.graphql import (
@@ -155,7 +155,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     """A bug: 500 in the one shape, naming the request id (the detail is in the log).
 
     Starlette answers it outside every middleware, Observed included, so the X-Request-ID
-    header every other answer gets from Observed is set here."""
+    header every other answer gets from Observed is set here, and the CORS fields."""
     request_id = request_id_of(request)
     answer = answer_for(exc) or Answer(  # an outage wrapped by the ORM reaches here too
         500, f"internal error (request id {request_id})",
@@ -163,6 +163,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
     response = _som_side(request, answer) or error_response(answer)
     response.headers["X-Request-ID"] = request_id
+    cors.on_failure(request, response)
     return response
 
 
@@ -374,6 +375,10 @@ def create_app(
         lifespan=lifespan,
         # Observed outermost, so a body too slow for its deadline is logged and counted too.
         middleware=[Middleware(Observed, metrics=app_metrics),
+                    # OPTIONS and other origins' pages, before any route (no token, no charge);
+                    # GET /graphql serves GraphiQL's page (outside prod), else it only refuses.
+                    *cors.middleware(routes, settings.cors_origins, {} if graphql.view.graphql_ide
+                                     else {"/graphql": frozenset({"POST"})}),
                     Middleware(BodyDeadline, seconds=settings.body_timeout)],
         exception_handlers={
             HTTPException: _http, **dict.fromkeys(answered, _answered), Exception: _unexpected,
