@@ -19,12 +19,15 @@ from app.config import Settings
 from app.edge.app import create_app
 from app.edge.compression import BROTLI_QUALITY, GZIP_LEVEL, MINIMUM_SIZE, coding_for
 from app.edge.signed import JWKS_PATH
-from tests.conftest import FIXED_NOW
+from app.tilgangsstyrere import store as roller
+from tests.admin import log_in
+from tests.conftest import CONSUMER, FIXED_NOW
 from tests.efm_jwtdecoder import getpayload
 from tests.factories import new_id, person, provider
 from tests.test_lookup import ALL_FIELDS, BOTH
 
 JOSE = "application/jose"
+MANAGER = "17912099997"  # manages CONSUMER on the pages
 IDS = [new_id(n) for n in range(20)]
 LOOKUP = {"query": f"query($ids: [String!]!) {{ personer(personidentifikatorer: $ids) "
                    f"{{ {ALL_FIELDS} }} }}", "variables": {"ids": IDS}}
@@ -172,6 +175,18 @@ async def test_the_streamed_export_is_compressed_as_it_streams(krr, mint, coding
     rows = list(csv.reader(io.StringIO(DECODE[coding](compressed).decode("utf-8"))))
     assert rows == list(csv.reader(io.StringIO(as_is.decode("utf-8"))))
     assert len(rows) == len(IDS) + 1
+
+
+async def test_pages_are_never_compressed(krr):
+    """A page holds the session's CSRF token beside what the person typed: its length must not
+    depend on how they compress together (BREACH)."""
+    await roller.legg_til(CONSUMER, MANAGER, "test", FIXED_NOW)
+    await log_in(krr, MANAGER)
+    for path in (f"/admin/organisasjon/{CONSUMER}/gi", "/statistikk"):
+        response, body = await wire(krr, "GET", path, encoding="br, gzip")
+        assert response.status_code == 200 and len(body) > MINIMUM_SIZE
+        assert "content-encoding" not in response.headers, path
+        assert b"<html" in body
 
 
 async def test_head_says_what_get_would_send(krr):

@@ -17,7 +17,7 @@ cannot unpack into a large one here.
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette_compress import CompressMiddleware, add_compress_type
+from starlette_compress import CompressMiddleware, add_compress_type, remove_compress_type
 
 from app.edge.accept import ranges
 
@@ -25,10 +25,16 @@ GZIP_LEVEL = 6
 BROTLI_QUALITY = 4
 MINIMUM_SIZE = 1024  # bytes of the answer as it is
 CODINGS = ("br", "gzip")  # the service's preference, when the client's qualities tie
-# starlette-compress compresses the media types of its own list (JSON, HTML, CSS, JavaScript,
-# ...); these are the service's others: GraphQL's response type, the signed answers, the export.
+# starlette-compress compresses the media types of its own list (JSON, CSS, JavaScript, ...);
+# these are the service's others: GraphQL's response type, the signed answers, the export.
 for media_type in ("application/graphql-response+json", "application/jose", "text/csv"):
     add_compress_type(media_type)
+# Pages are never compressed: a page under /admin holds the session's CSRF token beside what the
+# person typed, and a compressed page's length would let someone who can watch the traffic and
+# make the browser ask for pages guess the token a character at a time (BREACH). They are a few
+# KB. The API has no such secret to guess: its credentials are bearer tokens, which a browser
+# never adds by itself, so no other site can make it ask for an answer.
+remove_compress_type("text/html")
 
 
 def coding_for(accept_encoding: str) -> str | None:
