@@ -7,9 +7,9 @@ as they are (`Accept-Encoding: identity`). Each is then compressed at several gz
 br qualities with the very calls starlette-compress makes for a whole answer
 (`gzip.compress`, `brotli.compress`), many times: the bytes, and the CPU time per answer
 (time.perf_counter around each call, the median; one process, nothing else running in it). Beside
-them, the lookup's own time in the same process (the median of a fifth as many lookups,
-identity, each audit record filed before the next), so the cost reads as a share of what a
-lookup costs anyway. Finally each answer is asked for again
+them, the lookup's own time in the same process (the median of a fifth as many lookups back to
+back, identity, the audit filer working meanwhile as it does in service), so the cost reads as
+a share of what a lookup costs anyway. Finally each answer is asked for again
 with `Accept-Encoding: br` and `gzip`: what is served must be the levels app.edge.compression
 chose, and must decode to the same JSON. Prints the Markdown table for the README.
 
@@ -29,7 +29,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +46,6 @@ from app.edge.compression import BROTLI_QUALITY, GZIP_LEVEL  # noqa: E402
 from bench.common import (  # noqa: E402
     LIFTED_LIMITS,
     QUERY,
-    drain_audit_queue,
     env_for,
     prepare_register,
     sample_ids,
@@ -126,10 +125,10 @@ def content(answer: bytes, accept: str) -> object:
 
 
 async def answers(client: httpx.AsyncClient, bearers: tuple[str, str], ids: list[str],
-                  repetitions: int, between: Callable[[], Awaitable[None]]) -> list[Answer]:
-    """The answers as they are, each lookup timed `repetitions` times, `between` awaited
-    after each. `bearers`: a token with both lookup scopes, and one with the contact
-    information's alone (a notifier's)."""
+                  repetitions: int) -> list[Answer]:
+    """The answers as they are, each lookup timed `repetitions` times back to back.
+    `bearers`: a token with both lookup scopes, and one with the contact information's alone
+    (a notifier's)."""
     both, contact = bearers
     rest = {"personidentifikatorer": ids}
     kinds = (
@@ -146,7 +145,6 @@ async def answers(client: httpx.AsyncClient, bearers: tuple[str, str], ids: list
             headers, plain = await raw(client, path, body, bearer, accept, "identity")
             times.append(time.perf_counter() - start)
             assert "content-encoding" not in headers
-            await between()
         found.append(Answer(name, path, body, accept, bearer, plain, statistics.median(times)))
     return found
 
@@ -226,15 +224,13 @@ async def run(persons: int, register: int, repetitions: int) -> None:
     url = sqlite_url(register)
     await prepare_register(url, register)
     ids = await sample_ids(url, persons, random.Random(7))
-    settings = load_settings(env_for(url, KRR_AUDIT_FILER_INTERVAL="0.1", **LIFTED_LIMITS))
+    settings = load_settings(env_for(url, **LIFTED_LIMITS))
     app = create_app(settings)
     bearers = (token(), token(CONTACT))
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://krr.bench",
             timeout=60) as client:
-        # each lookup's audit record filed before the next, so its filing is not timed there
-        found = await answers(client, bearers, ids, max(3, repetitions // 5),
-                              lambda: drain_audit_queue(url))
+        found = await answers(client, bearers, ids, max(3, repetitions // 5))
         sizes = {a.name: await served(client, a) for a in found}
     rows = [row for answer in found for row in measure(answer, repetitions)]
     print(f"Measured {dt.date.today().isoformat()} on {machine()}; a lookup of {persons} "

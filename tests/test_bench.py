@@ -75,14 +75,10 @@ async def test_the_compression_bench_measures_what_is_served(db, mint):
     for pid in ids:
         await factories.person(pid, postkasseleverandoer=digipost)
     app = create_app(db, clock=lambda: FIXED_NOW, manage_db=False)
-
-    async def nothing() -> None:
-        return None
-
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://krr.test") as client:
         bearers = (mint(SCOPES), mint(compression.CONTACT))
-        found = await compression.answers(client, bearers, ids, 1, nothing)
+        found = await compression.answers(client, bearers, ids, 1)
         sizes = {a.name: await compression.served(client, a) for a in found}
     rows = [row for answer in found for row in compression.measure(answer, 1)]
     assert len(rows) == len(found) * len(compression.LEVELS) == 4 * len(compression.LEVELS)

@@ -1,5 +1,5 @@
 """The headers every answer carries, in one place: what a cache, a browser and a frame may do
-with it (docs/deployment.md, "Headers on every answer").
+with it (docs/deployment.md, "Headers on every answer and compression").
 
 - No cache keeps an answer: `Cache-Control: no-cache, no-store, max-age=0, must-revalidate`,
   `Pragma: no-cache`, `Expires: 0`, as the real register sends them (Spring Security's
