@@ -6,13 +6,13 @@ gzip when they tie, none when neither is accepted above q=0 (or the header is ab
 starlette-compress does the compressing (Content-Encoding, Content-Length, `Vary:
 Accept-Encoding`, streamed answers compressed as they stream). Answers under MINIMUM_SIZE (the
 refusals, a lookup of a few persons) go as they are: compressing them saves a few hundred bytes
-at most. Pages are never compressed (below). The levels are chosen by bench/compression.py (README, "Compression"): each costs a
-fraction of the lookup it follows, and a higher one buys little for much more CPU (br 11 would
-cost sixty lookups' time on every answer anyone asks it for). A signed answer
-(`application/jose`) is compressed too: the JWS is the content and its signature covers it, not
-the bytes on the wire, so the client verifies what it has decoded. Bodies sent to the service
-are never decoded (a request's `Content-Encoding` is not honoured), so a small compressed body
-cannot unpack into a large one here.
+at most. Pages are never compressed (below). The levels are chosen by bench/compression.py
+(README, "Compression"): each costs a fraction of the lookup it follows, and a higher one buys
+little for much more CPU (br 11 would cost some sixty lookups' time on every answer anyone asks
+it for). A signed answer (`application/jose`) is compressed too: the JWS is the content and its
+signature covers it, not the bytes on the wire, so the client verifies what it has decoded.
+Bodies sent to the service are never decoded (a request's `Content-Encoding` is not honoured),
+so a small compressed body cannot unpack into a large one here.
 """
 
 from __future__ import annotations
