@@ -11,11 +11,13 @@ import httpx
 import pytest
 
 from app.config import Settings
-from bench import floor_app
+from app.edge.app import create_app
+from bench import compression, floor_app
 from bench.audit import Prune
-from bench.common import process_tree, slope_per_minute, status_bytes
+from bench.common import SCOPES, process_tree, slope_per_minute, status_bytes
 from bench.load import worker_rss
 from tests import factories
+from tests.conftest import FIXED_NOW
 
 
 @pytest.fixture
@@ -62,3 +64,27 @@ def test_lookups_are_split_around_the_prune():
     assert prune.during("before") == [1]
     assert prune.during("during") == [1, 1, 1]
     assert prune.during("after") == [1]
+
+
+async def test_the_compression_bench_measures_what_is_served(db, mint):
+    """bench/compression.py with tiny numbers, in process: every answer asked for, each
+    compressed at every level and decoded back (its own checks), the served coding checked
+    against the chosen level, and a row per answer and level in the table."""
+    digipost = await factories.provider()
+    ids = [factories.new_id(n) for n in range(5)]
+    for pid in ids:
+        await factories.person(pid, postkasseleverandoer=digipost)
+    app = create_app(db, clock=lambda: FIXED_NOW, manage_db=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://krr.test") as client:
+        bearers = (mint(SCOPES), mint(compression.CONTACT))
+        found = await compression.answers(client, bearers, ids, 1)
+        sizes = {a.name: await compression.served(client, a) for a in found}
+    rows = [row for answer in found for row in compression.measure(answer, 1)]
+    assert len(rows) == len(found) * len(compression.LEVELS) == 4 * len(compression.LEVELS)
+    assert all(0 < row.size < row.plain for row in rows)
+    assert all(set(served) == {"gzip", "br"} for served in sizes.values())
+    table = compression.table(rows)
+    assert table.count("(served)") == 2
+    assert table.count("\n") == len(compression.LEVELS) + 2
+    assert all(answer.name in table for answer in found)

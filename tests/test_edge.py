@@ -57,6 +57,7 @@ from app.testdata import csv_export
 from app.testdata import store as testdata
 from authz.principal import Caller
 from authz.tokens import TokenVerifier
+from tests.answer_headers import assert_never_kept
 from tests.conftest import CONSUMER, FIXED_NOW, lines, spy_calls
 from tests.factories import new_id
 from tests.test_feed import registrert
@@ -387,6 +388,7 @@ def assert_error(response: httpx.Response, status: int, code: str,
     error = body["errors"][0]
     assert error["extensions"]["code"] == code
     assert response.headers["x-request-id"]
+    assert_never_kept(response)  # a refusal too may say whose lookup it refused
     if status == 401:  # RFC 6750 3.1: no error named when no token was presented
         challenge = response.headers["www-authenticate"]
         assert challenge == "Bearer" or challenge.startswith('Bearer error="invalid_token"')

@@ -19,6 +19,7 @@ import pytest
 from app.config import ConfigError, Settings, load_settings
 from app.edge.app import create_app
 from tests.admin import csrf_of
+from tests.answer_headers import assert_never_kept
 from tests.conftest import ROOT
 from tests.load_balancer import (
     BALANCER,
@@ -146,6 +147,32 @@ def _anonymous(base: str, source: str, forwarded_for: list[str],
         return [c.post("/graphql", json=ANONYMOUS,
                        headers={"X-Forwarded-For": xff, "X-Forwarded-Proto": "https"}).status_code
                 for xff in forwarded_for]
+
+
+def _probe(base: str, source: str, proto: str | None = None,
+           trust: ssl.SSLContext | None = None) -> httpx.Response:
+    """GET /healthz from `source` (charged to no one), saying X-Forwarded-Proto: `proto`."""
+    transport = httpx.HTTPTransport(local_address=source, verify=trust or True)
+    with httpx.Client(transport=transport, base_url=base, timeout=10) as c:
+        return c.get("/healthz", headers={"X-Forwarded-Proto": proto} if proto else {})
+
+
+def test_hsts_only_over_https_as_the_service_sees_it(deployment: Deployment) -> None:
+    """Prod behind the TLS-terminating proxy: HSTS when the browser spoke https to it (the
+    proxy, a trusted one, says so), never when the service was reached over plain http, whoever
+    claims otherwise; every answer not kept, not sniffed, not framed either way."""
+    d = deployment
+    with d.browser() as c:
+        through_the_balancer = c.get("/healthz")
+    assert through_the_balancer.url.scheme == "https"
+    assert_never_kept(through_the_balancer, https=True)
+    from_the_balancer = _probe(d.upstream, BALANCER, "https")
+    assert_never_kept(from_the_balancer, https=True)
+    for source, proto in ((BALANCER, "http"), (BALANCER, None), ("127.0.0.1", "https"),
+                          ("127.0.0.4", "https")):
+        plain = _probe(d.upstream, source, proto)
+        assert plain.status_code == 200
+        assert_never_kept(plain, https=False)
 
 
 def _changing(n: int) -> list[str]:

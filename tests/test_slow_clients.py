@@ -20,6 +20,7 @@ import pytest
 
 from app.config import Settings
 from app.edge.app import create_app
+from tests.answer_headers import EVERY_ANSWER, NEVER_KEPT
 from tests.conftest import FIXED_NOW, ROOT
 from tests.servers import krr_serving
 
@@ -94,6 +95,9 @@ def _assert_408(raw: bytes, what: str) -> None:
     status, headers, body = _response(raw)
     assert status == 408, raw[:300]
     assert headers["connection"] == "close"
+    for name, value in {**NEVER_KEPT, **EVERY_ANSWER}.items():  # as every answer of the app
+        assert headers[name] == value, (name, headers)
+    assert "strict-transport-security" not in headers  # plain http here
     error = orjson.loads(body)["errors"][0]
     assert error["extensions"]["code"] == "REQUEST_TIMEOUT"
     assert what in error["message"]

@@ -200,7 +200,10 @@ async def test_every_page_has_the_strict_headers(web):
         r = await web.get(path)
         csp = r.headers["content-security-policy"]
         assert "default-src 'none'" in csp and "script-src 'none'" in csp, path
-        assert "frame-ancestors 'none'" in csp and r.headers["cache-control"] == "no-store"
+        assert "frame-ancestors 'none'" in csp and r.headers["x-frame-options"] == "DENY"
+        assert r.headers["cache-control"] == "no-cache, no-store, max-age=0, must-revalidate"
+        assert r.headers["pragma"] == "no-cache" and r.headers["expires"] == "0"
+        assert r.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_graphql_sees_the_page_s_grant_with_the_person_as_actor(web, mint):

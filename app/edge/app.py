@@ -35,6 +35,7 @@ from app.delegering.store import aktive_scopes
 from app.delegering.store import navn as navn_paa
 from app.edge import cors, probes, runtime
 from app.edge.bounded import Bounded, OwnDeadline
+from app.edge.compression import Compressed
 from app.edge.deadline import within
 from app.edge.graphql import (
     JSON,
@@ -49,6 +50,7 @@ from app.edge.graphql import (
     signed_operation,
 )
 from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
+from app.edge.headers import AnswerHeaders, Cacheable, add_answer_headers
 from app.edge.observed import Observed, request_id_of
 from app.edge.persisted import PersistedOperations
 from app.edge.ratelimit import Limiter, RedisLimiter, build_limiter, charge_client
@@ -154,8 +156,9 @@ async def _http(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     """A bug: 500 in the one shape, naming the request id (the detail is in the log).
 
-    Starlette answers it outside every middleware, Observed included, so the X-Request-ID
-    header every other answer gets from Observed is set here, and the CORS fields."""
+    Starlette answers it outside every middleware, Observed and AnswerHeaders included, so the
+    X-Request-ID and the headers every other answer gets from them are set here, and the CORS
+    fields."""
     request_id = request_id_of(request)
     answer = answer_for(exc) or Answer(  # an outage wrapped by the ORM reaches here too
         500, f"internal error (request id {request_id})",
@@ -163,6 +166,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
     response = _som_side(request, answer) or error_response(answer)
     response.headers["X-Request-ID"] = request_id
+    add_answer_headers(response.headers, https=request.url.scheme == "https")
     cors.on_failure(request, response)
     return response
 
@@ -307,7 +311,8 @@ def create_app(
         *innlogging.routes(),
         *(side_rute(path, method, handler) for path, method, handler in ADMIN_SIDER),
         # The pages' one style sheet (app/sider): nothing on a page is loaded from elsewhere.
-        Mount("/statisk", StaticFiles(packages=[("app.sider", "statisk")]), name="statisk"),
+        Mount("/statisk", Cacheable(StaticFiles(packages=[("app.sider", "statisk")])),
+              name="statisk"),
     ]
 
     if not settings.is_prod:
@@ -315,7 +320,8 @@ def create_app(
                             testpersoner)
         routes.extend(utvikler.routes())
         # GraphiQL's scripts and styles (GET /graphql's page): nothing loaded from a CDN.
-        routes.append(Mount(graphiql_side.PREFIX, graphiql_side.statiske(), name="graphiql"))
+        routes.append(Mount(graphiql_side.PREFIX, Cacheable(graphiql_side.statiske()),
+                            name="graphiql"))
     elif settings.idporten is None:
         log.warning("the access managers' page has no login: KRR_IDPORTEN_* is not set")
 
@@ -375,6 +381,8 @@ def create_app(
         lifespan=lifespan,
         # Observed outermost, so a body too slow for its deadline is logged and counted too.
         middleware=[Middleware(Observed, metrics=app_metrics),
+                    Middleware(AnswerHeaders),  # caching, framing, sniffing, HSTS: every answer
+                    Middleware(Compressed),  # as Accept-Encoding asks, when large
                     # OPTIONS and other origins' pages, before any route (no token, no charge);
                     # GET /graphql serves GraphiQL's page (outside prod), else it only refuses.
                     *cors.middleware(routes, settings.cors_origins, {} if graphql.view.graphql_ide

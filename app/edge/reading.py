@@ -40,15 +40,18 @@ from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from app import metrics
+from app.edge.headers import EVERY_ANSWER, NOT_KEPT
 from app.errors import RequestTimeout, error_document
 
 
 def _answer(exc: RequestTimeout) -> bytes:
     """`exc` as a whole HTTP/1.1 response, written by the protocol where no app answers."""
     body = orjson.dumps(error_document(exc.message, exc.extensions))
+    headers = {**NOT_KEPT, **EVERY_ANSWER, **exc.headers}  # as the app's answers (no HSTS:
+    # the scheme a trusted proxy forwarded is in headers that did not all arrive)
     head = [f"HTTP/1.1 {exc.status} {http.HTTPStatus(exc.status).phrase}",
             "Content-Type: application/json", f"Content-Length: {len(body)}",
-            *(f"{name}: {value}" for name, value in exc.headers.items())]
+            *(f"{name}: {value}" for name, value in headers.items())]
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
 

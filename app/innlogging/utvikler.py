@@ -200,8 +200,7 @@ class Utvikler:
         })
         return JSONResponse({"access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
                              "expires_in": ID_TOKEN_SEKUNDER, "id_token": id_token,
-                             "scope": "openid profile"},
-                            headers={"Cache-Control": "no-store"})
+                             "scope": "openid profile"})  # never kept: app.edge.headers
 
     def _klient_godkjent(self, request: Request, felt: dict[str, str]) -> bool:
         hemmelig = utvikler_klienthemmelighet(self.hemmelighet)
@@ -241,5 +240,4 @@ _INNLOST: dict[str, float] = {}  # codes redeemed in this process, until they ex
 
 
 def _oauth_feil(kode: str, tekst: str, status: int = 400) -> Response:
-    return JSONResponse({"error": kode, "error_description": tekst}, status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse({"error": kode, "error_description": tekst}, status_code=status)

@@ -174,8 +174,8 @@ def side(clock: Clock) -> Callable[[Request], Awaitable[Response]]:
             render(figures),
             headers={
                 "Content-Security-Policy": CSP,
-                "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer",
+                # Aggregates only: caches may keep it (the edge's default is never kept).
                 "Cache-Control": f"public, max-age={int(store.TTL_SEKUNDER)}",
             },
         )
