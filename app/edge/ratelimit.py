@@ -371,9 +371,9 @@ def refuse_if_spent(charge: Charge, subject: str) -> None:
     log.info("rate limited: %s", subject if kind == "org" else kind)
     refused = max(charge.buckets, key=lambda b: b.over)
     retry_after = whole_seconds(charge.wait)
-    message = (f"Rate limit exceeded: at most {refused.rate.per_second:g} "
-               f"{UNITS[refused.name]} a second, {refused.rate.burst:g} at once, for this "
-               f"caller; retry after {retry_after} s")
+    message = (f"Rate limit exceeded for this caller's {UNITS[refused.name]}: at most "
+               f"{refused.rate.per_second:g} a second, {refused.rate.burst:g} at once; retry "
+               f"after {retry_after} s")
     if charge.crowded:
         message += (f" ({charge.crowded} of this caller's requests are already waiting for "
                     "their turn, the most that may)")
