@@ -23,6 +23,11 @@ process exits non-zero when any answer was not a 2xx.
    once as `--capacity-clients` says: the lookups and persons a second the defaults are sized
    against (docs/deployment.md).
 
+Each row also gives the CPU time the server's processes spent per request (/proc, the worker
+processes' user and system time): on cores shared with the client, the database and whatever
+else runs, it says what a worker can serve when it has a core to itself better than the
+throughput does.
+
 The client is aiohttp's: httpx spent more of the two cores than the server did at 300 requests
 a second (its pool scans every waiting request on each change), so it timed itself out.
 
@@ -55,6 +60,7 @@ from bench.common import (  # noqa: E402 - after the path is set
     LIFTED_LIMITS,
     RESULTS,
     batches_of,
+    cpu_seconds,
     env_for,
     percentile,
     person_count,
@@ -84,6 +90,7 @@ class Tally:
     latencies: list[float] = field(default_factory=list)  # seconds, 2xx only
     seconds: float = 0.0
     stopped: str = ""  # why a consumer that stops at its first failure stopped
+    cpu: float = 0.0  # seconds of CPU the server's processes spent meanwhile
 
     def answered(self, status: int, elapsed: float) -> None:
         if 200 <= status < 300:
@@ -189,6 +196,7 @@ class Capacity:
     clients: int
     seconds: float
     latencies: list[float]
+    cpu: float = 0.0  # seconds of CPU the server's processes spent meanwhile
 
     @property
     def per_second(self) -> float:
@@ -221,7 +229,7 @@ async def capacity(url: str, pool: list[str], ids: int, clients: int,
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms"
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
 
 
 def row(t: Tally) -> str:
@@ -230,7 +238,8 @@ def row(t: Tally) -> str:
     other = ", ".join(f"{k}: {v}" for k, v in sorted(t.others.items())) or "0"
     stopped = f" (stopped at {t.stopped})" if t.stopped else ""
     return (f"| {t.name} | {t.pattern} | {t.sent:,}{stopped} | {t.kinds['2xx']:,} "
-            f"| {t.kinds['429']:,} | {other} | {spread} | {t.seconds:.1f} s |")
+            f"| {t.kinds['429']:,} | {other} | {spread} | {t.seconds:.1f} s "
+            f"| {ms(t.cpu / max(t.sent, 1))} |")
 
 
 def table(tallies: list[Tally], persons: int, settings: list[str], workers: int) -> str:
@@ -241,8 +250,9 @@ def table(tallies: list[Tally], persons: int, settings: list[str], workers: int)
         f"{persons:,} persons; client, server and database on the same machine (load average "
         f"{os.getloadavg()[0]:.1f} at the end: the cores are shared)",
         "",
-        "| consumer | pattern | requests | 2xx | 429 | other | p50 | p95 | p99 | max | took |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| consumer | pattern | requests | 2xx | 429 | other | p50 | p95 | p99 | max | took "
+        "| server CPU per request |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(row(t) for t in tallies)
     return "\n".join(lines)
@@ -252,13 +262,15 @@ def capacity_table(measured: list[Capacity]) -> str:
     lines = [
         "The same server's capacity, its rate limits lifted: lookups back to back",
         "",
-        "| ids per lookup | clients at once | seconds | lookups/s | persons/s | p50 | p99 |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| ids per lookup | clients at once | seconds | lookups/s | persons/s | p50 | p99 "
+        "| server CPU per lookup |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines.extend(
         f"| {c.ids:,} | {c.clients} | {c.seconds:.0f} | {c.per_second:,.0f} "
         f"| {c.per_second * c.ids:,.0f} | {ms(percentile(c.latencies, 0.5))} "
-        f"| {ms(percentile(c.latencies, 0.99))} |" for c in measured)
+        f"| {ms(percentile(c.latencies, 0.99))} | {ms(c.cpu / max(len(c.latencies), 1))} |"
+        for c in measured)
     return "\n".join(lines)
 
 
@@ -280,10 +292,14 @@ async def run(args: argparse.Namespace) -> tuple[list[Tally], list[Capacity], in
             serve(env, args.workers, log=log) as server:
         url = server.url.removesuffix("/graphql") + PERSONER
         print("Altinn Correspondence ...", file=sys.stderr)
+        before = cpu_seconds(server.pid)
         tallies.append(await altinn(url, rng.sample(pool, len(pool)), args.altinn_rate,
                                     args.altinn_seconds, args.altinn_timeout))
+        tallies[-1].cpu = cpu_seconds(server.pid) - before
         print("Valgdirektoratet ...", file=sys.stderr)
+        before = cpu_seconds(server.pid)
         tallies.append(await valgdirektoratet(url, batches))
+        tallies[-1].cpu = cpu_seconds(server.pid) - before
     measured = []
     if args.capacity:
         with (RESULTS / "consumers-capacity.log").open("w") as log, \
@@ -291,7 +307,9 @@ async def run(args: argparse.Namespace) -> tuple[list[Tally], list[Capacity], in
             url = server.url.removesuffix("/graphql") + PERSONER
             for ids, clients in ((1, args.capacity_clients), (args.valg_ids, 4)):
                 print(f"capacity, {ids} ids ...", file=sys.stderr)
+                before = cpu_seconds(server.pid)
                 measured.append(await capacity(url, pool, ids, clients, args.capacity))
+                measured[-1].cpu = cpu_seconds(server.pid) - before
     return tallies, measured, persons
 
 

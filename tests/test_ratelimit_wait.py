@@ -107,7 +107,9 @@ async def test_a_request_just_over_the_limit_is_held_then_served_and_charged_onc
         token = bearer(mint)
         answers = [await client.post(PERSONER, json=rest_body([new_id(900 + n)]), headers=token)
                    for n in range(4)]
+        metrics = (await client.get("/metrics")).text
     assert [a.status_code for a in answers] == [200] * 4
+    assert "krr_rate_held_total 2.0" in metrics and "krr_rate_limited_total 0.0" in metrics
     # Two in the burst; then each a half second (one request at 2/s) later than it came. Had
     # the third been charged again when it was served, the fourth would have waited a second.
     assert clock.sleeps == [0.5, 0.5]

@@ -320,6 +320,7 @@ class Hold:
         try:
             charge = await limiter.charge(subject, persons, max_wait)
             if charge.held > 0:
+                metrics.rate_held()
                 await self.sleep(charge.held)
             return charge
         finally:
