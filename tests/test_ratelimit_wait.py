@@ -26,6 +26,7 @@ from app.edge.deadline import time_left, within
 from app.edge.ratelimit import Hold, MemoryLimiter, RedisLimiter, held_per_caller
 from app.personer.rest import antall_personer
 from app.revisjon.models import Oppslag
+from authz.tokens import TokenVerifier
 from tests.conftest import CONSUMER, FIXED_NOW
 from tests.factories import new_id, person
 from tests.test_ratelimit import READ, REDIS_URL, FakeClock, lookup_body
@@ -80,10 +81,10 @@ async def bounded(work: Awaitable[T]) -> T:
 
 
 @asynccontextmanager
-async def serving(settings: Settings, limiter: Any,
-                  hold: Hold) -> AsyncIterator[httpx.AsyncClient]:
+async def serving(settings: Settings, limiter: Any, hold: Hold,
+                  verifier: TokenVerifier | None = None) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, clock=lambda: FIXED_NOW, manage_db=False, limiter=limiter,
-                     hold=hold)
+                     hold=hold, verifier=verifier)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://krr.test") as client:
         yield client
@@ -387,12 +388,16 @@ async def test_altinn_through_the_service(db, mint):
 # --- what a refused consumer is told -----------------------------------------------------------
 
 
-@pytest.fixture
-async def tight(db: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """One request, the next in 2 s; 10 persons, then one a second: refused with the hold on."""
+@pytest.fixture(params=["test", "prod"])
+async def tight(db: Settings, dev_issuer: Any,
+                request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """One request, the next in 2 s; 10 persons, then one a second: refused with the hold on.
+    In test and prod (which trusts the dev issuer here as if it were a real one)."""
     clock = Clock()
     limiter = MemoryLimiter(Limits(Rate(0.5, 1), Rate(1, 10)), clock=clock)
-    async with serving(db, limiter, Hold(1.0, sleep=clock.sleep)) as client:
+    async with serving(dataclasses.replace(db, env=request.param), limiter,
+                       Hold(1.0, sleep=clock.sleep),
+                       TokenVerifier({}, dev_issuer=dev_issuer)) as client:
         yield client
 
 
@@ -427,10 +432,12 @@ async def test_a_refusal_names_the_requests_limit_graphql_and_rest(tight, mint):
             "limit": "requests", "perSecond": 0.5, "burst": 1}
 
 
-async def test_a_refusal_names_the_persons_limit(db, mint):
+@pytest.mark.parametrize("env", ["test", "prod"])
+async def test_a_refusal_names_the_persons_limit(db, dev_issuer, mint, env):
     clock = Clock()
     limiter = MemoryLimiter(Limits(Rate(1000, 1000), Rate(1, 10)), clock=clock)
-    async with serving(db, limiter, Hold(1.0, sleep=clock.sleep)) as client:
+    async with serving(dataclasses.replace(db, env=env), limiter, Hold(1.0, sleep=clock.sleep),
+                       TokenVerifier({}, dev_issuer=dev_issuer)) as client:
         token = bearer(mint)
         ten = [new_id(970 + n) for n in range(10)]
         assert (await client.post(PERSONER, json=rest_body(ten), headers=token)).status_code \
