@@ -276,8 +276,8 @@ def build_limiter(limits: Limits, redis_url: str | None) -> Limiter:
 
 def held_per_caller(max_connections: int) -> int:
     """How many of one caller's requests a worker may hold at once: a tenth of its connections
-    (KRR_MAX_CONNECTIONS, 100 of 1000 by default), so that callers over their limits together
-    leave most of them to callers within."""
+    (KRR_MAX_CONNECTIONS, 100 of 1000 by default), so that one caller's flood holds at most that
+    share of them, and of the bodies they hold."""
     return max(1, max_connections // 10)
 
 
