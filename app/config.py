@@ -38,11 +38,30 @@ class Rate:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """Per organisation (each vendor acting for it apart): `requests` and `persons`. Per person
+    (a resident, an access manager) and per anonymous client address: `individuals` requests,
+    or `requests` where None."""
+
     requests: Rate
     persons: Rate
+    individuals: Rate | None = None
+
+    @property
+    def for_individuals(self) -> Rate:
+        return self.requests if self.individuals is None else self.individuals
 
 
-DEFAULT_LIMITS = Limits(requests=Rate(50, 200), persons=Rate(20_000, 40_000))
+# Sized for the consumers in the field on one instance of two workers without Redis (README,
+# "Rate limits"; docs/deployment.md says why): Altinn Correspondence's 300 single-id lookups a
+# second, on one worker alone, under `requests`; Valgdirektoratet's sequential 1000-id lookups
+# paced by the wait (KRR_RATE_WAIT) at `persons`. People and anonymous addresses keep the
+# earlier 50/s: nothing they do needs more, and the login's rows are charged to them.
+DEFAULT_LIMITS = Limits(requests=Rate(400, 800), persons=Rate(20_000, 40_000),
+                        individuals=Rate(50, 200))
+# Seconds a request over its caller's limit may be held until it fits (KRR_RATE_WAIT) rather
+# than refused at once; 0: refused at once.
+DEFAULT_RATE_WAIT = 1.0
+MAX_RATE_WAIT = 60.0
 
 
 def parse_rate(name: str, raw: str | None, default: Rate) -> Rate:
@@ -160,6 +179,7 @@ class Settings:
     max_fields: int = 1000  # fields in a document once its fragments are spread,
     max_body_bytes: int = 1024 * 1024  # request body size
     rate_limits: Limits = DEFAULT_LIMITS  # per caller (app.edge.ratelimit)
+    rate_wait: float = DEFAULT_RATE_WAIT  # seconds a request may be held for it; 0: never
     redis_url: str | None = None  # shared rate limits across instances; unset: per process
     log_format: LogFormat = "json"  # `krr serve`'s lines (app.logs); text is for a terminal
     # The `aud` values a token may name (authz.tokens); a token naming none of them is refused,
@@ -447,7 +467,7 @@ def _seconds(name: str, raw: str | None, default: float, low: float, high: float
     try:
         value = float(raw)
     except ValueError:
-        value = 0.0
+        value = math.nan  # out of every range, 0 included
     if not low <= value <= high:
         raise ConfigError(f"{name} must be {low:g} to {high:g} seconds (got {raw!r})")
     return value
@@ -587,7 +607,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                                 DEFAULT_LIMITS.requests),
             persons=parse_rate("KRR_RATE_PERSONS", env_vars.get("KRR_RATE_PERSONS"),
                                DEFAULT_LIMITS.persons),
+            individuals=parse_rate("KRR_RATE_INDIVIDUALS", env_vars.get("KRR_RATE_INDIVIDUALS"),
+                                   DEFAULT_LIMITS.for_individuals),
         ),
+        rate_wait=_seconds("KRR_RATE_WAIT", env_vars.get("KRR_RATE_WAIT"), DEFAULT_RATE_WAIT,
+                           0.0, MAX_RATE_WAIT),
         redis_url=_redis_url(env_vars.get("KRR_REDIS_URL")),
         log_format=_log_format(env_vars.get("KRR_LOG_FORMAT"), env),
         audiences=_audiences(env_vars.get("KRR_AUDIENCE")),

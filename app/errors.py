@@ -172,9 +172,9 @@ class RateLimited(ClientError):
     status = 429
     code = RATE_LIMITED
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"Rate limit exceeded; retry after {retry_after} s",
-                         retryAfter=retry_after)
+    def __init__(self, retry_after: int, message: str | None = None, **extensions: Any) -> None:
+        super().__init__(message or f"Rate limit exceeded; retry after {retry_after} s",
+                         retryAfter=retry_after, **extensions)
         self.headers["Retry-After"] = str(retry_after)
 
 

@@ -44,6 +44,10 @@ class Metrics:
         self.rate_limited = Counter(
             "krr_rate_limited", "Requests refused by the rate limit", registry=self.registry
         )
+        self.rate_held = Counter(
+            "krr_rate_held", "Requests over the rate limit held until they fitted "
+            "(KRR_RATE_WAIT), then served", registry=self.registry,
+        )
         self.deadlines_passed = Counter(
             "krr_deadlines_passed", "Requests (or parts of a stream) abandoned at their deadline",
             registry=self.registry,
@@ -101,6 +105,11 @@ def auth_failed(reason: str) -> None:
 def rate_limited() -> None:
     if (metrics := _current.get()) is not None:
         metrics.rate_limited.inc()
+
+
+def rate_held() -> None:
+    if (metrics := _current.get()) is not None:
+        metrics.rate_held.inc()
 
 
 def body_timed_out() -> None:

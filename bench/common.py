@@ -444,6 +444,19 @@ def status_bytes(pid: int, field: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) the process tree under `pid` has spent so far, its exited
+    children's included; 0 for a process gone meanwhile."""
+    ticks = 0
+    for process in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def tree_rss(pid: int) -> tuple[int, int]:
     """(bytes resident, processes) summed over the server's process tree."""
     tree = process_tree(pid)

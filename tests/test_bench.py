@@ -5,7 +5,10 @@ itself is measured in bench/, never here."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -88,3 +91,22 @@ async def test_the_compression_bench_measures_what_is_served(db, mint):
     assert table.count("(served)") == 2
     assert table.count("\n") == len(compression.LEVELS) + 2
     assert all(answer.name in table for answer in found)
+
+
+def test_the_consumers_bench_runs_both_patterns(tmp_path: Path):
+    """bench/consumers.py kept working, with tiny numbers against `krr serve --workers 2` on a
+    small SQLite register of its own: both consumers served, their table printed. (Its speed
+    is the README's, not a test's.)"""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRR_")}
+    done = subprocess.run(
+        [sys.executable, "bench/consumers.py", "--database-url",
+         f"sqlite:///{tmp_path / 'consumers.sqlite3'}", "--persons", "40", "--workers", "2",
+         "--altinn-rate", "20", "--altinn-seconds", "0.5", "--valg-calls", "3",
+         "--valg-ids", "10"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line.split("|")[1].strip(): line.split("|")[3:7] for line in done.stdout.splitlines()
+            if line.startswith("| ") and ("single-id" in line or "sequential" in line)}
+    assert [c.strip() for c in rows["Altinn Correspondence"]] == ["10", "10", "0", "0"]
+    assert [c.strip() for c in rows["Valgdirektoratet"]] == ["3", "3", "0", "0"]

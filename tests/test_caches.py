@@ -191,7 +191,8 @@ async def test_an_anonymous_flood_is_refused_before_its_bodies_are_parsed(
     db, monkeypatch, empty_caches
 ):
     clock = FakeClock()
-    limiter = MemoryLimiter(Limits(Rate(2, 2), Rate(10, 10)), clock=clock)
+    # Two requests, the next 100 s later: refused at once, too far off to be held.
+    limiter = MemoryLimiter(Limits(Rate(0.01, 2), Rate(10, 10)), clock=clock)
     app = create_app(dataclasses.replace(db, env="prod"), clock=lambda: FIXED_NOW,
                      manage_db=False, limiter=limiter)
     reads = spy_calls(monkeypatch, [(parsing, "parse"), (persisted, "load_json"),

@@ -30,7 +30,7 @@ from app.edge.app import PerMethod, create_app
 from app.edge.bounded import Bounded, OwnDeadline
 from app.edge.graphql import refuse_websocket
 from app.edge.guard import Guard
-from app.edge.ratelimit import Limiter, MemoryLimiter
+from app.edge.ratelimit import Charge, Limiter, MemoryLimiter
 from app.edge.signed import JWKS_PATH
 from app.errors import (
     BAD_REQUEST,
@@ -82,7 +82,8 @@ PID = new_id(40)
 EPOST = "edge.person@example.no"  # in the register: must never reach a refusal
 TOO_BIG = b"x" * (Settings.max_body_bytes + 1)
 # One request, then none: the clock is pinned, so nothing refills (no waiting, no timing).
-TINY = Limits(Rate(1, 1), Rate(1000, 1000))
+# One request, the next 100 s later: refused, too far off to be held (KRR_RATE_WAIT).
+TINY = Limits(Rate(0.01, 1), Rate(1000, 1000))
 
 
 def _json(document: Any) -> bytes:
@@ -468,7 +469,7 @@ async def test_the_export_is_rate_limited_like_the_rest(db, mint, json_log, capl
         rest = await client.post(PERSONER, content=PERSONER_BODY, headers=token)
         other = await client.get(EXPORT, headers={"Authorization": "Bearer "
                                                   + mint(ALT, consumer="991825827")})
-        clock.now += 1.0  # one request's worth
+        clock.now += 100.0  # one request's worth
         again = await client.get(EXPORT, headers=token)
         metrics = (await client.get("/metrics")).text
 
@@ -620,9 +621,9 @@ class CountingVerifier(TokenVerifier):
 class CountingLimiter(MemoryLimiter):
     charges = 0
 
-    async def charge(self, subject: str, persons: int) -> float:
+    async def charge(self, subject: str, persons: int | None, max_wait: float = 0.0) -> Charge:
         self.charges += 1
-        return await super().charge(subject, persons)
+        return await super().charge(subject, persons, max_wait)
 
 
 EARLY = [

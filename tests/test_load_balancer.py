@@ -59,7 +59,7 @@ def _env(directory: Path, **variables: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KRR_")}
     return base | {"KRR_VAR_DIR": str(directory / "var"), "PYTHONPATH": str(ROOT),
                    "KRR_DATABASE_URL": f"sqlite:///{directory / 'krr.sqlite3'}",
-                   "KRR_RATE_REQUESTS": f"0.01/s,{BURST}", "LOGNAME": "drift", **variables}
+                   "KRR_RATE_INDIVIDUALS": f"0.01/s,{BURST}", "LOGNAME": "drift", **variables}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import redis.asyncio as redis
 from app.api.limits import persons_in_body
 from app.config import ConfigError, Limits, Rate, Settings, load_settings
 from app.edge.app import create_app
-from app.edge.ratelimit import MemoryLimiter, RedisLimiter, _gcra
+from app.edge.ratelimit import Hold, MemoryLimiter, RedisLimiter, _gcra
 from app.edge.schema import personbegrensning
 from tests.conftest import FIXED_NOW
 from tests.factories import new_id, person
@@ -57,10 +57,12 @@ def assert_429(response: httpx.Response) -> int:
 
 @pytest.fixture
 async def limited(db: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FakeClock]]:
-    """An app allowing 2 requests/s (burst 2) and 10 persons/s (burst 10), on a fake clock."""
+    """An app allowing 2 requests/s (burst 2) and 10 persons/s (burst 10), on a fake clock,
+    refusing at once (KRR_RATE_WAIT=0): what a caller over its limit is told. Requests held
+    for it instead are tested in test_ratelimit_wait.py."""
     clock = FakeClock()
     limiter = MemoryLimiter(Limits(Rate(2, 2), Rate(10, 10)), clock=clock)
-    async with client_for(db, limiter=limiter) as c:
+    async with client_for(db, limiter=limiter, hold=Hold(0)) as c:
         yield c, clock
 
 
@@ -124,13 +126,25 @@ def test_persons_asked_counts_literals_variables_aliases_and_fragments():
 
 def test_settings_read_rates_and_name_a_bad_variable():
     settings = load_settings({"KRR_RATE_REQUESTS": "5/s,10", "KRR_RATE_PERSONS": "300",
+                              "KRR_RATE_INDIVIDUALS": "2/s,4", "KRR_RATE_WAIT": "0.25",
                               "KRR_REDIS_URL": REDIS_URL})
-    assert settings.rate_limits == Limits(Rate(5, 10), Rate(300, 300))
+    assert settings.rate_limits == Limits(Rate(5, 10), Rate(300, 300), Rate(2, 4))
+    assert settings.rate_wait == 0.25
     assert settings.redis_url == REDIS_URL
+    assert load_settings({"KRR_RATE_WAIT": "0"}).rate_wait == 0  # refused at once
     for name, bad in (("KRR_RATE_REQUESTS", "fast"), ("KRR_RATE_PERSONS", "0/s"),
-                      ("KRR_RATE_REQUESTS", "5/s,0"), ("KRR_REDIS_URL", "http://x")):
+                      ("KRR_RATE_REQUESTS", "5/s,0"), ("KRR_REDIS_URL", "http://x"),
+                      ("KRR_RATE_INDIVIDUALS", "-1/s"), ("KRR_RATE_WAIT", "-1"),
+                      ("KRR_RATE_WAIT", "61"), ("KRR_RATE_WAIT", "nan"), ("KRR_RATE_WAIT", "1s")):
         with pytest.raises(ConfigError, match=name):
             load_settings({name: bad})
+
+
+def test_the_defaults_are_the_documented_ones():
+    settings = load_settings({})
+    assert settings.rate_limits == Limits(requests=Rate(400, 800), persons=Rate(20_000, 40_000),
+                                          individuals=Rate(50, 200))
+    assert settings.rate_wait == 1.0
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from app.config import Limits, Rate, Settings
-from app.edge.ratelimit import MemoryLimiter, RedisLimiter, limit_fields
+from app.edge.ratelimit import Hold, MemoryLimiter, RedisLimiter, limit_fields
 from app.tilgangsstyrere import store as roller
 from tests.admin import log_in
 from tests.conftest import CONSUMER, FIXED_NOW
@@ -80,10 +80,11 @@ async def test_a_window_never_promises_more_than_the_rate():
 
 @pytest.fixture
 async def slow(db: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, FakeClock]]:
-    """2 requests per 20 s and 10 persons per 10 s, on a fake clock."""
+    """2 requests per 20 s and 10 persons per 10 s, on a fake clock, refused at once
+    (KRR_RATE_WAIT=0: the fields of a refusal are what is looked at)."""
     clock = FakeClock()
     limiter = MemoryLimiter(Limits(Rate(0.1, 2), Rate(1, 10)), clock=clock)
-    async with client_for(db, limiter=limiter) as c:
+    async with client_for(db, limiter=limiter, hold=Hold(0)) as c:
         yield c, clock
 
 

@@ -53,7 +53,14 @@ from app.edge.guard import Endpoint, Guard, Inngang, Rutekrav
 from app.edge.headers import AnswerHeaders, Cacheable, add_answer_headers
 from app.edge.observed import Observed, request_id_of
 from app.edge.persisted import PersistedOperations
-from app.edge.ratelimit import Limiter, RedisLimiter, build_limiter, charge_client
+from app.edge.ratelimit import (
+    Hold,
+    Limiter,
+    RedisLimiter,
+    build_limiter,
+    charge_client,
+    held_per_caller,
+)
 from app.edge.reading import BodyDeadline
 from app.edge.responses import error_response
 from app.edge.schema import build_schema, personbegrensning
@@ -223,16 +230,19 @@ def create_app(
     clock: Clock = utc_now,
     manage_db: bool = True,
     limiter: Limiter | None = None,
+    hold: Hold | None = None,
     idp_transport: httpx2.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """The service. Tests pass their own verifier/clock and manage the database themselves (and
-    may reach a stand-in ID-porten through `idp_transport`).
+    """The service. Tests pass their own verifier/clock, rate limiter and hold (its sleep), and
+    manage the database themselves (and may reach a stand-in ID-porten through
+    `idp_transport`).
 
     Raises ConfigError when KRR_SIGNING_KEY names no usable key."""
     signing_key = signing_key_for(settings)  # first: a ConfigError leaves nothing open
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
+    hold = hold or Hold(settings.rate_wait, held_per_caller(settings.max_connections))
     app_metrics = metrics.Metrics()
     if isinstance(limiter, RedisLimiter):
         breaker = limiter.breaker
@@ -253,7 +263,7 @@ def create_app(
         graphql_ide=None if settings.is_prod else "graphiql", allow_queries_via_get=False,
     ), persisted)
     signer = Signer(signing_key) if signing_key is not None else None
-    inngang = Inngang(verifier, limiter, clock, settings.max_body_bytes, aktive_scopes,
+    inngang = Inngang(verifier, limiter, hold, clock, settings.max_body_bytes, aktive_scopes,
                       settings.request_timeout, signer)
     selv: list[ASGIApp] = []  # the app itself, once built: the development provider's back channel
 
@@ -265,7 +275,7 @@ def create_app(
 
     async def begrens(request: Request) -> None:
         """The login's rate limit: the client's address, as for an anonymous request."""
-        await charge_client(limiter, request.client.host if request.client else None)
+        await charge_client(limiter, hold, request.client.host if request.client else None)
 
     innlogging = Innlogging(settings, hemmelighet, clock, idp_transport, begrens)
     side_kaller = side_inngang.kaller(innlogging)
@@ -398,6 +408,7 @@ def create_app(
     app.state.statistikk = StatistikkBuffer()  # one computation per minute, shared
     app.state.metrics = app_metrics
     app.state.limiter = limiter
+    app.state.hold = hold
     return app
 
 

@@ -17,6 +17,9 @@ has its first part under the deadline (the export reads its first page before it
 then each further part must be ready within a deadline of its own: a long export is never cut
 for being long, but one whose database stops answering mid-way ends there, the response left
 unfinished so the client sees it is incomplete.
+
+The work can ask how long it has left (`time_left`): a request the rate limit would hold is held
+only within its deadline (app.edge.ratelimit.Hold).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import math
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from typing import Any, TypeVar, cast
 
@@ -34,6 +38,19 @@ log = logging.getLogger("krr.edge")
 
 GRACE = 1.0  # seconds the abandoned work gets to unwind before the answer goes without it
 T = TypeVar("T")
+# When the work's deadline passes (the event loop's clock), for the work itself to ask
+# (`time_left`): what may wait, the rate limit's hold, waits only as long as the deadline allows.
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("krr_deadline",
+                                                                        default=None)
+
+
+def time_left() -> float:
+    """Seconds until the current work's deadline passes (0 once it has); infinite for work not
+    under one."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return math.inf
+    return max(0.0, deadline - asyncio.get_running_loop().time())
 
 
 async def within(seconds: float, work: Awaitable[T],
@@ -42,8 +59,10 @@ async def within(seconds: float, work: Awaitable[T],
     run it in (a copy of the caller's when not given)."""
     context = contextvars.copy_context() if context is None else context
     held = db.track(context)
+    loop = asyncio.get_running_loop()
+    context.run(_deadline.set, loop.time() + seconds)
     coroutine = work if asyncio.iscoroutine(work) else _awaited(work)
-    task = asyncio.get_running_loop().create_task(coroutine, context=context)
+    task = loop.create_task(coroutine, context=context)
     try:
         await asyncio.wait((task,), timeout=seconds)
     except asyncio.CancelledError:  # the request itself is cancelled: so is its work

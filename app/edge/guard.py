@@ -52,7 +52,14 @@ from starlette.types import Message, Receive, Scope, Send
 from app import logs, metrics
 from app.edge.deadline import each_within, within
 from app.edge.observed import request_id_of
-from app.edge.ratelimit import Charge, Limiter, limit_fields, refuse_if_spent, subject_of
+from app.edge.ratelimit import (
+    Charge,
+    Hold,
+    Limiter,
+    limit_fields,
+    refuse_if_spent,
+    subject_of,
+)
 from app.edge.responses import error_response
 from app.edge.signed import Asked, asked, signed, signer_for_request, vary_on_accept
 from app.errors import PayloadTooLarge, UnsupportedMediaType
@@ -68,11 +75,13 @@ Endpoint = Callable[[Request, Foresporsel], Awaitable[Response]]
 
 @dataclass(frozen=True, slots=True)
 class Inngang:
-    """What every guarded route shares: the token check, the rate limit, the clock, the body
-    limit, how a vendor's delegations are read, the deadline and the answers' signer."""
+    """What every guarded route shares: the token check, the rate limit and how long a request
+    may be held for it, the clock, the body limit, how a vendor's delegations are read, the
+    deadline and the answers' signer."""
 
     verifier: TokenVerifier
     limiter: Limiter
+    hold: Hold
     clock: Clock
     max_body_bytes: int
     delegeringer: Delegeringsoppslag
@@ -276,7 +285,8 @@ class Guard:
         client_ip = request.client.host if request.client else None
         subject, counts_persons = subject_of(caller, client_ip)
         counted = self.krav.personer if counts_persons else None
-        charge = await self.inngang.limiter.charge(subject, None if counted is None
-                                                   else counted(body))
+        # Held here (asleep, no database connection taken yet) when it fits soon enough.
+        charge = await self.inngang.hold.charge(self.inngang.limiter, subject,
+                                                None if counted is None else counted(body))
         charged.append(charge)
         refuse_if_spent(charge, subject)
