@@ -76,7 +76,8 @@ async def test_lookups_and_their_signed_answers_are_never_kept(db, mint, dev_iss
 @pytest.mark.parametrize("base", BASES)
 async def test_refusals_before_any_lookup_are_never_kept(db, mint, base):
     https = base.startswith("https")
-    one_request = MemoryLimiter(Limits(Rate(1, 1), Rate(1000, 1000)), clock=lambda: 0.0)
+    # One request, then a wait of 10 s: past KRR_RATE_WAIT, so refused rather than held.
+    one_request = MemoryLimiter(Limits(Rate(0.1, 1), Rate(1000, 1000)), clock=lambda: 0.0)
     async with krr(db, base, limiter=one_request) as c:
         unauthenticated = await c.post("/graphql", json=LOOKUP)
         too_large = await c.post("/rest/v2/personer", content=b"x" * (db.max_body_bytes + 1),

@@ -24,7 +24,7 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # Browsers' Accept for a page: GET /graphql serves GraphiQL to it outside prod.
 PAGE = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 PARAMETER = re.compile(r"\{[^}]+\}")
-ONE_REQUEST = Limits(Rate(1, 1), Rate(1000, 1000))  # anonymous callers: one request, then 429
+ONE_REQUEST = Limits(Rate(0.1, 1), Rate(1000, 1000))  # one request, then 429 (past KRR_RATE_WAIT)
 
 
 def concrete(route: Route | Mount) -> str:
