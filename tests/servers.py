@@ -1,5 +1,5 @@
 """Starting real servers in tests: a free loopback port, waiting for one to answer, `krr serve`
-in a process of its own, and a JSON document served over HTTP."""
+in a process of its own, `krr` commands, and a document served over HTTP."""
 
 from __future__ import annotations
 
@@ -59,16 +59,15 @@ def krr_serving(env: dict[str, str], *options: str) -> Iterator[str]:
 
 
 @contextmanager
-def serve_json(document: object, path: str = "/jwks") -> Iterator[str]:
-    """`document` as JSON at http://127.0.0.1:PORT`path`, from a thread (a real issuer's JWKS
-    URL, for a `krr serve` process in prod); yields the URL."""
-    body = json.dumps(document).encode()
+def serve_bytes(body: bytes, content_type: str, path: str | None = None) -> Iterator[int]:
+    """`body` at `path` (every path when None) on a free port of 127.0.0.1, from a thread;
+    yields the port."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            found = self.path == path
+            found = path is None or self.path == path
             self.send_response(200 if found else 404)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body) if found else 0))
             self.end_headers()
             if found:
@@ -81,8 +80,24 @@ def serve_json(document: object, path: str = "/jwks") -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def serve_json(document: object, path: str = "/jwks") -> Iterator[str]:
+    """`document` as JSON at http://127.0.0.1:PORT`path`, from a thread (a real issuer's JWKS
+    URL, for a `krr serve` process in prod); yields the URL."""
+    with serve_bytes(json.dumps(document).encode(), "application/json", path) as port:
+        yield f"http://127.0.0.1:{port}{path}"
+
+
+def run_krr(env: dict[str, str], *args: str) -> str:
+    """`krr ARGS` with `env`, which must succeed; what it printed, stripped."""
+    done = subprocess.run([*KRR, *args], env=env, cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, f"krr {' '.join(args)}: {done.stderr}"
+    return done.stdout.strip()

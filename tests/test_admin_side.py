@@ -14,7 +14,6 @@ import datetime as dt
 import os
 import re
 import sqlite3
-import subprocess
 import sys
 import uuid
 from collections.abc import Coroutine, Iterator
@@ -30,6 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from authz.avslag import MANGLER_DELEGERING
 from tests.servers import krr_serving
+from tests.servers import run_krr as krr
 
 ROOT = Path(__file__).resolve().parent.parent
 KRR = [sys.executable, "-m", "app.cli"]
@@ -142,13 +142,6 @@ def env(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> dict[str
     base = {k: v for k, v in os.environ.items() if not k.startswith("KRR_")}
     return base | {"KRR_ENV": "dev", "KRR_VAR_DIR": str(tmp_path_factory.mktemp("var")),
                    "KRR_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-
-
-def krr(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*KRR, *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, f"krr {' '.join(args)}: {done.stderr}"
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import sys
-import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +38,8 @@ from app.personer import register
 from authz.dev_issuer import DevIssuer
 from authz.tokens import TokenVerifier
 from tests.conftest import CONSUMER, FIXED_NOW
-from tests.servers import krr_serving
+from tests.servers import krr_serving, serve_bytes
+from tests.servers import run_krr as krr
 
 KUNDE = "https://kunde.example"  # the agency's front end, allowed
 ORIGINS = CorsOrigins(frozenset({KUNDE}))
@@ -261,43 +259,11 @@ async function kall(url, token, body, requestId, credentials = "same-origin") {
 """
 
 
-@contextmanager
-def serve_page() -> Iterator[int]:
-    """PAGE on a free port of 127.0.0.1, from a thread; yields the port."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(PAGE)))
-            self.end_headers()
-            self.wfile.write(PAGE)
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-def krr(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*KRR, *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, f"krr {' '.join(args)}: {done.stderr}"
-    return done.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def pages() -> Iterator[tuple[int, int]]:
     """Two pages' ports: two origins on each name."""
-    with serve_page() as first, serve_page() as second:
+    page = (PAGE, "text/html; charset=utf-8")
+    with serve_bytes(*page) as first, serve_bytes(*page) as second:
         yield first, second
 
 
