@@ -49,6 +49,11 @@ def _rad(row: Returadresse) -> Rad:
     return Rad(row.orgnr, row.adresse, row.lagt_til, row.lagt_til_av)
 
 
+async def _registrert(adresse: str) -> Returadresse | None:
+    """The row of `adresse` (in its one spelling), whoever it belongs to."""
+    return await Returadresse.get_or_none(adresse=adresse)
+
+
 async def legg_til(orgnr: str, adresse: str, av: str | None, naa: dt.datetime, *, prod: bool
                    ) -> tuple[Rad, bool]:
     """Register `adresse` for `orgnr` (UgyldigReturadresse when the policy refuses either):
@@ -58,7 +63,7 @@ async def legg_til(orgnr: str, adresse: str, av: str | None, naa: dt.datetime, *
     Two adds at the same moment both pass the first read; the unique column lets one insert
     through and the other returns that row (or AnnenEier)."""
     lest = regler.registrerbar(orgnr, adresse, prod=prod)
-    eksisterende = await Returadresse.get_or_none(adresse=lest.tekst)
+    eksisterende = await _registrert(lest.tekst)
     if eksisterende is None:
         try:
             async with in_transaction():  # a savepoint: a failed insert spoils nothing around it
@@ -66,7 +71,7 @@ async def legg_til(orgnr: str, adresse: str, av: str | None, naa: dt.datetime, *
                                                 opphav=lest.opphav, lagt_til=naa, lagt_til_av=av)
             return _rad(row), True
         except IntegrityError:  # a concurrent add came first
-            eksisterende = await Returadresse.get_or_none(adresse=lest.tekst)
+            eksisterende = await _registrert(lest.tekst)
             if eksisterende is None:
                 raise
     if eksisterende.orgnr != orgnr:
