@@ -58,6 +58,7 @@ TILLATT = [
     ("https://xn--rlig-qoa.no/", True, NAV, "https://xn--rlig-qoa.no/"),
     ("https://XN--RLIG-QOA.no", True, NAV, "https://xn--rlig-qoa.no/"),
     ("https://xn--rlig-qoa.no/a/b;c=d", True, NAV, "https://xn--rlig-qoa.no/a/b;c=d"),
+    ("https://a.no/cb/...;x/..a", True, DIGDIR, "https://a.no/cb/...;x/..a"),
     ("https://b.no:8443/x", True, KOMMUNE, "https://b.no:8443/x"),
     ("https://c.no/mappe/x", True, KOMMUNE, "https://c.no/mappe/x"),
     ("http://localhost:8000/tilbake?kode=1", False, PRINT, "http://localhost:8000/tilbake?kode=1"),
@@ -119,6 +120,8 @@ AVVIST = [
     ("https://a.no/cb/../x", Grunn.PUNKTSEGMENT),
     ("https://a.no/cb/..", Grunn.PUNKTSEGMENT),
     ("https://a.no/cb/./x", Grunn.PUNKTSEGMENT),
+    ("https://a.no/cb/..;/x", Grunn.PUNKTSEGMENT),  # Tomcat's reading of ..;
+    ("https://a.no/cb/..;jsessionid=1/x", Grunn.PUNKTSEGMENT),
     ("https://a.no/cb/%2e%2e/x", Grunn.KODET_STI),
     ("https://a.no/cb/%2E%2E/x", Grunn.KODET_STI),
     ("https://a.no/cb/.%2e/x", Grunn.KODET_STI),

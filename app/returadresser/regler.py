@@ -9,7 +9,7 @@ The policy, one rule for what is registered and what is asked for:
   anything else percent-encoded;
 - the host a DNS name (letters, digits, hyphens; compared in lower case), no trailing dot, no
   IP address but 127.0.0.1 outside prod; a default port (443, 80) the same as none;
-- no dot segments (`/cb/../x`) and no percent-encoded dot, slash or backslash in the path:
+- no dot segments (`/cb/../x`, `/cb/..;x/`) and no percent-encoded dot, slash or backslash in the path:
   refused rather than normalised, because browsers, proxies and servers normalise them
   differently, and the address checked must be the address opened;
 - asked-for: allowed when scheme, host and port equal a registered address's and its path is
@@ -61,7 +61,7 @@ class Grunn(StrEnum):
     UGYLDIG_PORT = "UGYLDIG_PORT"
     IKKE_ASCII = "IKKE_ASCII"  # outside the host: must be percent-encoded
     UGYLDIG_TEGN = "UGYLDIG_TEGN"  # not allowed in a URL, or a broken %-escape
-    PUNKTSEGMENT = "PUNKTSEGMENT"  # . or .. as a path segment
+    PUNKTSEGMENT = "PUNKTSEGMENT"  # . or .. as a path segment (before any ;parameters)
     KODET_STI = "KODET_STI"  # %2e, %2f or %5c in the path
     SPORRING_REGISTRERT = "SPORRING_REGISTRERT"  # a registered address with a query
     IKKE_REGISTRERT = "IKKE_REGISTRERT"
@@ -253,7 +253,8 @@ def les(tekst: object, *, prod: bool) -> Adresse:
     sti, spm, sporring = sti_og_sporring.partition("?")
     if not (_STI.fullmatch(sti) and _SPORRING.fullmatch(sporring)):
         raise _avvis(Grunn.UGYLDIG_TEGN)
-    if any(segment in (".", "..") for segment in sti.split("/")):
+    # with its parameters too: Tomcat and Jetty read /cb/..;x/ as /cb/../
+    if any(segment.partition(";")[0] in (".", "..") for segment in sti.split("/")):
         raise _avvis(Grunn.PUNKTSEGMENT)
     if _KODET.search(sti):
         raise _avvis(Grunn.KODET_STI)
