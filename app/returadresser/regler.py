@@ -9,9 +9,9 @@ The policy, one rule for what is registered and what is asked for:
   anything else percent-encoded;
 - the host a DNS name (letters, digits, hyphens; compared in lower case), no trailing dot, no
   IP address but 127.0.0.1 outside prod; a default port (443, 80) the same as none;
-- no dot segments (`/cb/../x`, `/cb/..;x/`) and no percent-encoded dot, slash or backslash in the path:
-  refused rather than normalised, because browsers, proxies and servers normalise them
-  differently, and the address checked must be the address opened;
+- no dot segments (`/cb/../x`, `/cb/..;x/`) and no percent-encoded dot, slash or backslash in
+  the path: refused rather than normalised, because browsers, proxies and servers normalise
+  them differently, and the address checked must be the address opened;
 - asked-for: allowed when scheme, host and port equal a registered address's and its path is
   that path or below it at a segment boundary (`https://a.no/cb` covers `/cb` and `/cb/x`, not
   `/cbevil`); a query is allowed (agencies carry their state in it). The longest registered
