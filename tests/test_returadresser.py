@@ -257,6 +257,22 @@ def test_whatever_follows_a_registered_address_opens_on_its_host_and_below_its_p
     assert not url.fragment
 
 
+_BITER = st.sampled_from([*"/.@?#%;:[]\\ xn-0123456789abcdef", "https://", "xn--rlig-qoa",
+                          "localhost", "127.0.0.1", ":443", "%2e", "..", "é", "\u3002"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.text(max_size=40), st.lists(_BITER, max_size=15).map("".join)),
+       st.booleans())
+def test_any_text_is_read_or_refused_and_an_addresss_one_spelling_reads_as_itself(tekst, prod):
+    try:
+        adresse = regler.les(tekst, prod=prod)
+    except UgyldigReturadresse as refused:
+        assert refused.grunn in set(Grunn)
+        return
+    assert regler.les(adresse.tekst, prod=prod) == adresse
+
+
 # --- the register ----------------------------------------------------------------------------
 
 async def test_adding_keeps_the_one_spelling_who_and_when(db):
