@@ -1,6 +1,6 @@
 """The `krr` command: serve, migrate, seed, token, export-schema, prune-audit,
 oppdater-duplikater, varsle-utlop, send-meldinger, rotate-signing-key, tilgangsstyrer,
-organisasjoner, print-sertifikat.
+organisasjoner, print-sertifikat, returadresser.
 
 Every command that uses the database runs under the watchdog (app.watchdog): however long its
 work rightly takes, a database that cannot be reached or stops answering (within
@@ -370,6 +370,108 @@ def _tilgangsstyrer_parser(sub: Any) -> None:
     liste.set_defaults(func=_tilgangsstyrer_list)
 
 
+# --- krr returadresser: where an agency's login flow may send a resident back to --------------
+
+
+def _returadresse_sjekk(orgnr: str | None, url: str | None, prod: bool) -> Callable[[], None]:
+    """The input checked before the database is touched (`prod`: by prod's policy), the URL
+    named in what is wrong with it."""
+    from app.errors import BadInput
+    from app.returadresser import regler
+    from authz.avslag import UGYLDIG_ORGNR
+
+    def sjekk() -> None:
+        if url is None:
+            if orgnr is not None:
+                regler.valider_orgnr(orgnr)
+            return
+        try:
+            regler.registrerbar(orgnr or "", url, prod=prod)
+        except regler.UgyldigReturadresse as exc:
+            if exc.grunn == UGYLDIG_ORGNR:  # named in the message already
+                raise
+            hva = exc.message.removeprefix("the return address ")
+            raise BadInput(f"URL {url[:200]!r} {hva}", **exc.extensions) from None
+
+    return sjekk
+
+
+def _returadresser_endre(settings: Settings, args: argparse.Namespace) -> int:
+    """legg-til and fjern: one organisation's return address, changed by the operator."""
+    import datetime as dt
+
+    from app.returadresser import store
+
+    async def arbeid() -> None:
+        if args.handling == "fjern":
+            rad = await store.fjern(args.orgnr, args.url)
+            print(f"{args.orgnr}: return address removed: {rad.adresse} (registered since "
+                  f"{_utc(rad.lagt_til)} UTC)")
+            return
+        rad, ny = await store.legg_til(args.orgnr, args.url, _operatoer(),
+                                       dt.datetime.now(dt.UTC), prod=settings.is_prod)
+        hva = "return address added" if ny else "already a registered return address"
+        print(f"{args.orgnr}: {hva}: {rad.adresse} (since {_utc(rad.lagt_til)} UTC, added by "
+              f"{rad.lagt_til_av or 'unknown'})")
+
+    # removing reads outside prod's policy (app.returadresser.store.fjern)
+    sjekk = _returadresse_sjekk(args.orgnr, args.url, settings.is_prod and args.handling != "fjern")
+    return _med_registeret(settings, args, sjekk, arbeid)
+
+
+def _returadresser_list(settings: Settings, args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.delegering.store import navn
+    from app.returadresser import store
+
+    async def arbeid() -> None:
+        rader = await store.liste(args.orgnr)
+        if not rader:
+            print("no return addresses registered" + (f" for {args.orgnr}" if args.orgnr else ""))
+            return
+        navnene = await navn(r.orgnr for r in rader)
+        table = Table()
+        table.add_column("orgnr", no_wrap=True)
+        table.add_column("organisation", overflow="fold")
+        table.add_column("return address", overflow="fold")  # a long one wraps, whole
+        table.add_column("since (UTC)", no_wrap=True)
+        table.add_column("added by", overflow="fold")
+        for r in rader:
+            table.add_row(r.orgnr, navnene.get(r.orgnr, ""), r.adresse, _utc(r.lagt_til),
+                          r.lagt_til_av or "")
+        Console().print(table)
+
+    return _med_registeret(settings, args, _returadresse_sjekk(args.orgnr, None, False), arbeid)
+
+
+def _returadresser_parser(sub: Any) -> None:
+    retur = sub.add_parser(
+        "returadresser",
+        help="add, remove and list the return addresses agencies may send residents back to",
+        description="After the register's confirmation dialog a resident is sent back "
+        "(?returner_til=) only to an address registered here for an organisation, or below it "
+        "at a path segment: https only (http for localhost outside prod), no userinfo, "
+        "fragment, dot segments or query; see docs/deployment.md, \"Return addresses\". "
+        "Additions are recorded as made by krr-cli:<OS user>.",
+        epilog=EXIT_STATUS,
+    )
+    handlinger = retur.add_subparsers(dest="handling", required=True)
+    for kommando, hjelp in (
+        ("legg-til", "register URL as a return address of the organisation"),
+        ("fjern", "remove the organisation's return address URL"),
+    ):
+        handling = handlinger.add_parser(kommando, help=hjelp)
+        handling.add_argument("orgnr", metavar="ORGNR", help="organisation number")
+        handling.add_argument("url", metavar="URL", help="the return address, e.g. "
+                              "https://tjeneste.example.no/innlogget")
+        handling.set_defaults(func=_returadresser_endre)
+    liste = handlinger.add_parser("list", help="the registered return addresses, as a table")
+    liste.add_argument("orgnr", metavar="ORGNR", nargs="?", help="only this organisation's")
+    liste.set_defaults(func=_returadresser_list)
+
+
 # --- krr organisasjoner: organisation names from Enhetsregisteret ------------------------------
 
 
@@ -647,6 +749,7 @@ def parser() -> argparse.ArgumentParser:
     _tilgangsstyrer_parser(sub)
     _organisasjoner_parser(sub)
     _print_sertifikat_parser(sub)
+    _returadresser_parser(sub)
     return p
 
 

@@ -21,7 +21,7 @@ APP_LABEL = "models"
 MODEL_MODULES = [
     "app.personer.models", "app.delegering.models", "app.revisjon.models", "app.meldinger.models",
     "app.signing.models", "app.tilgangsstyrere.models", "app.innlogging.models",
-    "app.printsertifikat.models",
+    "app.printsertifikat.models", "app.returadresser.models",
 ]
 
 
