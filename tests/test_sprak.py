@@ -360,3 +360,23 @@ async def _cancelled(c: httpx.AsyncClient) -> httpx.Response:
     form = await to_provider(c)
     r = await c.post("/dev/oidc/authorize", data={**hidden_fields(form.text), "avbryt": "1"})
     return await c.get(r.headers["location"])
+
+
+# --- the key figures' page ------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kode", "heading", "age"), [
+    ("nb", "Nøkkeltall for Kontakt- og reservasjonsregisteret", "90+ år"),
+    ("nn", "Nøkkeltal for Kontakt- og reservasjonsregisteret", "90+ år"),
+    ("en", "Key figures for the Contact and Reservation Register", "90+ years"),
+])
+async def test_the_key_figures_in_every_language(web, kode, heading, age):
+    web.cookies.set("krr_sprak", kode, domain="krr.test")
+    r = await web.get("/statistikk", headers={"Accept-Language": "nn"})
+    assert r.status_code == 200 and f'<html lang="{kode}">' in r.text
+    assert f"<h1>{heading}</h1>" in r.text and f">{age}</th>" in r.text
+    assert r.headers["content-language"] == kode
+    # Kept by caches, one copy per language.
+    assert "public" in r.headers["cache-control"]
+    assert set(r.headers["vary"].replace(" ", "").split(",")) >= {"Accept-Language", "Cookie"}
+    assert (f'<a href="/sprak/{kode}?tilbake=%2Fstatistikk" lang="{kode}" hreflang="{kode}" '
+            'aria-current="true">') in r.text
