@@ -15,13 +15,17 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from jinja2 import Environment, nodes
+from starlette.requests import Request
 
 from app.config import Settings
 from app.delegering import handlinger
 from app.delegering.models import Delegering
 from app.edge.app import create_app
+from app.faults import Answer
 from app.sider import sprak
 from app.tilgangsstyrere import store as roller
+from app.tilgangsstyring.inngang import feilside_for
+from authz.avslag import IKKE_TILGANGSSTYRER
 from authz.principal import Principal
 from authz.scopes import DELEGERING_WRITE
 from tests.admin import choose_person, csrf_of, hidden_fields, log_in, to_provider
@@ -380,3 +384,43 @@ async def test_the_key_figures_in_every_language(web, kode, heading, age):
     assert set(r.headers["vary"].replace(" ", "").split(",")) >= {"Accept-Language", "Cookie"}
     assert (f'<a href="/sprak/{kode}?tilbake=%2Fstatistikk" lang="{kode}" hreflang="{kode}" '
             'aria-current="true">') in r.text
+
+
+# --- every refusal as a page, in every language ---------------------------------------------
+
+REFUSALS = [
+    Answer(403, "x", {"code": "FORBIDDEN", "reason": IKKE_TILGANGSSTYRER}),
+    Answer(403, "x", {"code": "FORBIDDEN"}),
+    Answer(403, "x", {"code": "FORBIDDEN", "reason": "MANGLER_SCOPE"}),
+    Answer(404, "x", {"code": "NOT_FOUND"}),
+    Answer(408, "x", {"code": "REQUEST_TIMEOUT"}),
+    Answer(413, "x", {"code": "PAYLOAD_TOO_LARGE"}),
+    Answer(429, "x", {"code": "RATE_LIMITED"}, {"Retry-After": "1"}),
+    Answer(500, "x", {"code": "INTERNAL_SERVER_ERROR", "request_id": "abc123"}),
+    Answer(500, "x", {"code": "INTERNAL_SERVER_ERROR"}),
+    Answer(503, "x", {"code": "SERVICE_UNAVAILABLE"}),
+    Answer(400, "x", {"code": "BAD_USER_INPUT"}),
+]
+
+
+def _request(kode: str) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/admin/x", "root_path": "",
+                    "scheme": "http", "server": ("krr.test", 80), "query_string": b"",
+                    "headers": [(b"cookie", f"krr_sprak={kode}".encode())], "state": {}})
+
+
+def _main(page: str) -> str:
+    return page.split('<main id="hovedinnhold"', 1)[1].split("</main>", 1)[0]
+
+
+@pytest.mark.parametrize("answer", REFUSALS, ids=lambda a: f"{a.status}-{a.extensions}")
+def test_every_refusal_is_a_page_in_every_language(answer):
+    pages = {kode: feilside_for(_request(kode), answer) for kode in sprak.SPRAAK}
+    for kode, page in pages.items():
+        html = bytes(page.body).decode()
+        assert page.status_code == answer.status and f'<html lang="{kode}">' in html
+        assert LAYOUT[kode] in html
+    texts = {kode: _main(bytes(p.body).decode()) for kode, p in pages.items()}
+    assert len(set(texts.values())) == 3, texts  # each language its own words
+    if answer.extensions.get("request_id"):
+        assert all("abc123" in t for t in texts.values())
