@@ -4,22 +4,17 @@ between thousands; and names, isolated."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from app.sider.sprak import N_
+from app.sider.sprak import N_, Oversett
 from app.text import without_bidi_controls
 
 OSLO = ZoneInfo("Europe/Oslo")
 
 
-def _uoversatt(tekst: str) -> str:
-    return tekst
-
-
-def tidspunkt(moment: dt.datetime | None, oversett: Callable[[str], str] = _uoversatt) -> str:
+def tidspunkt(moment: dt.datetime | None, oversett: Oversett) -> str:
     """`01.12.2026 kl. 14:05` in Oslo time (the words in the page's language, `oversett`);
     empty for none."""
     if moment is None:
