@@ -6,6 +6,7 @@ and English."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import AsyncIterator
 from configparser import ConfigParser
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
+from babel.messages.pofile import PoFileError, read_po
 from jinja2 import Environment, nodes
 from starlette.requests import Request
 
@@ -144,6 +145,25 @@ def test_the_check_finds_bare_text():
               '<a href="/x/{{ y }}" title="Lukk vinduet">{{ _("Avbryt") }}</a>'
               '{{ "Betydelig" if x else _("Høyt") }}')
     assert _outside_trans(source) == ["Lukk", "vinduet", "Hei", "Betydelig"]
+
+
+@pytest.mark.parametrize("damage", ["missing", "broken"])
+def test_a_missing_or_broken_catalogue_stops_the_start(db, tmp_path, monkeypatch, damage):
+    catalogues = tmp_path / "sprak"
+    shutil.copytree(sprak.KATALOGER, catalogues)
+    po = catalogues / "nn" / "LC_MESSAGES" / "messages.po"
+    if damage == "missing":
+        po.unlink()
+    else:
+        po.write_text(po.read_text(encoding="utf-8") + "\nan edit gone wrong\n",
+                      encoding="utf-8")
+    monkeypatch.setattr(sprak, "KATALOGER", catalogues)
+    sprak.oversettelser.cache_clear()
+    try:
+        with pytest.raises((OSError, PoFileError)):
+            create_app(db, clock=lambda: FIXED_NOW, manage_db=False)
+    finally:
+        sprak.oversettelser.cache_clear()
 
 
 # --- the language of a request --------------------------------------------------------------

@@ -241,6 +241,8 @@ def create_app(
 
     Raises ConfigError when KRR_SIGNING_KEY names no usable key."""
     signing_key = signing_key_for(settings)  # first: a ConfigError leaves nothing open
+    for kode in sprak.SPRAAK:  # the pages' catalogues read now: a broken one stops the start
+        sprak.oversettelser(kode)
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)

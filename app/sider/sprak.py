@@ -4,10 +4,10 @@ asks (Accept-Language); bokmål when it asks for none of them.
 
 The words are gettext catalogues, one .po file per language under `sprak/<kode>/LC_MESSAGES/`
 (`make sprak` extracts the marked strings of code and templates and updates them). They are
-read from the .po files when first needed and kept for the life of the process, so there is no
-compiled file to forget to build. Code marks a string with `_` (translated at once, for this
-request) or `N_` (kept as is, translated where it is shown); templates with `{% trans %}` and
-`_()`.
+read from the .po files when the app is made (app.edge.app) and kept for the life of the
+process, so there is no compiled file to forget to build. Code marks a string with `_`
+(translated at once, for this request) or `N_` (kept as is, translated where it is shown);
+templates with `{% trans %}` and `_()`.
 """
 
 from __future__ import annotations
@@ -51,9 +51,10 @@ def N_(tekst: str) -> str:
 @functools.cache
 def oversettelser(sprak: str) -> Translations:
     """Language `sprak`'s catalogue, read from its .po file once per process (fuzzy entries
-    left out, as gettext does); bokmål's holds the source text itself."""
+    left out, as gettext does; a file that does not parse is an error, not a page in bokmål);
+    bokmål's holds the source text itself."""
     with (KATALOGER / sprak / "LC_MESSAGES" / f"{DOMENE}.po").open("rb") as po:
-        katalog = read_po(po, locale=sprak, domain=DOMENE)
+        katalog = read_po(po, locale=sprak, domain=DOMENE, abort_invalid=True)
     mo = io.BytesIO()
     write_mo(mo, katalog)
     mo.seek(0)
