@@ -5,6 +5,7 @@ and English."""
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -380,7 +381,8 @@ async def test_every_state_in_every_language(web, kode):
 
 async def _cancelled(c: httpx.AsyncClient) -> httpx.Response:
     """The provider's form answered with "Avbryt": the service's page saying so."""
-    c.cookies.delete("krr_okt", domain="krr.test", path="/admin")
+    if "krr_okt" in c.cookies:  # logged out, as one who begins a login is
+        c.cookies.delete("krr_okt", domain="krr.test", path="/admin")
     form = await to_provider(c)
     r = await c.post("/dev/oidc/authorize", data={**hidden_fields(form.text), "avbryt": "1"})
     return await c.get(r.headers["location"])
@@ -444,3 +446,46 @@ def test_every_refusal_is_a_page_in_every_language(answer):
     assert len(set(texts.values())) == 3, texts  # each language its own words
     if answer.extensions.get("request_id"):
         assert all("abc123" in t for t in texts.values())
+
+
+# --- where the chooser leads back to from a page that has no address of its own -------------
+
+CHOOSER = re.compile(r'<a href="(/sprak/nn\?tilbake=[^"]*)" lang="nn"')
+
+
+def _back(page: httpx.Response) -> str:
+    [href] = CHOOSER.findall(page.text)
+    return html.unescape(href)
+
+
+async def test_from_a_form_post_the_chooser_leads_to_a_page_that_shows_it_again(web):
+    await log_in(web, PID)
+    form = await web.get(f"{PAGE}/gi")
+    mistakes = await web.post(f"{PAGE}/gi", data={"csrf": csrf_of(form.text), "til": "1"})
+    assert mistakes.status_code == 400
+    r = await web.get(_back(mistakes))
+    assert r.headers["location"] == f"{PAGE}/gi"
+    again = await web.get(r.headers["location"])
+    assert again.status_code == 200 and "Organisasjonsnummeret til mottakaren" in again.text
+    refused = await web.post(f"{PAGE}/gi/bekreft", data={"csrf": "feil", "til": POSTEN})
+    assert refused.status_code == 403
+    assert (await web.get(_back(refused))).headers["location"] == "/admin"
+
+
+async def test_from_the_providers_form_with_a_mistake_the_chooser_leads_to_the_form(web):
+    form = await to_provider(web)
+    wrong = await web.post("/dev/oidc/authorize", data={**hidden_fields(form.text),
+                                                        "pid": "123", "logg_inn": "1"})
+    assert wrong.status_code == 400
+    r = await web.get(_back(wrong))
+    assert r.headers["location"].startswith("/dev/oidc/authorize?")
+    again = await web.get(r.headers["location"])
+    assert again.status_code == 200 and '<html lang="nn">' in again.text
+    assert hidden_fields(again.text)["state"] == hidden_fields(form.text)["state"]
+    assert "123" not in r.headers["location"]  # what was typed is not put in an address
+
+
+async def test_from_a_failed_login_the_chooser_leads_to_the_start_not_the_used_callback(web):
+    failed = await _cancelled(web)
+    assert failed.status_code == 400
+    assert (await web.get(_back(failed))).headers["location"] == "/admin"

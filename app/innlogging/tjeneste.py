@@ -142,12 +142,13 @@ class Innlogging:
                         _("Tjenesten er ikke koblet til ID-porten ennå. Kontakt driftsteamet."),
                         status=503)
 
-    def _utilgjengelig(self, request: Request, exc: Exception) -> Response:
+    def _utilgjengelig(self, request: Request, exc: Exception,
+                       tilbake: str | None = None) -> Response:
         log.warning("the identity provider could not be reached: %s", type(exc).__name__)
         _ = tekster(request)
         return feilside(request, _("ID-porten svarer ikke"),
                         _("Innloggingstjenesten kunne ikke nås akkurat nå. Prøv igjen om litt."),
-                        status=503, lenke=("/admin", _("Prøv igjen")))
+                        status=503, lenke=("/admin", _("Prøv igjen")), tilbake=tilbake)
 
     async def logg_inn(self, request: Request) -> Response:
         """To the provider (PKCE, state, nonce, acr), the attempt kept here (app.innlogging.
@@ -171,10 +172,11 @@ class Innlogging:
         return response
 
     def _mislykket(self, request: Request, tekst: str) -> Response:
-        """The login failed; `tekst` (a msgid) says why."""
+        """The login failed; `tekst` (a msgid) says why. The language chooser leads to /admin
+        (a login's callback, asked again, is a used link)."""
         _ = tekster(request)
         return feilside(request, _("Innloggingen mislyktes"), _(tekst), status=400,
-                        lenke=("/admin/logg-inn", _("Logg inn på nytt")))
+                        lenke=("/admin/logg-inn", _("Logg inn på nytt")), tilbake=STI)
 
     async def innlogget_svar(self, request: Request) -> Response:
         """The provider's answer, the cookie that began it cleared whatever it says."""
@@ -202,7 +204,8 @@ class Innlogging:
             return feilside(request, _("Innloggingslenken er allerede brukt"),
                             _("Denne innloggingen er allerede fullført eller avbrutt, og lenken "
                               "kan bare brukes én gang. Start innloggingen på nytt."),
-                            status=400, lenke=("/admin/logg-inn", _("Logg inn på nytt")))
+                            status=400, lenke=("/admin/logg-inn", _("Logg inn på nytt")),
+                            tilbake=STI)
         if request.query_params.get("error") == "access_denied":
             return self._mislykket(request, N_("Du avbrøt innloggingen."))
         if forsoket is None:
@@ -221,7 +224,7 @@ class Innlogging:
             log.info("login refused by the OpenID client: %s", exc.error)
             return self._mislykket(request, IKKE_BEKREFTET)
         except (httpx2.HTTPError, ValueError) as exc:
-            return self._utilgjengelig(request, exc)
+            return self._utilgjengelig(request, exc, tilbake=STI)
         except Exception as exc:  # a token authlib/joserfc refuses (signature, claims)
             log.warning("an ID token was refused: %s", type(exc).__name__)
             return self._mislykket(request, IKKE_BEKREFTET)
@@ -233,7 +236,7 @@ class Innlogging:
                             _("Tilgangsstyringen krever innlogging på sikkerhetsnivå betydelig "
                               "eller høyt (for eksempel MinID med kode på SMS, BankID eller "
                               "Buypass)."), status=403,
-                            lenke=("/admin/logg-inn", _("Logg inn igjen")))
+                            lenke=("/admin/logg-inn", _("Logg inn igjen")), tilbake=STI)
         if not isinstance(pid, str) or problem(pid) is not None:
             log.warning("login refused: the ID token names no valid pid")
             return self._mislykket(request, N_("Innloggingen ga ikke et gyldig "

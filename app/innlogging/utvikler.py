@@ -152,6 +152,9 @@ class Utvikler:
         if problem(pid) is not None or acr not in ACR_LEVELS:
             personer = await self.forslag()
             _ = tekster(request)
+            # The chooser leads back to the form as the service asked for it (its GET).
+            skjema = f"{UTVIKLER_STI}/authorize?" + urlencode(
+                {**verdier, "acr_values": acr if acr in ACR_LEVELS else ACR_LEVELS[0]})
             return side(request, PAKKE, "velg_person.html", {
                 "tittel": _("Logg inn med testperson"), "innlogget": False, "csrf": None,
                 "felt": {k: v for k, v in verdier.items() if k != "acr_values"},
@@ -159,7 +162,7 @@ class Utvikler:
                 "nivaaer": ACR_LEVELS,
                 "feil": _("Velg en testperson eller skriv et gyldig fødselsnummer "
                           "(11 siffer)."),
-            }, status=400)
+            }, status=400, tilbake=skjema)
         kode = self._fernet().encrypt(json.dumps({
             "pid": pid, "acr": acr, "nonce": verdier["nonce"], "uri": retur,
             "challenge": verdier["code_challenge"], "jti": secrets.token_urlsafe(12),

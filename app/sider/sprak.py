@@ -119,10 +119,13 @@ class Valg:
     valgt: bool
 
 
-def velger(request: Request, sprak: str) -> list[Valg]:
-    """The chooser's links, each leading back to this page."""
-    sti = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    tilbake = urlencode({"tilbake": trygg_tilbake(sti)})
+def velger(request: Request, sprak: str, side: str | None = None) -> list[Valg]:
+    """The chooser's links, each leading back to this page: to `side` if given (a page whose
+    own address would not show it again: the answer to a form post, a login's callback), else
+    to the address it was asked at."""
+    if side is None:
+        side = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    tilbake = urlencode({"tilbake": trygg_tilbake(side)})
     return [Valg(k, NAVN[k], f"{VELG_STI}/{k}?{tilbake}", k == sprak) for k in SPRAAK]
 
 
