@@ -8,7 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: install browser graphiql-assets schema-linter graphql-http run test test-sqlite test-postgres lint schema klient bench clean
+SPRAK := app/sider/sprak
+
+.PHONY: sprak install browser graphiql-assets schema-linter graphql-http run test test-sqlite test-postgres lint schema klient bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +44,15 @@ schema-linter:
 # registry (the versions in tests/graphql_http/package-lock.json); run by node.
 graphql-http:
 	@test -f tests/graphql_http/node_modules/graphql-http/package.json || npm ci --prefix tests/graphql_http --no-audit --no-fund --silent
+
+# The pages' words (README "The pages' languages"): every marked string of code and templates
+# extracted into the template, then merged into each language's catalogue (new strings empty,
+# changed ones fuzzy, for the translator). The .po files are what runs: read at startup.
+sprak: install
+	mkdir -p var
+	$(BIN)/pybabel extract --no-location --sort-output --omit-header -w 100 -F babel.cfg \
+		-o var/messages.pot app
+	$(BIN)/pybabel update --ignore-obsolete -w 100 -i var/messages.pot -d $(SPRAK) -D messages
 
 run: install
 	KRR_ENV=dev $(BIN)/krr seed --persons $(PERSONS)

@@ -198,11 +198,11 @@ def page(context: BrowserContext) -> Page:
     return p
 
 
-def shot(page: Page, name: str, *, check: bool = True) -> None:
+def shot(page: Page, name: str, *, check: bool = True, lang: str = "nb") -> None:
     """A screenshot as test-artifacts/admin/`name`.png and, with `check`, axe-core's verdict:
-    no violation of impact serious or critical."""
+    no violation of impact serious or critical. The page must say it is in `lang`."""
     page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
-    assert page.locator("html").get_attribute("lang") == "nb"
+    assert page.locator("html").get_attribute("lang") == lang
     if not check:
         return
     page.add_script_tag(path=str(AXE))
@@ -508,3 +508,39 @@ def test_the_grant_form_by_keyboard(page: Page):
     page.keyboard.press("Enter")
     page.wait_for_url(f"**/admin/organisasjon/{BODY}?melding=gitt")
     assert [r for r in given_rows(page) if KEYBOARD_VENDOR in r[1] and r[4] == "Aktiv"]
+
+
+def test_the_pages_in_nynorsk_and_english(page: Page):
+    # 11. The language chooser, without script: nynorsk chosen on the login form is kept
+    # through the login; English chosen on a form with mistakes leads back to that form.
+    page.goto("/admin")
+    page.wait_for_url(AUTHORIZE)
+    page.get_by_role("link", name="Nynorsk").click()
+    page.wait_for_url(AUTHORIZE)
+    assert page.get_by_text("Tryggingsnivå").is_visible()
+    shot(page, "17-nn-innlogging", lang="nn")
+    page.fill("#pid", MANAGER)
+    page.get_by_role("button", name="Logg inn").click()
+    page.wait_for_url(f"**/admin/organisasjon/{BODY}")
+    assert page.get_by_role("heading", name="Tilgangar verksemda har gitt").is_visible()
+    assert page.locator('.sprakvalg a[aria-current="true"]').inner_text() == "Nynorsk"
+    shot(page, "18-nn-oversikt", lang="nn")
+    page.get_by_role("link", name="Gi tilgang til nytt API").click()
+    page.wait_for_url(f"**/admin/organisasjon/{BODY}/gi")
+    with page.expect_response(f"**/admin/organisasjon/{BODY}/gi") as answer:
+        page.get_by_role("button", name="Hald fram").click()
+    assert answer.value.status == 400
+    assert page.locator("#til-feil").inner_text() == (
+        "Organisasjonsnummeret må vere 9 siffer med gyldig kontrollsiffer")
+    assert page.locator("#feil-tittel").inner_text() == "Skjemaet har feil"
+    shot(page, "19-nn-gi-skjema-med-feil", lang="nn")
+    english = page.get_by_role("link", name="English")
+    assert english.get_attribute("lang") == "en"
+    english.click()
+    page.wait_for_url(f"**/admin/organisasjon/{BODY}/gi")
+    assert page.locator("h1").inner_text() == "Grant access to a new API"
+    shot(page, "20-en-gi-skjema", lang="en")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(re.compile(r".*/admin/logget-ut(\?.*)?$"))
+    assert page.locator("h1").inner_text() == "You are logged out"
+    shot(page, "21-en-logget-ut", lang="en")

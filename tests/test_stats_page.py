@@ -163,7 +163,9 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess[str
 
 
 def test_page_in_a_browser(server: str, tmp_path: Path):
-    shown = _chromium(["--dump-dom", f"{server}/statistikk"], tmp_path / "profile")
+    # Asking for bokmål, as a Norwegian browser does (headless Chromium asks for en-US).
+    shown = _chromium(["--accept-lang=nb-NO,nb", "--dump-dom", f"{server}/statistikk"],
+                      tmp_path / "profile")
     # Chromium logs each CSP violation (e.g. the inline style's hash not matching) to stderr.
     assert "Content Security Policy" not in shown.stderr, shown.stderr
     dom = _Dom()

@@ -85,6 +85,7 @@ from app.printsertifikat import rest as printsertifikat_rest
 from app.rest import Rute
 from app.revisjon import fordeling as revisjon_fordeling
 from app.revisjon import store as revisjon_store
+from app.sider import sprak
 from app.signing.keys import VARIABLE as SIGNING_KEY_VARIABLE
 from app.signing.keys import signing_key_for
 from app.signing.signer import PublishedKeys, Signer
@@ -120,14 +121,15 @@ ADMIN_SIDER: tuple[tuple[str, str, Endpoint], ...] = (
 
 async def testpersoner() -> list[tuple[str, str]]:
     """The development provider's suggestions: every registered access manager, with the
-    organisations they manage."""
+    organisations they manage (by name and number, or number alone; the page says the rest
+    in its language)."""
     roller = await alle_tilgangsstyrere()
     navn = await navn_paa({r.orgnr for r in roller})
     per_person: dict[str, list[str]] = {}
     for rolle in roller:
         per_person.setdefault(rolle.pid, []).append(
-            f"{navn.get(rolle.orgnr, 'ukjent virksomhet')} ({rolle.orgnr})")
-    return [(pid, "Tilgangsstyrer for " + ", ".join(orgs)) for pid, orgs in per_person.items()]
+            f"{navn[rolle.orgnr]} ({rolle.orgnr})" if rolle.orgnr in navn else rolle.orgnr)
+    return [(pid, ", ".join(orgs)) for pid, orgs in per_person.items()]
 
 
 def build_verifier(settings: Settings, http: httpx.AsyncClient | None = None) -> TokenVerifier:
@@ -239,6 +241,8 @@ def create_app(
 
     Raises ConfigError when KRR_SIGNING_KEY names no usable key."""
     signing_key = signing_key_for(settings)  # first: a ConfigError leaves nothing open
+    for kode in sprak.SPRAAK:  # the pages' catalogues read now: a broken one stops the start
+        sprak.oversettelser(kode)
     http_client = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
     verifier = verifier or build_verifier(settings, http_client)
     limiter = limiter or build_limiter(settings.rate_limits, settings.redis_url)
@@ -311,6 +315,8 @@ def create_app(
         Route("/graphql", PerMethod(get=request_response(graphql.get), post=graphql_post),
               methods=["GET", "POST"]),
         *(guarded(r) for r in rest),
+        # The pages' language chooser (app/sider/sprak.py): the cookie, then back to the page.
+        Route(f"{sprak.VELG_STI}/{{sprak}}", sprak.velg(settings.is_prod), methods=["GET"]),
         # Public key figures as a page: aggregates only, no token (like `statistikk`).
         Route("/statistikk", statistikk_side(clock), methods=["GET"]),
         # The keys signed answers are checked with: public, no token.

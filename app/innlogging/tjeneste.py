@@ -37,6 +37,7 @@ from app.innlogging import forsok, okter
 from app.innlogging.adresse import opphav
 from app.innlogging.okter import Innlogget
 from app.innlogging.tilbyder import Klient, Tilbyder, godtatt_acr
+from app.sider.sprak import N_, sprak_for, tekster
 from app.sider.svar import feilside, side
 from authz.identifikatorer import problem
 
@@ -48,6 +49,7 @@ FLYT_COOKIE = "krr_innlogging"
 STI = "/admin"
 FLYT_SEKUNDER = int(forsok.VARER.total_seconds())  # from the redirect until the answer
 CSRF_FELT = "csrf"
+IKKE_BEKREFTET = N_("Innloggingen kunne ikke bekreftes.")
 
 
 class UgyldigSkjema(Forbidden):
@@ -102,10 +104,11 @@ class Innlogging:
         """A form post must carry the session's token, and come from the service's public
         origin if it says (not the address a load balancer reached it at)."""
         if not gitt or not hmac.compare_digest(gitt, person.csrf):
-            raise UgyldigSkjema("Skjemaet mangler sikkerhetsnøkkelen eller nøkkelen er utløpt")
+            raise UgyldigSkjema(N_("Skjemaet mangler sikkerhetsnøkkelen eller nøkkelen er "
+                                   "utløpt"))
         origin = request.headers.get("origin")
         if origin and origin != "null" and origin != opphav(self.settings, request):
-            raise UgyldigSkjema("Skjemaet ble sendt fra en annen nettside")
+            raise UgyldigSkjema(N_("Skjemaet ble sendt fra en annen nettside"))
 
     def _nokkel(self, request: Request) -> str | None:
         return _usignert(self._signer, request.cookies.get(COOKIE))
@@ -133,29 +136,32 @@ class Innlogging:
 
     # --- the routes -----------------------------------------------------------------------
 
-    def _ikke_satt_opp(self) -> Response:
-        return feilside("Innlogging er ikke satt opp",
-                        "Tjenesten er ikke koblet til ID-porten ennå. Kontakt driftsteamet.",
+    def _ikke_satt_opp(self, request: Request) -> Response:
+        _ = tekster(request)
+        return feilside(request, _("Innlogging er ikke satt opp"),
+                        _("Tjenesten er ikke koblet til ID-porten ennå. Kontakt driftsteamet."),
                         status=503)
 
-    def _utilgjengelig(self, exc: Exception) -> Response:
+    def _utilgjengelig(self, request: Request, exc: Exception,
+                       tilbake: str | None = None) -> Response:
         log.warning("the identity provider could not be reached: %s", type(exc).__name__)
-        return feilside("ID-porten svarer ikke",
-                        "Innloggingstjenesten kunne ikke nås akkurat nå. Prøv igjen om litt.",
-                        status=503, lenke=("/admin", "Prøv igjen"))
+        _ = tekster(request)
+        return feilside(request, _("ID-porten svarer ikke"),
+                        _("Innloggingstjenesten kunne ikke nås akkurat nå. Prøv igjen om litt."),
+                        status=503, lenke=("/admin", _("Prøv igjen")), tilbake=tilbake)
 
     async def logg_inn(self, request: Request) -> Response:
         """To the provider (PKCE, state, nonce, acr), the attempt kept here (app.innlogging.
         forsok) and its state in the browser's cookie."""
         if not self.tilbyder.finnes:
-            return self._ikke_satt_opp()
+            return self._ikke_satt_opp(request)
         await self.begrens(request)
         klient = self.tilbyder.klient(request)
         try:
             adresse = await klient.oauth.create_authorization_url(
-                klient.redirect_url, acr_values=klient.acr, ui_locales="nb")
+                klient.redirect_url, acr_values=klient.acr, ui_locales=sprak_for(request))
         except (httpx2.HTTPError, ValueError) as exc:  # discovery failed (or not JSON)
-            return self._utilgjengelig(exc)
+            return self._utilgjengelig(request, exc)
         state = adresse["state"]
         await forsok.begynn(state, adresse["code_verifier"], adresse["nonce"],
                             trygg_neste(request.query_params.get("neste")), self.clock())
@@ -165,9 +171,12 @@ class Innlogging:
                             secure=self._sikker(request))
         return response
 
-    def _mislykket(self, tekst: str) -> Response:
-        return feilside("Innloggingen mislyktes", tekst, status=400,
-                        lenke=("/admin/logg-inn", "Logg inn på nytt"))
+    def _mislykket(self, request: Request, tekst: str) -> Response:
+        """The login failed; `tekst` (a msgid) says why. The language chooser leads to /admin
+        (a login's callback, asked again, is a used link)."""
+        _ = tekster(request)
+        return feilside(request, _("Innloggingen mislyktes"), _(tekst), status=400,
+                        lenke=("/admin/logg-inn", _("Logg inn på nytt")), tilbake=STI)
 
     async def innlogget_svar(self, request: Request) -> Response:
         """The provider's answer, the cookie that began it cleared whatever it says."""
@@ -180,7 +189,8 @@ class Innlogging:
         """The attempt taken (once), the code redeemed and the ID token checked (authlib), then
         the level and the person checked here, then a new session."""
         if not self.tilbyder.finnes:
-            return self._ikke_satt_opp()
+            return self._ikke_satt_opp(request)
+        _ = tekster(request)
         await self.begrens(request)
         klient: Klient = self.tilbyder.klient(request)
         state = request.query_params.get("state", "")
@@ -191,42 +201,46 @@ class Innlogging:
                         and hmac.compare_digest(state, fra_cookie) else None)
         except forsok.AlleredeBrukt:
             log.warning("login refused: its callback was used before")
-            return feilside("Innloggingslenken er allerede brukt",
-                            "Denne innloggingen er allerede fullført eller avbrutt, og lenken "
-                            "kan bare brukes én gang. Start innloggingen på nytt.", status=400,
-                            lenke=("/admin/logg-inn", "Logg inn på nytt"))
+            return feilside(request, _("Innloggingslenken er allerede brukt"),
+                            _("Denne innloggingen er allerede fullført eller avbrutt, og lenken "
+                              "kan bare brukes én gang. Start innloggingen på nytt."),
+                            status=400, lenke=("/admin/logg-inn", _("Logg inn på nytt")),
+                            tilbake=STI)
         if request.query_params.get("error") == "access_denied":
-            return self._mislykket("Du avbrøt innloggingen.")
+            return self._mislykket(request, N_("Du avbrøt innloggingen."))
         if forsoket is None:
             log.info("login refused: no login begun in this browser has this state")
-            return self._mislykket("Innloggingen kunne ikke bekreftes. Det kan skje hvis du "
-                                   "brukte tilbake-knappen eller ventet for lenge.")
+            return self._mislykket(request, N_("Innloggingen kunne ikke bekreftes. Det kan skje "
+                                               "hvis du brukte tilbake-knappen eller ventet for "
+                                               "lenge."))
         kode = request.query_params.get("code")
         if request.query_params.get("error") or not kode:
             log.info("login refused by the provider: %s",
                      request.query_params.get("error", "no code")[:40])
-            return self._mislykket("Innloggingen kunne ikke bekreftes.")
+            return self._mislykket(request, IKKE_BEKREFTET)
         try:
             token = await klient.innlos(kode, forsoket.verifier, forsoket.nonce)
         except OAuthError as exc:
             log.info("login refused by the OpenID client: %s", exc.error)
-            return self._mislykket("Innloggingen kunne ikke bekreftes.")
+            return self._mislykket(request, IKKE_BEKREFTET)
         except (httpx2.HTTPError, ValueError) as exc:
-            return self._utilgjengelig(exc)
+            return self._utilgjengelig(request, exc, tilbake=STI)
         except Exception as exc:  # a token authlib/joserfc refuses (signature, claims)
             log.warning("an ID token was refused: %s", type(exc).__name__)
-            return self._mislykket("Innloggingen kunne ikke bekreftes.")
+            return self._mislykket(request, IKKE_BEKREFTET)
         claims = token.get("userinfo") or {}
         pid, acr = claims.get("pid"), claims.get("acr")
         if not isinstance(acr, str) or not godtatt_acr(acr, klient.acr):
             log.info("login refused: security level too low")
-            return feilside("Sikkerhetsnivået er for lavt",
-                            "Tilgangsstyringen krever innlogging på sikkerhetsnivå betydelig "
-                            "eller høyt (for eksempel MinID med kode på SMS, BankID eller "
-                            "Buypass).", status=403, lenke=("/admin/logg-inn", "Logg inn igjen"))
+            return feilside(request, _("Sikkerhetsnivået er for lavt"),
+                            _("Tilgangsstyringen krever innlogging på sikkerhetsnivå betydelig "
+                              "eller høyt (for eksempel MinID med kode på SMS, BankID eller "
+                              "Buypass)."), status=403,
+                            lenke=("/admin/logg-inn", _("Logg inn igjen")), tilbake=STI)
         if not isinstance(pid, str) or problem(pid) is not None:
             log.warning("login refused: the ID token names no valid pid")
-            return self._mislykket("Innloggingen ga ikke et gyldig fødselsnummer.")
+            return self._mislykket(request, N_("Innloggingen ga ikke et gyldig "
+                                               "fødselsnummer."))
         gammel = self._nokkel(request)
         if gammel:  # a new login never reuses a session (fixation)
             await okter.avslutt(gammel)
@@ -249,8 +263,10 @@ class Innlogging:
             try:
                 self.sjekk_csrf(request, person, gitt if isinstance(gitt, str) else None)
             except UgyldigSkjema as exc:
-                return feilside("Utloggingen ble avvist", exc.message, status=403,
-                                lenke=("/admin", "Tilbake til tilgangsstyringen"),
+                _ = tekster(request)
+                return feilside(request, _("Utloggingen ble avvist"), _(exc.message),
+                                status=403,
+                                lenke=("/admin", _("Tilbake til tilgangsstyringen")),
                                 innlogget=False)
             assert nokkel is not None
             await okter.avslutt(nokkel)
@@ -271,8 +287,10 @@ class Innlogging:
         return response
 
     async def logget_ut(self, request: Request) -> Response:
-        return side(PAKKE, "logget_ut.html", {"tittel": "Du er logget ut", "innlogget": False,
-                                              "csrf": None})
+        _ = tekster(request)
+        return side(request, PAKKE, "logget_ut.html",
+                    {"tittel": _("Du er logget ut"), "innlogget": False,
+                     "csrf": None})
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -36,6 +36,7 @@ from app.innlogging.tilbyder import (
     UTVIKLER_STI,
     utvikler_klienthemmelighet,
 )
+from app.sider.sprak import N_, tekster
 from app.sider.svar import feilside, side
 from authz.dev_issuer import DevIssuer
 from authz.identifikatorer import problem
@@ -70,9 +71,11 @@ class Utvikler:
         issuer, mal = urlsplit(self._issuer(request)), urlsplit(uri)
         return (mal.scheme, mal.netloc, mal.path) == (issuer.scheme, issuer.netloc, sti)
 
-    def _feil(self, tekst: str) -> Response:
-        return feilside("Innloggingen kan ikke fortsette", tekst, status=400,
-                        lenke=("/admin", "Prøv å logge inn på nytt"))
+    def _feil(self, request: Request, tekst: str) -> Response:
+        """The login cannot go on; `tekst` (a msgid) says why."""
+        _ = tekster(request)
+        return feilside(request, _("Innloggingen kan ikke fortsette"), _(tekst), status=400,
+                        lenke=("/admin", _("Prøv å logge inn på nytt")))
 
     # --- endpoints -----------------------------------------------------------------------------
 
@@ -104,15 +107,15 @@ class Utvikler:
     def _foresporsel(self, request: Request, verdier: dict[str, str]) -> str | None:
         """Why an authorize request is refused, or None."""
         if verdier.get("client_id") != UTVIKLER_KLIENT:
-            return "Ukjent klient."
+            return N_("Ukjent klient.")
         if not self._gyldig_retur(request, verdier.get("redirect_uri", ""), INNLOGGET_STI):
-            return "Adressen innloggingen skal sendes tilbake til, er ikke registrert."
+            return N_("Adressen innloggingen skal sendes tilbake til, er ikke registrert.")
         if not verdier.get("state") or not verdier.get("nonce"):
-            return "Forespørselen mangler state eller nonce."
+            return N_("Forespørselen mangler state eller nonce.")
         if verdier.get("code_challenge_method") != "S256" or not verdier.get("code_challenge"):
-            return "Forespørselen mangler PKCE (code_challenge med S256)."
+            return N_("Forespørselen mangler PKCE (code_challenge med S256).")
         if "openid" not in verdier.get("scope", "").split():
-            return "Forespørselen ber ikke om openid."
+            return N_("Forespørselen ber ikke om openid.")
         return None
 
     async def authorize(self, request: Request) -> Response:
@@ -121,11 +124,12 @@ class Utvikler:
         verdier = {k: request.query_params.get(k, "") for k in AUTHORIZE_FELT}
         grunn = self._foresporsel(request, verdier)
         if grunn:
-            return self._feil(grunn)
+            return self._feil(request, grunn)
         personer = await self.forslag()
         acr = verdier["acr_values"] if verdier["acr_values"] in ACR_LEVELS else ACR_LEVELS[0]
-        return side(PAKKE, "velg_person.html", {
-            "tittel": "Logg inn med testperson", "innlogget": False, "csrf": None,
+        _ = tekster(request)
+        return side(request, PAKKE, "velg_person.html", {
+            "tittel": _("Logg inn med testperson"), "innlogget": False, "csrf": None,
             "felt": {k: v for k, v in verdier.items() if k != "acr_values"},
             "personer": personer, "acr": acr, "nivaaer": ACR_LEVELS, "feil": None,
         })
@@ -139,7 +143,7 @@ class Utvikler:
             avbryt = "avbryt" in form
         grunn = self._foresporsel(request, verdier)
         if grunn:
-            return self._feil(grunn)
+            return self._feil(request, grunn)
         retur = verdier["redirect_uri"]
         if avbryt:
             query = urlencode({"error": "access_denied", "state": verdier["state"],
@@ -147,13 +151,18 @@ class Utvikler:
             return RedirectResponse(f"{retur}?{query}", status_code=303)
         if problem(pid) is not None or acr not in ACR_LEVELS:
             personer = await self.forslag()
-            return side(PAKKE, "velg_person.html", {
-                "tittel": "Logg inn med testperson", "innlogget": False, "csrf": None,
+            _ = tekster(request)
+            # The chooser leads back to the form as the service asked for it (its GET).
+            skjema = f"{UTVIKLER_STI}/authorize?" + urlencode(
+                {**verdier, "acr_values": acr if acr in ACR_LEVELS else ACR_LEVELS[0]})
+            return side(request, PAKKE, "velg_person.html", {
+                "tittel": _("Logg inn med testperson"), "innlogget": False, "csrf": None,
                 "felt": {k: v for k, v in verdier.items() if k != "acr_values"},
                 "personer": personer, "acr": acr if acr in ACR_LEVELS else ACR_LEVELS[0],
                 "nivaaer": ACR_LEVELS,
-                "feil": "Velg en testperson eller skriv et gyldig fødselsnummer (11 siffer).",
-            }, status=400)
+                "feil": _("Velg en testperson eller skriv et gyldig fødselsnummer "
+                          "(11 siffer)."),
+            }, status=400, tilbake=skjema)
         kode = self._fernet().encrypt(json.dumps({
             "pid": pid, "acr": acr, "nonce": verdier["nonce"], "uri": retur,
             "challenge": verdier["code_challenge"], "jti": secrets.token_urlsafe(12),
@@ -221,8 +230,10 @@ class Utvikler:
         if uri and self._gyldig_retur(request, uri, LOGGET_UT_STI):
             query = f"?{urlencode({'state': state})}" if state else ""
             return RedirectResponse(uri + query, status_code=303)
-        return side(PAKKE, "logget_ut.html", {"tittel": "Du er logget ut", "innlogget": False,
-                                              "csrf": None})
+        _ = tekster(request)
+        return side(request, PAKKE, "logget_ut.html",
+                    {"tittel": _("Du er logget ut"), "innlogget": False,
+                     "csrf": None})
 
     def routes(self) -> list[BaseRoute]:
         return [

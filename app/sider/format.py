@@ -8,18 +8,22 @@ from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
+from app.sider.sprak import N_, Oversett
 from app.text import without_bidi_controls
 
 OSLO = ZoneInfo("Europe/Oslo")
 
 
-def tidspunkt(moment: dt.datetime | None) -> str:
-    """`01.12.2026 kl. 14:05` in Oslo time; empty for none."""
+def tidspunkt(moment: dt.datetime | None, oversett: Oversett) -> str:
+    """`01.12.2026 kl. 14:05` in Oslo time (the words in the page's language, `oversett`);
+    empty for none."""
     if moment is None:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(OSLO).strftime("%d.%m.%Y kl. %H:%M")
+    lokal = moment.astimezone(OSLO)
+    return oversett(N_("%(dato)s kl. %(tid)s")) % {"dato": lokal.strftime("%d.%m.%Y"),
+                                               "tid": lokal.strftime("%H:%M")}
 
 
 def dato(dag: dt.date) -> str:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from app.sider.maler import maler_for
+from app.sider.sprak import sprak_for, velger
 
 STILARK = "/statisk/krr.css"
 
@@ -37,6 +39,7 @@ def sikkerhetshoder(skjema_til: Iterable[str] = ()) -> dict[str, str]:
 
 
 def side(
+    request: Request,
     pakke: str,
     mal: str,
     kontekst: Mapping[str, Any],
@@ -44,18 +47,31 @@ def side(
     status: int = 200,
     skjema_til: Iterable[str] = (),
     hoder: Mapping[str, str] | None = None,
+    tilbake: str | None = None,
 ) -> HTMLResponse:
-    """Template `mal` of feature `pakke` rendered with `kontekst`, with the security headers."""
-    html = maler_for(pakke).get_template(mal).render({"stilark": STILARK, **kontekst})
+    """Template `mal` of feature `pakke` rendered with `kontekst` in the request's language
+    (app.sider.sprak), with the security headers (no cache keeps a page: app.edge.headers, so
+    one person's language is never another's). `tilbake`: where the language chooser leads
+    back to from the answer to a form post (app.sider.sprak.velger)."""
+    sprak = sprak_for(request)
+    html = maler_for(pakke, sprak).get_template(mal).render(
+        {"stilark": STILARK, "sprak": sprak, "sprakvalg": velger(request, sprak, tilbake),
+         **kontekst})
     return HTMLResponse(html, status_code=status,
-                        headers={**sikkerhetshoder(skjema_til), **(hoder or {})})
+                        headers={**sikkerhetshoder(skjema_til), "Content-Language": sprak,
+                                 **(hoder or {})})
 
 
-def feilside(tittel: str, tekst: str, *, status: int, lenke: tuple[str, str] | None = None,
-             innlogget: bool = False) -> HTMLResponse:
+def feilside(request: Request, tittel: str, tekst: str, *, status: int,
+             lenke: tuple[str, str] | None = None, innlogget: bool = False,
+             tilbake: str | None = None) -> HTMLResponse:
     """A refusal or failure as a person understands it: what happened and what to do; never a
-    stack trace. `lenke`: (href, text) of the way on."""
-    return side("app.sider", "feil.html",
+    stack trace. The texts are the request's language already (`tekster(request)`); `lenke`:
+    (href, text) of the way on; `tilbake`: where the language chooser leads back to, when not
+    this page's own address (the answer to a form post: the way on, if any)."""
+    if tilbake is None and lenke and request.method not in ("GET", "HEAD"):
+        tilbake = lenke[0]
+    return side(request, "app.sider", "feil.html",
                 {"tittel": tittel, "tekst": tekst, "lenke": lenke, "innlogget": innlogget,
                  "csrf": None},
-                status=status)
+                status=status, tilbake=tilbake)

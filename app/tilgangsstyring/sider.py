@@ -24,6 +24,7 @@ from app.innlogging import csrf_token, skjema_til
 from app.revisjon.bruk import bruksrapport
 from app.sider import svar
 from app.sider.format import OSLO
+from app.sider.sprak import N_, Oversett, tekster
 from app.text import isolated
 from app.tilgangsstyring import bruk
 from app.tilgangsstyring.skjema import skjema
@@ -34,16 +35,19 @@ from authz.tilgangsstyrer import som_organisasjon
 
 PAKKE = "app.tilgangsstyring"
 
+# The texts below are translated where shown (app.sider.sprak).
 MELDINGER = {
-    "gitt": "Tilgangen er gitt. Mottakeren kan bruke API-et med en gang.",
-    "trukket": "Tilgangen er trukket tilbake. Den virker ikke lenger.",
-    "allerede": "Tilgangen var allerede trukket tilbake.",
+    "gitt": N_("Tilgangen er gitt. Mottakeren kan bruke API-et med en gang."),
+    "trukket": N_("Tilgangen er trukket tilbake. Den virker ikke lenger."),
+    "allerede": N_("Tilgangen var allerede trukket tilbake."),
 }
 FEILTEKST = {
-    UKJENT_ORDNING: ("ordning", "Velg hvilket API du vil gi tilgang til"),
-    UGYLDIG_ORGNR: ("til", "Organisasjonsnummeret må være 9 siffer med gyldig kontrollsiffer"),
-    DELEGERING_TIL_SEG_SELV: ("til", "En virksomhet kan ikke gi tilgang til seg selv"),
+    UKJENT_ORDNING: ("ordning", N_("Velg hvilket API du vil gi tilgang til")),
+    UGYLDIG_ORGNR: ("til", N_("Organisasjonsnummeret må være 9 siffer med gyldig "
+                              "kontrollsiffer")),
+    DELEGERING_TIL_SEG_SELV: ("til", N_("En virksomhet kan ikke gi tilgang til seg selv")),
 }
+UKJENT = N_("Ukjent virksomhet")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +72,16 @@ class VistDelegering:
     gitt: bool  # given by the organisation shown (else received)
 
 
-async def _org(orgnr: str) -> Org:
-    return Org(orgnr, (await store.navn([orgnr])).get(orgnr, "Ukjent virksomhet"))
+async def _org(orgnr: str, _: Oversett) -> Org:
+    return Org(orgnr, _navn(await store.navn([orgnr]), orgnr, _))
 
 
-def _navn(navn: dict[str, str], orgnr: str) -> str:
-    return navn.get(orgnr, "Ukjent virksomhet")
+def _navn(navn: dict[str, str], orgnr: str, _: Oversett) -> str:
+    return navn.get(orgnr) or _(UKJENT)
 
 
-def _vist(rad: store.DelegeringRad, seer: str, navn: dict[str, str]) -> VistDelegering:
+def _vist(rad: store.DelegeringRad, seer: str, navn: dict[str, str],
+          _: Oversett) -> VistDelegering:
     aktoerer = handlinger.aktoerer(rad, seer)
     motpart = rad.til if rad.fra == seer else rad.fra
 
@@ -85,7 +90,7 @@ def _vist(rad: store.DelegeringRad, seer: str, navn: dict[str, str]) -> VistDele
 
     return VistDelegering(
         id=rad.id, ordning=rad.ordning.tittel, motpart=motpart,
-        motpart_navn=_navn(navn, motpart), opprettet=rad.opprettet,
+        motpart_navn=_navn(navn, motpart, _), opprettet=rad.opprettet,
         opprettet_av=vis(aktoerer.opprettet_av) or rad.fra, trukket_tilbake=rad.trukket_tilbake,
         trukket_tilbake_av=vis(aktoerer.trukket_tilbake_av), aktiv=rad.aktiv,
         gitt=rad.fra == seer,
@@ -101,7 +106,7 @@ def _organisasjon(request: Request, foresporsel: Foresporsel) -> Principal:
 def side(request: Request, mal: str, kontekst: dict[str, object], *,
          status: int = 200) -> Response:
     """A page of this feature; its forms may lead to the identity provider (logout)."""
-    return svar.side(PAKKE, mal, kontekst, status=status, skjema_til=skjema_til(request))
+    return svar.side(request, PAKKE, mal, kontekst, status=status, skjema_til=skjema_til(request))
 
 
 def _kontekst(request: Request, tittel: str, **verdier: object) -> dict[str, object]:
@@ -117,20 +122,22 @@ def _til_oversikt(orgnr: str, melding: str) -> RedirectResponse:
 async def forside(request: Request, foresporsel: Foresporsel) -> Response:
     """The organisations the person manages: straight to the one, a choice among several, or a
     page saying there are none and how to get the role."""
+    _ = tekster(request)
     orgnrs = sorted(foresporsel.tilgangsstyrer.organisasjoner)
     if len(orgnrs) == 1:
         return RedirectResponse(f"/admin/organisasjon/{orgnrs[0]}", status_code=303)
     if not orgnrs:
         return side(request, "ingen.html",
-                    _kontekst(request, "Du er ikke tilgangsstyrer for noen virksomhet"))
+                    _kontekst(request, _("Du er ikke tilgangsstyrer for noen virksomhet")))
     navn = await store.navn(orgnrs)
-    organisasjoner = sorted((Org(o, _navn(navn, o)) for o in orgnrs), key=lambda o: o.navn)
-    return side(request, "velg.html", _kontekst(request, "Velg virksomhet",
+    organisasjoner = sorted((Org(o, _navn(navn, o, _)) for o in orgnrs), key=lambda o: o.navn)
+    return side(request, "velg.html", _kontekst(request, _("Velg virksomhet"),
                                               organisasjoner=organisasjoner))
 
 
 async def oversikt(request: Request, foresporsel: Foresporsel) -> Response:
     """Delegations given and received (history included) and the vendors' use."""
+    _ = tekster(request)
     principal = _organisasjon(request, foresporsel)
     orgnr = principal.consumer
     gitt, mottatt = await store.delegeringer_for(orgnr)
@@ -140,13 +147,14 @@ async def oversikt(request: Request, foresporsel: Foresporsel) -> Response:
     revidert_av = {r.trukket_tilbake_av_org for r in [*gitt, *mottatt]} - {None}
     navn = await store.navn({orgnr, *leverandoerer, *(r.fra for r in mottatt),
                              *(r.til for r in gitt), *(o for o in revidert_av if o)})
-    org = Org(orgnr, _navn(navn, orgnr))
+    org = Org(orgnr, _navn(navn, orgnr, _))
+    melding = MELDINGER.get(request.query_params.get("melding", ""))
     return side(request, "oversikt.html", _kontekst(
-        request, f"Tilganger for {isolated(org.navn)}", org=org,
+        request, _("Tilganger for %(navn)s") % {"navn": isolated(org.navn)}, org=org,
         flere=len(foresporsel.tilgangsstyrer.organisasjoner) > 1,
-        melding=MELDINGER.get(request.query_params.get("melding", "")),
-        gitt=[_vist(r, orgnr, navn) for r in gitt],
-        mottatt=[_vist(r, orgnr, navn) for r in mottatt],
+        melding=_(melding) if melding else None,
+        gitt=[_vist(r, orgnr, navn, _) for r in gitt],
+        mottatt=[_vist(r, orgnr, navn, _) for r in mottatt],
         bruk=bruk.diagram(rapport, navn),
     ))
 
@@ -155,45 +163,47 @@ async def _gi_skjema(
     request: Request, org: Org, *, feil: dict[str, str] | None = None, til: str = "",
     ordning: str = "",
 ) -> Response:
+    _ = tekster(request)
     return side(request, "gi.html", _kontekst(
-        request, "Gi tilgang til nytt API", org=org, ordninger=await store.ordninger(),
+        request, _("Gi tilgang til nytt API"), org=org, ordninger=await store.ordninger(),
         feil=feil or {}, til=til, valgt_ordning=ordning,
     ), status=400 if feil else 200)
 
 
 async def gi_skjema(request: Request, foresporsel: Foresporsel) -> Response:
     principal = _organisasjon(request, foresporsel)
-    return await _gi_skjema(request, await _org(principal.consumer))
+    return await _gi_skjema(request, await _org(principal.consumer, tekster(request)))
 
 
 async def gi_kontroller(request: Request, foresporsel: Foresporsel) -> Response:
     """Step one of a grant: the scheme and the receiver checked by the delegation rules, and
     the receiver's name shown for the person to confirm (an unknown number says so)."""
+    _ = tekster(request)
     principal = _organisasjon(request, foresporsel)
-    org = await _org(principal.consumer)
+    org = await _org(principal.consumer, _)
     felt = skjema(await request.body())
     til = felt.get("til", "").strip().replace(" ", "")
     ordning_id = felt.get("ordning", "")
     ordning = await store.hent_ordning(ordning_id) if ordning_id else None
     feil: dict[str, str] = {}
     if ordning is None:  # said beside the receiver's mistakes, all at once
-        feil["ordning"] = FEILTEKST[UKJENT_ORDNING][1]
+        feil["ordning"] = _(FEILTEKST[UKJENT_ORDNING][1])
     try:
         kan_delegere(principal, til, ordning_finnes=True)
     except Avslag as avslag:
         if avslag.code not in FEILTEKST:
             raise
         felt_navn, tekst = FEILTEKST[avslag.code]
-        feil[felt_navn] = tekst
+        feil[felt_navn] = _(tekst)
     mottaker_navn = None if "til" in feil else (await store.navn([til])).get(til)
     if "til" not in feil and mottaker_navn is None:
-        feil["til"] = (f"Fant ingen virksomhet med organisasjonsnummer {til} i "
-                       "Enhetsregisteret. Kontroller nummeret.")
+        feil["til"] = _("Fant ingen virksomhet med organisasjonsnummer %(orgnr)s i "
+                        "Enhetsregisteret. Kontroller nummeret.") % {"orgnr": til}
     if feil:
         return await _gi_skjema(request, org, feil=feil, til=til[:20], ordning=ordning_id)
     assert ordning is not None and mottaker_navn is not None
     return side(request, "bekreft_gi.html", _kontekst(
-        request, "Bekreft tilgangen", org=org, ordning=ordning,
+        request, _("Bekreft tilgangen"), org=org, ordning=ordning,
         mottaker=Org(til, mottaker_navn),
     ))
 
@@ -222,15 +232,17 @@ async def _delegering(request: Request, principal: Principal) -> store.Delegerin
 
 async def trekk_tilbake_side(request: Request, foresporsel: Foresporsel) -> Response:
     """The confirmation step of a revocation (or of giving up a received delegation)."""
+    _ = tekster(request)
     principal = _organisasjon(request, foresporsel)
     rad = await _delegering(request, principal)
     if not rad.aktiv:
         return _til_oversikt(principal.consumer, "allerede")
     navn = await store.navn([rad.fra, rad.til])
-    vist = _vist(rad, principal.consumer, navn)
-    tittel = "Trekk tilbake tilgangen" if vist.gitt else "Si fra deg tilgangen"
+    vist = _vist(rad, principal.consumer, navn, _)
+    tittel = _("Trekk tilbake tilgangen") if vist.gitt else _("Si fra deg tilgangen")
     return side(request, "trekk_tilbake.html", _kontekst(
-        request, tittel, org=Org(principal.consumer, _navn(navn, principal.consumer)), d=vist,
+        request, tittel, org=Org(principal.consumer, _navn(navn, principal.consumer, _)),
+        d=vist,
     ))
 
 
