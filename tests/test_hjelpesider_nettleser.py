@@ -117,3 +117,19 @@ def test_the_duplicate_section_is_reached_by_its_anchor(browser: Browser, server
         _shot(page, "hjelp-duplikat-smal", "nb")
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize("bredde", ["normal", "smal"])
+def test_the_key_figures_footer_in_a_browser(browser: Browser, server: str, bredde: str):
+    """/statistikk is not built on the shared layout; its footer is the same one."""
+    page = _page(browser, server, BREDDER[bredde], "en")
+    try:
+        page.goto("/statistikk")
+        nav = page.get_by_role("contentinfo").get_by_role("navigation", name="Help and contact")
+        assert [a.inner_text() for a in nav.get_by_role("link").all()] == list(BUNN["en"])
+        _shot(page, f"statistikk-en-{bredde}", "en")
+        nav.get_by_role("link", name="Help").click()
+        page.wait_for_url("**/hjelp")
+        assert page.locator("h1").inner_text() == "Help"
+    finally:
+        page.context.close()
