@@ -162,6 +162,24 @@ def _cors_origins(raw: str | None, env: str) -> CorsOrigins:
     return CorsOrigins(frozenset(origins))
 
 
+@dataclass(frozen=True, slots=True)
+class Kontakt:
+    """Where people reach the service's operator (the help, contact and accessibility pages,
+    app.hjelp): an e-mail address, a web page, or both; neither in prod when not configured."""
+
+    epost: str | None = None
+    url: str | None = None
+
+    @property
+    def oppgitt(self) -> bool:
+        return self.epost is not None or self.url is not None
+
+
+# Outside prod (`make run`, the tests): addresses of the reserved example domain (RFC 2606).
+KONTAKT_EKSEMPEL = Kontakt(epost="kontakt@example.org", url="https://example.org/kontakt")
+EPOSTADRESSE = re.compile(r"[^@\s<>\"]{1,64}@[^@\s<>\"/]+\.[^@\s<>\"/]+")
+
+
 @dataclass(frozen=True)
 class Settings:
     env: Env
@@ -223,6 +241,10 @@ class Settings:
     # KRR_CORS_ORIGINS: the origins whose pages may call the API from a browser (app.edge.cors);
     # none by default in prod and test, pages on this machine in dev (`make run`).
     cors_origins: CorsOrigins = CorsOrigins()
+    # KRR_KONTAKT_EPOST, KRR_KONTAKT_URL: the operator's contact on the help, contact and
+    # accessibility pages; example addresses outside prod, in prod none unless set (the pages
+    # then say so, and `krr serve` warns).
+    kontakt: Kontakt = KONTAKT_EKSEMPEL
 
     @property
     def is_prod(self) -> bool:
@@ -331,6 +353,19 @@ def _public_url(raw: str | None, env: str, idporten: Idporten | None) -> str | N
             raise ConfigError(f"KRR_IDPORTEN_REDIRECT_URL must be {url}/admin/innlogget, on "
                               f"KRR_PUBLIC_URL (got {idporten.redirect_url[:80]!r})")
     return url
+
+
+def _kontakt(env_vars: Mapping[str, str], env: str) -> Kontakt:
+    """KRR_KONTAKT_EPOST (an address) and KRR_KONTAKT_URL (a page: https, or http outside
+    prod); each unset or empty: the example's outside prod, none in prod."""
+    standard = Kontakt() if env == "prod" else KONTAKT_EKSEMPEL
+    epost = (env_vars.get("KRR_KONTAKT_EPOST") or "").strip() or standard.epost
+    url = (env_vars.get("KRR_KONTAKT_URL") or "").strip() or standard.url
+    if epost is not None and (len(epost) > 254 or not EPOSTADRESSE.fullmatch(epost)):
+        raise ConfigError(f"KRR_KONTAKT_EPOST must be an e-mail address (got {epost[:80]!r})")
+    if url is not None:
+        url = _https_url("KRR_KONTAKT_URL", url, prod=env == "prod")
+    return Kontakt(epost=epost, url=url)
 
 
 def _trusted_proxies(raw: str | None) -> tuple[str, ...]:
@@ -632,4 +667,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         trusted_proxies=_trusted_proxies(env_vars.get("KRR_TRUSTED_PROXIES")),
         trusted_documents=_trusted_documents(env_vars.get(TRUSTED_DOCUMENTS)),
         cors_origins=_cors_origins(env_vars.get(CORS_ORIGINS), env),
+        kontakt=_kontakt(env_vars, env),
     )

@@ -198,10 +198,12 @@ def page(context: BrowserContext) -> Page:
     return p
 
 
-def shot(page: Page, name: str, *, check: bool = True, lang: str = "nb") -> None:
-    """A screenshot as test-artifacts/admin/`name`.png and, with `check`, axe-core's verdict:
-    no violation of impact serious or critical. The page must say it is in `lang`."""
-    page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+def shot(page: Page, name: str, *, check: bool = True, lang: str = "nb",
+         artifacts: Path = ARTIFACTS) -> None:
+    """A screenshot as test-artifacts/admin/`name`.png (or under `artifacts`) and, with
+    `check`, axe-core's verdict: no violation of impact serious or critical. The page must say
+    it is in `lang`."""
+    page.screenshot(path=artifacts / f"{name}.png", full_page=True)
     assert page.locator("html").get_attribute("lang") == lang
     if not check:
         return

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import ConfigError, CorsOrigins, load_settings
+from app.config import KONTAKT_EKSEMPEL, ConfigError, CorsOrigins, Kontakt, load_settings
 from app.edge.app import build_verifier, create_app
 from authz.tokens import TrustedIssuer
 
@@ -219,3 +219,36 @@ def test_in_prod_each_origin_is_named_and_https():
     # Outside prod `*` lets every origin in (never with credentials: app.edge.cors).
     every = load_settings({"KRR_ENV": "test", "KRR_CORS_ORIGINS": "*"}).cors_origins
     assert every.allows("https://hvem-som-helst.example") and every.allows("http://localhost:1")
+
+
+# --- the operator's contact on the help pages (KRR_KONTAKT_*) -------------------------------
+
+def test_the_contact_is_an_example_outside_prod_and_none_in_prod_unless_set():
+    assert load_settings({"KRR_ENV": "dev"}).kontakt == KONTAKT_EKSEMPEL
+    assert load_settings({"KRR_ENV": "test"}).kontakt == KONTAKT_EKSEMPEL
+    assert load_settings({"KRR_ENV": "prod"}).kontakt == Kontakt()
+    assert not Kontakt().oppgitt
+    given = load_settings({"KRR_ENV": "prod", "KRR_KONTAKT_EPOST": " uu@drift.example.org ",
+                           "KRR_KONTAKT_URL": "https://drift.example.org/kontakt/"}).kontakt
+    assert given == Kontakt(epost="uu@drift.example.org", url="https://drift.example.org/kontakt")
+    only_mail = load_settings({"KRR_ENV": "prod", "KRR_KONTAKT_EPOST": "uu@drift.example.org"})
+    assert only_mail.kontakt == Kontakt(epost="uu@drift.example.org") and only_mail.kontakt.oppgitt
+
+
+@pytest.mark.parametrize(("env", "name", "bad"), [
+    ("dev", "KRR_KONTAKT_EPOST", "ikke en adresse"),
+    ("dev", "KRR_KONTAKT_EPOST", "a@b"),
+    ("dev", "KRR_KONTAKT_EPOST", "a@b.no<script>"),
+    ("prod", "KRR_KONTAKT_EPOST", "x" * 250 + "@b.no"),
+    ("dev", "KRR_KONTAKT_URL", "javascript:alert(1)"),
+    ("dev", "KRR_KONTAKT_URL", "https://drift.example.org/?a=1"),
+    ("prod", "KRR_KONTAKT_URL", "http://drift.example.org/kontakt"),
+])
+def test_a_malformed_contact_is_refused_naming_the_variable(env: str, name: str, bad: str):
+    with pytest.raises(ConfigError, match=name):
+        load_settings({"KRR_ENV": env, name: bad})
+
+
+def test_http_contact_pages_are_allowed_outside_prod():
+    settings = load_settings({"KRR_ENV": "dev", "KRR_KONTAKT_URL": "http://localhost:8080/k"})
+    assert settings.kontakt.url == "http://localhost:8080/k"

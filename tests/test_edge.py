@@ -680,4 +680,5 @@ def test_every_route_is_under_the_deadline(settings, env):
     assert [r.path for r in routes if not _keeps_a_deadline(r.app)] == []
     assert [r.path for r in routes if isinstance(r.app, OwnDeadline)] == ["/readyz"]
     paths = {r.path for r in routes}
-    assert {"/admin/innlogget", "/admin/logg-ut", "/statistikk", JWKS_PATH, "/readyz"} <= paths
+    assert {"/admin/innlogget", "/admin/logg-ut", "/statistikk", JWKS_PATH, "/readyz", "/hjelp",
+            "/kontakt", "/tilgjengelighet"} <= paths

@@ -55,7 +55,8 @@ async def test_options_names_exactly_the_methods_each_route_serves(db, env):
     async with app_in(db, env) as (app, client):
         paths = {concrete(r) for r in app.router.routes if isinstance(r, (Route, Mount))}
         assert {"/graphql", "/rest/v1/personer", "/rest/v2/personer", "/admin",
-                f"/admin/organisasjon/{CONSUMER}/gi", "/statistikk", "/healthz"} <= paths
+                f"/admin/organisasjon/{CONSUMER}/gi", "/statistikk", "/healthz", "/hjelp",
+                "/kontakt", "/tilgjengelighet"} <= paths
         for path in sorted(paths):
             options = await client.options(path)
             assert options.status_code == 204, path

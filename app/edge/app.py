@@ -76,6 +76,7 @@ from app.errors import (
 from app.faults import UNAVAILABLE, Answer, answer_for, unavailable
 from app.foresporsel import Clock, utc_now
 from app.graphiql import side as graphiql_side
+from app.hjelp import sider as hjelpesider
 from app.innlogging import Innlogging
 from app.innlogging.hemmelighet import avledet, okthemmelighet
 from app.innlogging.utvikler import Utvikler
@@ -319,6 +320,9 @@ def create_app(
         Route(f"{sprak.VELG_STI}/{{sprak}}", sprak.velg(settings.is_prod), methods=["GET"]),
         # Public key figures as a page: aggregates only, no token (like `statistikk`).
         Route("/statistikk", statistikk_side(clock), methods=["GET"]),
+        # Help, contact and the accessibility statement, every page's footer leads to: public.
+        *(Route(path, handler, methods=["GET"])
+          for path, handler in hjelpesider.sider(settings.kontakt)),
         # The keys signed answers are checked with: public, no token.
         Route(JWKS_PATH, jwks(PublishedKeys(signing_key)), methods=["GET"]),
         *probes.routes(app_metrics, limiter),
@@ -340,6 +344,9 @@ def create_app(
                             name="graphiql"))
     elif settings.idporten is None:
         log.warning("the access managers' page has no login: KRR_IDPORTEN_* is not set")
+    if settings.is_prod and not settings.kontakt.oppgitt:
+        log.warning("the help, contact and accessibility pages name no contact: set "
+                    "KRR_KONTAKT_EPOST or KRR_KONTAKT_URL")
 
     def bounded(app: ASGIApp) -> ASGIApp:
         """`app` under the request's deadline, unless it keeps one (a Guard, OwnDeadline)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from app.sider import format
 from app.sider.sprak import oversettelser
@@ -39,3 +40,10 @@ def maler_for(pakke: str, sprak: str) -> Environment:
     miljoe.filters["tall"] = format.tall
     miljoe.filters["isolert"] = format.isolert
     return miljoe
+
+
+def bunnlenker(sprak: str, sti: str) -> Markup:
+    """The footer's links (help, contact, the accessibility statement) in language `sprak`,
+    the one at `sti` marked as the current page: for a page not built on the shared layout
+    (/statistikk), so that every page has the same footer."""
+    return Markup(maler_for("app.sider", sprak).get_template("bunn.html").render(sti=sti))

@@ -56,7 +56,7 @@ def side(
     sprak = sprak_for(request)
     html = maler_for(pakke, sprak).get_template(mal).render(
         {"stilark": STILARK, "sprak": sprak, "sprakvalg": velger(request, sprak, tilbake),
-         **kontekst})
+         "sti": request.url.path, **kontekst})
     return HTMLResponse(html, status_code=status,
                         headers={**sikkerhetshoder(skjema_til), "Content-Language": sprak,
                                  **(hoder or {})})

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.foresporsel import Clock
+from app.sider.maler import bunnlenker
 from app.sider.sprak import N_, Oversett, Valg, sprak_for, tekster, velger
 from app.statistikk import store
 
@@ -34,6 +35,10 @@ svg .bar{fill:#1f5f8b}
 nav ul{list-style:none;display:flex;gap:1rem;margin:0;padding:0}
 nav a[aria-current]{font-weight:600;color:#1a1a1a;text-decoration:none}
 a{color:#0b5394}
+a:focus-visible{outline:3px solid #b35c00;outline-offset:2px}
+footer{border-top:1px solid #767676;margin-top:3rem;padding-top:.5rem}
+footer ul{flex-wrap:wrap;gap:.5rem 1.5rem}
+footer a[aria-current]{font-weight:600;color:#1a1a1a}
 """
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 CSP = (
@@ -169,8 +174,10 @@ def _velger(valg: list[Valg], _: Oversett) -> str:
     return f'<nav aria-label="{navn}"><ul>{lenker}</ul></nav>'
 
 
-def render(s: store.Statistikk, sprak: str, _: Oversett, valg: list[Valg]) -> str:
-    """The page in language `sprak` (`_` its gettext), with the chooser's `valg`."""
+def render(s: store.Statistikk, sprak: str, _: Oversett, valg: list[Valg],
+           sti: str = "/statistikk") -> str:
+    """The page in language `sprak` (`_` its gettext), with the chooser's `valg` and the
+    footer every page has (app.sider: help, contact, the accessibility statement)."""
     computed = s.tidspunkt.astimezone(store.OSLO).strftime("%d.%m.%Y %H:%M")
     tittel = escape(_("Nøkkeltall – Kontakt- og reservasjonsregisteret"))
     h1 = escape(_("Nøkkeltall for Kontakt- og reservasjonsregisteret"))
@@ -194,7 +201,7 @@ def render(s: store.Statistikk, sprak: str, _: Oversett, valg: list[Valg]) -> st
         f"{chart(s, _)}{_age_table(s, _)}</section>"
         f'<section aria-labelledby="h-oppslag"><h2 id="h-oppslag">{h_oppslag}</h2>'
         f"{_lookups(s, _)}</section>"
-        "</main></body></html>"
+        f"</main><footer>{bunnlenker(sprak, sti)}</footer></body></html>"
     )
 
 
