@@ -121,10 +121,12 @@ def test_the_duplicate_section_is_reached_by_its_anchor(browser: Browser, server
 
 @pytest.mark.parametrize("bredde", ["normal", "smal"])
 def test_the_key_figures_footer_in_a_browser(browser: Browser, server: str, bredde: str):
-    """/statistikk is not built on the shared layout; its footer is the same one."""
+    """/statistikk is not built on the shared layout; its footer is the same one, and it fits
+    a 360 px screen without scrolling sideways as the other pages do."""
     page = _page(browser, server, BREDDER[bredde], "en")
     try:
         page.goto("/statistikk")
+        assert not page.evaluate(SIDEVEIS), bredde  # its tables fit 360 px too
         nav = page.get_by_role("contentinfo").get_by_role("navigation", name="Help and contact")
         assert [a.inner_text() for a in nav.get_by_role("link").all()] == list(BUNN["en"])
         _shot(page, f"statistikk-en-{bredde}", "en")

@@ -39,6 +39,8 @@ a:focus-visible{outline:3px solid #b35c00;outline-offset:2px}
 footer{border-top:1px solid #767676;margin-top:3rem;padding-top:.5rem}
 footer ul{flex-wrap:wrap;gap:.5rem 1.5rem}
 footer a[aria-current]{font-weight:600;color:#1a1a1a}
+@media (max-width:30rem){body{margin:1rem auto;padding:0 .5rem}
+th,td{padding:.25rem .3rem}}
 """
 _CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
 CSP = (
