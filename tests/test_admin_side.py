@@ -25,16 +25,15 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from authz.avslag import MANGLER_DELEGERING
+from tests.nettleser import AXE, chromium
 from tests.servers import krr_serving
 from tests.servers import run_krr as krr
 
 ROOT = Path(__file__).resolve().parent.parent
 KRR = [sys.executable, "-m", "app.cli"]
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "admin"
 
 BODY = "974760673"  # Registerenheten i Brønnøysund: the access manager's organisation
@@ -165,19 +164,9 @@ def register(database_url: str) -> Register:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail("/usr/bin/chromium is missing: run `make test` (or `make browser`), which "
-                    "installs Debian's chromium package before the tests")
-    if not AXE.exists():
-        pytest.fail(f"{AXE.relative_to(ROOT)} is missing: run `make test` (or `make browser`), "
-                    "which installs axe-core from tests/browser/package.json")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from tests.nettleser import chromium
 from tests.servers import krr_serving
 from tests.servers import run_krr as krr
-from tests.test_admin_side import AXE, CHROMIUM, FOCUSED, shot
+from tests.test_admin_side import FOCUSED, shot
 from tests.test_hjelpesider import BUNN, OVERSKRIFT, SIDER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,15 +40,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists() or not AXE.exists():
-        pytest.fail("Chromium or axe-core is missing: run `make browser`")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 def _page(browser: Browser, server: str, width: int, kode: str) -> Page:
