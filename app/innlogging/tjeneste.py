@@ -38,6 +38,7 @@ from app.innlogging.adresse import opphav
 from app.innlogging.okter import Innlogget
 from app.innlogging.tilbyder import Klient, Tilbyder, godtatt_acr
 from app.sider.sprak import N_, sprak_for, tekster
+from app.sider.stier import lokal_sti
 from app.sider.svar import feilside, side
 from authz.identifikatorer import problem
 
@@ -57,12 +58,12 @@ class UgyldigSkjema(Forbidden):
 
 
 def trygg_neste(neste: str | None) -> str:
-    """Where to go after login: a path under /admin only (no open redirect)."""
-    if (neste and neste.startswith(STI) and not neste.startswith("//") and "\\" not in neste
-            and not neste.startswith(("/admin/logg-inn", "/admin/innlogget",
-                                      "/admin/logg-ut", "/admin/logget-ut"))
-            and len(neste) <= 200):
-        return neste
+    """Where to go after login: a path of this service (app.sider.stier) under /admin, not
+    the login's own pages."""
+    sti = lokal_sti(neste, maks=200)
+    if sti and sti.startswith(STI) and not sti.startswith(
+            ("/admin/logg-inn", "/admin/innlogget", "/admin/logg-ut", "/admin/logget-ut")):
+        return sti
     return STI
 
 
